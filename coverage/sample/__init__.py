@@ -1,0 +1,1 @@
+"""The embedded Jilin sample: committed raw sources and the deterministic sample builder."""

@@ -1,0 +1,63 @@
+"""The committed raw sources are complete and agree with the reference copies in shared/."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from coverage.sample.census import PROVINCE_60_PLUS, UNCODED_ZONES, load_census
+
+RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
+
+
+def test_sources_md_lists_every_raw_file():
+    text = (RAW / "SOURCES.md").read_text(encoding="utf-8")
+    for f in sorted(RAW.iterdir()):
+        if f.name != "SOURCES.md":
+            assert f"`{f.name}`" in text, f"{f.name} missing from SOURCES.md"
+    for word in ("Licence", "Rebuild"):
+        assert word in text
+
+
+def test_census_sums_to_province_total():
+    census = load_census(RAW / "census2020_jilin_counties.csv")
+    assert int(census["age60"].sum()) == PROVINCE_60_PLUS
+    assert int(census.loc[list(UNCODED_ZONES), "age60"].sum()) == 70_705
+    assert (census["age80"] <= census["age65"]).all() and (census["age65"] <= census["age60"]).all()
+
+
+def test_census_matches_reference_table(shared_jilin):
+    ref = pd.read_csv(shared_jilin / "census2020_county_jilin.csv")
+    ref = ref[ref["区划代码"].notna()].copy()
+    ref["code"] = ref["区划代码"].astype(int).astype(str)
+    ref = ref.set_index("code")
+    ours = pd.read_csv(RAW / "census2020_jilin_counties.csv", dtype={"code": str}).set_index("code")
+    common = ours.index.intersection(ref.index)
+    assert len(common) == len(ours)
+    assert (ref.loc[common, "人口数_合计"].astype(int) == ours.loc[common, "total"]).all()
+    assert (ref.loc[common, "城镇人口"].astype(int) == ours.loc[common, "urban"]).all()
+
+
+def test_names_and_codes():
+    tw = pd.read_csv(RAW / "jilin_townships.csv", dtype=str)
+    vi = pd.read_csv(RAW / "jilin_villages.csv", dtype=str)
+    assert len(tw) == 1075 and tw["code"].str.len().eq(12).all() and tw["code"].is_unique
+    assert 11_000 < len(vi) < 13_000 and vi["code"].str.len().eq(12).all()
+    assert set(vi["township_code"]) <= set(tw["code"])
+
+
+def test_county_polygons_hold_the_real_township_seats(shared_jilin):
+    counties = gpd.read_file(RAW / "jilin_counties.geojson")
+    assert counties.crs.to_epsg() == 4326 and counties.is_valid.all() and len(counties) == 60
+    seats = pd.read_csv(shared_jilin / "township_seats_jilin.csv").dropna(subset=["lon", "lat"])
+    pts = gpd.GeoDataFrame(seats, geometry=gpd.points_from_xy(seats.lon, seats.lat), crs=4326)
+    joined = gpd.sjoin(pts, counties[["code", "geometry"]], how="left")
+    # Real seats (WGS84) fall in their own county: evidence the GCJ-02 shift was undone.
+    share = (joined["code"] == joined["areaCode"].astype(str)).mean()
+    assert share > 0.99, share
+
+
+@pytest.mark.parametrize("path", sorted(RAW.glob("*")))
+def test_raw_files_are_small(path):
+    assert path.stat().st_size < 3_000_000
