@@ -585,3 +585,85 @@ def _store(out: gpd.GeoDataFrame, kind: str, cols: dict[str, Any]) -> None:
     )
     for col in frame:
         out[col] = frame[col]
+
+
+def reach_matrix(
+    cells: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    graph: nx.MultiDiGraph | RoadNetwork | TravelGraph | None = None,
+    standards: Standards | Mapping[str, Any] | None = None,
+    *,
+    kind: str | None = None,
+    limit: float | None = None,
+    chunk_size: int = 200_000,
+) -> sp.csr_array:
+    """Sparse cells × facilities matrix of travel costs within the service standard.
+
+    This is what the siting optimiser consumes: row ``i`` is ``cells.iloc[i]``, column ``j``
+    is the ``j``-th facility (of ``kind`` when given, in table order).
+
+    Parameters
+    ----------
+    cells, facilities, graph, standards
+        As in :func:`compute_coverage` (every cell is a row, populated or not).
+    kind : str, optional
+        Keep only facilities of this kind.
+    limit : float, optional
+        Replace the standard's limit (same unit as the cost, see Returns), e.g. a wider
+        catchment for an E2SFCA or p-median cost matrix.
+    chunk_size : int
+        Cells per KD-tree block on the straight-line side.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        (n_cells × n_facilities) cost for every pair within the limit: minutes cell → facility
+        (including off-network gaps) when the kinds' standards are network-based and a graph
+        is given, otherwise straight-line metres. Pairs not stored are unreachable within the
+        limit. A cost of zero is stored explicitly, so use the sparsity pattern (``indptr``,
+        ``indices``) for membership.
+
+    Raises
+    ------
+    CoverageInputError
+        Bad inputs, or facilities of kinds measured in different units (pass ``kind=``).
+    """
+    std, cell_xy, fac_xy, net, _ = _prepare(cells, facilities, graph, standards, None)
+    fac_kind = facilities["kind"].to_numpy()
+    cols = np.arange(len(facilities)) if kind is None else np.flatnonzero(fac_kind == kind)
+    if kind is not None:
+        std[kind]  # noqa: B018 - raises StandardsError for a kind without standard
+    kinds_here = list(dict.fromkeys(fac_kind[cols]))
+    bases = {std[k].uses_network(net is not None) for k in kinds_here}
+    if len(bases) > 1:
+        raise CoverageInputError(
+            f"reach_matrix: kinds {kinds_here} mix network minutes and straight-line metres; "
+            "pass kind= to build one matrix per kind"
+        )
+    n, m = len(cells), cols.size
+    if m == 0:
+        return sp.csr_array((n, 0))
+    blocks = []
+    for k in kinds_here:
+        ks = std[k]
+        sub = np.flatnonzero(fac_kind[cols] == k)
+        kxy = fac_xy[cols[sub]]
+        if ks.uses_network(net is not None):
+            tg = net.mode(ks.travel)
+            warn_if_disconnected(tg)
+            sc = _snap(tg, cell_xy, std, ks.travel)
+            sf = _snap(tg, kxy, std, ks.travel)
+            mat = reach_within(tg, sf.node, sf.offset_min, sc.node, sc.offset_min,
+                               ks.minutes if limit is None else limit)
+        else:
+            mat = _straight_reach(cell_xy, kxy, ks.radius_m if limit is None else limit,
+                                  chunk_size)
+        coo = sp.coo_array(mat)
+        blocks.append((coo.row, sub[coo.col], coo.data))
+    r = np.concatenate([b[0] for b in blocks]).astype(np.int64)
+    c = np.concatenate([b[1] for b in blocks]).astype(np.int64)
+    v = np.concatenate([b[2] for b in blocks])
+    order = np.lexsort((c, r))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
+    return sp.csr_array((v[order], c[order], indptr), shape=(n, m))
