@@ -289,7 +289,8 @@ def read_facilities(
 
     if "nursing_beds" in df:
         nb = _numbers(df, "nursing_beds", path, field_of["nursing_beds"])
-        bad = (nb < 0) | (nb != np.round(nb)) | (nb > cap)
+        # A blank optional value is missing data, not an error.
+        bad = nb.notna() & ((nb < 0) | (nb != np.round(nb)) | (nb > cap))
         if bad.any():
             r = np.flatnonzero(bad.to_numpy())
             raise InputError(f"nursing beds {nb.iloc[r[0]]:g} must be a whole number between "
@@ -300,7 +301,7 @@ def read_facilities(
         out["occupancy"] = _occupancy(df, path, field_of["occupancy"])
     if "built_year" in df:
         yr = _numbers(df, "built_year", path, field_of["built_year"])
-        bad = (yr < 1800) | (yr > 2100) | (yr != np.round(yr))
+        bad = yr.notna() & ((yr < 1800) | (yr > 2100) | (yr != np.round(yr)))
         if bad.any():
             r = np.flatnonzero(bad.to_numpy())
             raise InputError(f"built year {yr.iloc[r[0]]:g} is not a plausible year",

@@ -16,6 +16,7 @@ caller asks for ``invalid="mask"``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -37,7 +38,7 @@ from coverage.io._common import (
     read_points,
     record_source,
 )
-from coverage.io.crs import to_metric
+from coverage.io.crs import crs_label, to_metric
 from coverage.io.errors import InputError
 from coverage.schema import AGE_COLUMNS, CELL_COLUMNS
 
@@ -137,15 +138,32 @@ def _window(src, clip_to: Any):
         bounds = clip_to.to_crs(src.crs).total_bounds
     else:
         bounds = np.asarray(clip_to, dtype=float)
-    win = from_bounds(*bounds, transform=src.transform)
+    w = from_bounds(*bounds, transform=src.transform)
     # Whole cells only, grown outward, so no cell is split and counts stay whole.
-    win = win.round_offsets(op="floor").round_lengths(op="ceil")
+    r0, c0 = math.floor(w.row_off + 1e-9), math.floor(w.col_off + 1e-9)
+    r1 = math.ceil(w.row_off + w.height - 1e-9)
+    c1 = math.ceil(w.col_off + w.width - 1e-9)
+    win = Window(c0, r0, max(c1 - c0, 1), max(r1 - r0, 1))
     full = Window(0, 0, src.width, src.height)
     try:
         return win.intersection(full)
     except Exception as exc:
         raise InputError(f"clip area {tuple(bounds)} does not overlap the raster",
                          path=src.name) from exc
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, Affine):
+        return "(" + ", ".join(f"{a:.10g}" for a in tuple(v)[:6]) + ")"
+    if isinstance(v, CRS):
+        return crs_label(v)
+    return str(v)
+
+
+def _centres(t: Affine, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CRS coordinates of the centres of cells ``(rows, cols)``."""
+    cx, cy = cols + 0.5, rows + 0.5
+    return t.a * cx + t.b * cy + t.c, t.d * cx + t.e * cy + t.f
 
 
 def _read_band(
@@ -168,9 +186,9 @@ def _read_band(
         if ref is not None:
             for key in ("crs", "full_transform", "full_shape"):
                 if grid[key] != ref[key]:
-                    raise InputError(f"{key.replace('full_', '')} {grid[key]} differs from "
-                                     f"{ref['path'].name}'s {ref[key]}", path=path,
-                                     band=str(band))
+                    raise InputError(f"{key.replace('full_', '')} {_show(grid[key])} differs "
+                                     f"from {ref['path'].name}'s {_show(ref[key])}; all bands "
+                                     "must share one grid", path=path, band=str(band))
         grid["path"] = path
         grid["transform"] = src.window_transform(win) if win is not None else src.transform
         try:
@@ -184,7 +202,8 @@ def _read_band(
         bad |= data == nodata
     if bad.any() and invalid == "raise":
         r, c = (int(v[0]) for v in np.nonzero(bad))
-        x, y = grid["transform"] * (c + 0.5, r + 0.5)
+        x, y = _centres(grid["transform"], np.array([r]), np.array([c]))
+        x, y = float(x[0]), float(y[0])
         value = data[r, c]
         what = "nodata" if nodata is not None and value == nodata else repr(float(value))
         raise InputError(
@@ -378,10 +397,7 @@ def raster_to_cells(
     stack = np.stack(list(layers.values()))
     populated = ~raster.masked & (np.nansum(stack, axis=0) > 0)
     rows, cols = np.nonzero(populated)
-    t = raster.transform
-    cx, cy = cols + 0.5, rows + 0.5
-    xs = t.a * cx + t.b * cy + t.c
-    ys = t.d * cx + t.e * cy + t.f
+    xs, ys = _centres(raster.transform, rows, cols)
     data: dict[str, Any] = {
         "cell_id": (rows + raster.offset[0]).astype(np.int64) * max(raster.full_width, 1)
         + (cols + raster.offset[1]),
