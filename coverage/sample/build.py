@@ -20,6 +20,7 @@ import rasterio
 import shapely
 
 from coverage.atomic import atomic_dir
+from coverage.io.crs import choose_metric_crs
 from coverage.sample.census import load_census
 from coverage.sample.facilities import build_facilities
 from coverage.sample.grid import ElderGrid, build_elder_grid
@@ -50,13 +51,6 @@ _FIXED_DATE = "2020-11-01T00:00:00Z"
 def sample_dir(area: str = DEFAULT_AREA, resolution: float = DEFAULT_RESOLUTION_M) -> Path:
     """Default output folder of a sample build, e.g. ``data/processed/jilin_city_rural_250m``."""
     return PROCESSED_DIR / f"{area}_{int(resolution)}m"
-
-
-def metric_crs_for(gdf: gpd.GeoDataFrame):
-    """UTM zone (WGS84) of the study area's centroid; Jilin falls in EPSG:32651/32652."""
-    from coverage.io.crs import utm_crs
-
-    return utm_crs(gdf)
 
 
 def _county_codes(area: str | tuple[str, ...]) -> tuple[str, ...] | None:
@@ -139,7 +133,7 @@ def build_sample(
     townships = townships[townships["county_code"].isin(wanted)]
     villages = villages[villages["county_code"].isin(wanted)]
 
-    crs = metric_crs_for(counties)
+    crs = choose_metric_crs(counties)
     counties_m = counties.to_crs(crs).sort_values("code").reset_index(drop=True)
     seats, cells, village_pts = build_layout(counties_m, townships, villages, seed)
     grid = build_elder_grid(cells, seats, village_pts, census, resolution)

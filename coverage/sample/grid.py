@@ -78,8 +78,8 @@ def _mass(shape: tuple[int, int], transform: Affine, xy: np.ndarray, weight: np.
           sigma_m: float, res: float) -> np.ndarray:
     grid = np.zeros(shape, dtype=np.float64)
     if len(xy):
-        inv = ~transform
-        cols, rows = inv * (xy[:, 0], xy[:, 1])
+        cols = (xy[:, 0] - transform.c) / transform.a
+        rows = (xy[:, 1] - transform.f) / transform.e
         r = np.clip(np.floor(rows).astype(int), 0, shape[0] - 1)
         c = np.clip(np.floor(cols).astype(int), 0, shape[1] - 1)
         np.add.at(grid, (r, c), weight)

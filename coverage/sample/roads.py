@@ -3,8 +3,9 @@
 Real roads come from OpenStreetMap through :mod:`coverage.io.roads`; the sample needs a
 graph with the same attributes so that the same code paths run on it. The hierarchy is
 plausible for rural Jilin: a trunk/primary tree between county seats, secondary and
-tertiary roads joining township seats (a minimum spanning tree plus each seat's nearest
-neighbours, so that there are alternative routes), and unclassified village roads that
+tertiary roads joining township seats along the Gabriel graph of the seats (planar, like a
+real road mesh, with the alternative routes a tree lacks; secondary where a road touches
+the county seat), and unclassified village roads that
 lead each village towards its township seat. Roads wind, so each edge is longer than the
 straight line by a detour factor; long edges are split into ≤ 400 m segments so that grid
 cells snap to a road rather than to the nearest village.
@@ -16,11 +17,10 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 from scipy.sparse.csgraph import minimum_spanning_tree
-from scipy.spatial import cKDTree, distance_matrix
+from scipy.spatial import Delaunay, cKDTree, distance_matrix
 
 DETOUR = {"primary": 1.15, "secondary": 1.2, "tertiary": 1.25, "unclassified": 1.3}
 SEGMENT_M = 400.0
-SEAT_NEIGHBOURS = 2
 
 
 def _mst_edges(xy: np.ndarray) -> list[tuple[int, int]]:
@@ -28,6 +28,28 @@ def _mst_edges(xy: np.ndarray) -> list[tuple[int, int]]:
         return []
     mst = minimum_spanning_tree(distance_matrix(xy, xy)).tocoo()
     return sorted(zip(mst.row.tolist(), mst.col.tolist(), strict=True))
+
+
+def _gabriel_edges(xy: np.ndarray) -> list[tuple[int, int]]:
+    """Edges of the Gabriel graph: Delaunay edges whose diametral circle holds no other
+    point. It is planar and connected (it contains the minimum spanning tree)."""
+    if len(xy) < 4:
+        return _mst_edges(xy) if len(xy) < 3 else [(0, 1), (0, 2), (1, 2)]
+    tri = Delaunay(xy)
+    edges = set()
+    for simplex in tri.simplices:
+        for a in range(3):
+            i, j = sorted((int(simplex[a]), int(simplex[(a + 1) % 3])))
+            edges.add((i, j))
+    tree = cKDTree(xy)
+    out = []
+    for i, j in sorted(edges):
+        mid = (xy[i] + xy[j]) / 2
+        r = np.hypot(*(xy[i] - xy[j])) / 2
+        inside = tree.query_ball_point(mid, r * (1 - 1e-9))
+        if all(k in (i, j) for k in inside):
+            out.append((i, j))
+    return out
 
 
 class _Builder:
@@ -87,20 +109,15 @@ def build_roads(
     seat_xy = {c: np.array([g.x, g.y]) for c, g in zip(seats["code"], seats.geometry, strict=True)}
     heads = sorted(county_seat_codes.items())
     head_xy = np.array([seat_xy[t] for _, t in heads])
-    for i, j in _mst_edges(head_xy):
+    for i, j in _gabriel_edges(head_xy):
         b.road(head_xy[i], head_xy[j], "primary")
     for county, group in seats.groupby("county_code", sort=True):
         xy = np.column_stack([group.geometry.x, group.geometry.y])
         head = county_seat_codes[county]
-        for i, j in _mst_edges(xy):
+        for i, j in _gabriel_edges(xy):
             ends = (group["code"].iloc[i], group["code"].iloc[j])
             hw = "secondary" if head in ends else "tertiary"
             b.road(xy[i], xy[j], hw)
-        if len(xy) > SEAT_NEIGHBOURS:
-            _, nn = cKDTree(xy).query(xy, k=SEAT_NEIGHBOURS + 1)
-            for i in range(len(xy)):
-                for j in nn[i, 1:]:
-                    b.road(xy[i], xy[int(j)], "tertiary")
     # Villages: each joins the nearest settlement (village or seat) that is closer to its seat.
     for town, group in villages.groupby("township_code", sort=True):
         seat = seat_xy[town]
