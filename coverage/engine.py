@@ -343,9 +343,23 @@ class _Snapped:
     offset_min: np.ndarray
 
 
+def access_metres_per_minute(tg: TravelGraph, standards: Standards, travel: str) -> float:
+    """Off-network speed (m/min) for joining points to ``tg``.
+
+    The pace the graph declares (``walk_kph`` written by :mod:`coverage.io.roads`) wins over
+    ``standards.access`` so that the gap and the edges are walked alike; the graph's seasonal
+    factor slows the gap as it slows the edges.
+    """
+    if tg.access_kmh is not None:
+        speed = tg.access_kmh * 1000.0 / 60.0
+    else:
+        speed = standards.access.metres_per_minute(travel)
+    return speed / tg.slowdown
+
+
 def _snap(tg: TravelGraph, xy: np.ndarray, standards: Standards, travel: str) -> _Snapped:
     node, gap = tg.snap(xy, standards.access.max_snap_m)
-    return _Snapped(node, gap / standards.access.metres_per_minute(travel))
+    return _Snapped(node, gap / access_metres_per_minute(tg, standards, travel))
 
 
 def network_nearest(

@@ -6,11 +6,12 @@ The defaults ship as ``coverage/standards.yaml`` (each value's reason is written
 - ``township_centre``: network, drive, 20 min (12 km)
 - ``rural_courtyard``, ``dining_hall``, ``day_care``: network, walk, 15 min (1 km)
 
-Walking kinds use the quarter-hour (一刻钟) circle at an elderly pace (1.0 m/s); the county
+Walking kinds use the quarter-hour (一刻钟) circle at an elderly pace (3.0 km/h); the county
 home and township centre are reached by car. ``radius_m`` is the straight-line limit, used when
 ``mode`` is ``straight_line`` or when no road graph is available. Off-network access (joining a
-point to its nearest road node) is travelled at ``access.walk_kmh`` / ``access.drive_kmh`` and
-refused beyond ``access.max_snap_m``.
+point to its nearest road node) is travelled at ``access.walk_kmh`` / ``access.drive_kmh`` (a
+graph that declares its own ``walk_kph`` and seasonal factors overrides these, see
+:func:`coverage.engine.access_metres_per_minute`) and refused beyond ``access.max_snap_m``.
 
 A scenario overrides any value with a nested dict in the same layout, e.g.
 ``{"kinds": {"dining_hall": {"minutes": 10}}}`` (the ``kinds`` level may be left out).

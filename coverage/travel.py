@@ -99,6 +99,12 @@ class TravelGraph:
         Projected CRS of the coordinates.
     travel : str
         Travel mode ("walk", "drive") or the weight name used.
+    access_kmh : float or None
+        Off-network speed the graph itself declares (its ``walk_kph`` for walking), so the gap
+        to the nearest node is walked at the same pace as the edges; None = not declared.
+    slowdown : float
+        Seasonal time multiplier the edge times carry (graph ``walk_factor`` /
+        ``drive_factor``, 1 when absent); applied to the off-network gap as well.
     """
 
     csgraph: sp.csr_array
@@ -106,6 +112,8 @@ class TravelGraph:
     node_ids: np.ndarray
     crs: pyproj.CRS | None
     travel: str
+    access_kmh: float | None = None
+    slowdown: float = 1.0
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -330,10 +338,23 @@ def travel_graph(G: nx.MultiDiGraph, travel: str) -> TravelGraph:
     if m and not np.isfinite(w).any():
         raise GraphError(f"road graph: no edge has a usable '{weight}' travel time")
     try:
-        return from_arrays(xy, u, v, w, crs=G.graph.get("crs"), node_ids=np.asarray(nodes,
-                           dtype=object), travel=travel)
+        tg = from_arrays(xy, u, v, w, crs=G.graph.get("crs"),
+                         node_ids=np.asarray(nodes, dtype=object), travel=travel)
     except GraphError as exc:
         raise GraphError(f"road graph ({weight}): {exc}") from None
+    # coverage.io.roads records the pace and seasonal factor it used for the edge times.
+    declared = G.graph.get("walk_kph") if travel == "walk" else None
+    factor = G.graph.get({"walk": "walk_factor", "drive": "drive_factor"}.get(travel, ""), 1.0)
+    try:
+        tg.access_kmh = None if declared is None else float(declared)
+        tg.slowdown = float(factor)
+    except (TypeError, ValueError):
+        raise GraphError(f"road graph: graph attribute walk_kph={declared!r} or factor "
+                         f"{factor!r} is not a number") from None
+    if (tg.access_kmh is not None and not tg.access_kmh > 0) or not tg.slowdown > 0:
+        raise GraphError(f"road graph: walk_kph={declared!r} and the seasonal factor "
+                         f"({factor!r}) must be positive")
+    return tg
 
 
 def warn_if_disconnected(tg: TravelGraph) -> ConnectivityReport:

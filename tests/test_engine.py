@@ -133,7 +133,7 @@ def test_network_matches_networkx(seed, n_fac, minutes):
     fxy = rng.uniform(0, 1000, size=(n_fac, 2))
     cells = make_cells(cxy)
     fac = make_facilities(fxy, ["day_care"] * n_fac)
-    std = {"day_care": {"minutes": minutes}}
+    std = {"day_care": {"minutes": minutes}, "access": {"walk_kmh": 3.6}}
     res = quiet(compute_coverage, cells, fac, G, std, kinds=["day_care"]).cells
     ref = brute_network(G, cxy, fxy, 60.0, 2000.0)
     best = ref.min(axis=1)
@@ -177,6 +177,11 @@ def test_snap_gap_is_walked_at_elderly_speed():
                 kinds=["dining_hall"]).cells
     assert res.loc[0, "dining_hall_time_min"] == pytest.approx((120 + 300) / 60)
     assert res.loc[0, "dining_hall_dist_m"] == pytest.approx(math.hypot(300, 120))
+    # A graph from coverage.io.roads declares its pace and winter factor: the gap follows them.
+    G.graph.update(walk_kph=3.0, walk_factor=1.3)
+    res = quiet(compute_coverage, cells, fac, G, {"access": {"walk_kmh": 3.6}},
+                kinds=["dining_hall"]).cells
+    assert res.loc[0, "dining_hall_time_min"] == pytest.approx(120 / 50 * 1.3 + 300 / 60)
 
 
 def test_unreachable_cells_are_flagged_and_listed_not_dropped():

@@ -23,7 +23,7 @@ def test_defaults_cover_every_kind_with_documented_values():
         assert (ks.mode, ks.travel, ks.minutes, ks.radius_m) == ("network", "walk", 15.0, 1000.0)
     assert (std["township_centre"].travel, std["township_centre"].minutes) == ("drive", 20.0)
     assert (std["county_home"].travel, std["county_home"].minutes) == ("drive", 30.0)
-    assert std.access.metres_per_minute("walk") == pytest.approx(60.0)
+    assert std.access.metres_per_minute("walk") == pytest.approx(50.0)  # 3.0 km/h
     assert std.access.max_snap_m == 2000.0
 
 
