@@ -101,7 +101,9 @@ def to_metric(gdf: gpd.GeoDataFrame, crs: Any = None) -> gpd.GeoDataFrame:
     gdf : GeoDataFrame
         Must have a CRS.
     crs : optional
-        Target metric CRS. ``None`` picks the UTM zone with :func:`choose_metric_crs`.
+        Target metric CRS. ``None`` picks the UTM zone with :func:`choose_metric_crs`, even
+        for projected input: a projected CRS is not necessarily a true-distance one (Web
+        Mercator stretches distances by 1/cos(lat), +39 % at 44°N).
 
     Returns
     -------
