@@ -1,0 +1,112 @@
+"""Close/merge building blocks: criteria, resident transport, road distances."""
+
+import itertools
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coverage.close_merge import (
+    Criteria,
+    InfeasiblePlanError,
+    assess_centres,
+    assign_residents,
+    road_distance_m,
+)
+from coverage.io.roads import add_travel_times
+
+
+def _centres():
+    return gpd.GeoDataFrame(
+        {
+            "id": ["A", "B", "C", "D", "X"],
+            "name": ["甲", "乙", "丙", "丁", "餐厅"],
+            "kind": ["township_centre"] * 4 + ["dining_hall"],
+            "capacity": [100, 40, 60, 80, 30],
+            "occupancy": [0.9, 0.1, 0.5, np.nan, np.nan],
+            "built_year": [2010, 2001, 1988, 2015, 2020],
+            "fire_safety_ok": [True, True, True, False, True],
+            "status": ["open", "open", "open", "open", "open"],
+        },
+        geometry=[shapely.Point(i * 1000, 0) for i in range(5)],
+        crs=32652,
+    )
+
+
+def test_assess_centres_by_hand():
+    a = assess_centres(_centres(), Criteria(built_before=1995, min_occupancy=0.3))
+    assert list(a["id"]) == ["A", "B", "C", "D"]  # the dining hall is not assessed
+    assert list(a["fails"]) == [False, True, True, True]
+    assert a.loc[1, "reasons"] == "occupancy 10% (< 30%)"
+    assert a.loc[2, "reasons"] == "built 1988 (< 1995)"
+    assert a.loc[3, "reasons"] == "failed fire safety"
+    assert list(a["residents"]) == [90, 4, 30, 0]  # unknown occupancy: nobody to move
+    assert list(a["spare_beds"]) == [10, 36, 30, 80]
+
+
+def test_assess_respects_switches():
+    a = assess_centres(_centres(), Criteria(built_before=1980, min_occupancy=0.0,
+                                            require_fire_safety=False))
+    assert not a["fails"].any()
+
+
+def _brute_force_transport(residents, spare, dist):
+    """Enumerate every integral assignment (tiny cases only)."""
+    n, m = dist.shape
+    best = np.inf
+    per_row = []
+    for r in residents:
+        per_row.append([c for c in itertools.product(range(r + 1), repeat=m) if sum(c) == r])
+    for combo in itertools.product(*per_row):
+        flows = np.array(combo)
+        if (flows.sum(axis=0) <= spare).all():
+            cost = float((flows * dist).sum())
+            best = min(best, cost)
+    return best
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.data())
+def test_assign_residents_matches_brute_force(n, m, data):
+    residents = np.array(data.draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)))
+    spare = np.array(data.draw(st.lists(st.integers(0, 6), min_size=m, max_size=m)))
+    dist = np.array(data.draw(st.lists(st.integers(1, 50), min_size=n * m, max_size=n * m)),
+                    float).reshape(n, m) * 1000
+    best = _brute_force_transport(residents, spare, dist)
+    if not np.isfinite(best):
+        with pytest.raises(InfeasiblePlanError, match="capacities too small"):
+            assign_residents(residents, spare, dist)
+        return
+    flows = assign_residents(residents, spare, dist)
+    assert (flows.sum(axis=1) == residents).all()
+    assert (flows.sum(axis=0) <= spare).all()
+    assert abs(float((flows * dist).sum()) - best) < 1e-6
+
+
+def test_assign_residents_respects_max_distance():
+    dist = np.array([[1000.0, 9000.0]])
+    with pytest.raises(InfeasiblePlanError, match="spare beds within reach"):
+        assign_residents(np.array([5]), np.array([2, 10]), dist, max_distance_m=5000)
+
+
+def test_road_distance_matches_networkx():
+    G = nx.MultiDiGraph(crs="EPSG:32652")
+    pts = {1: (0, 0), 2: (1000, 0), 3: (1000, 1000), 4: (0, 1000), 5: (3000, 3000),
+           6: (3100, 3000)}
+    for n, (x, y) in pts.items():
+        G.add_node(n, x=x, y=y)
+    for u, v, length in [(1, 2, 1000), (2, 3, 1000), (3, 4, 1000), (4, 1, 1500), (5, 6, 100)]:
+        for a, b in ((u, v), (v, u)):
+            G.add_edge(a, b, length=length, highway="tertiary")
+    add_travel_times(G)
+    d = road_distance_m(G, np.array([[0.0, 0.0]]), np.array([[0.0, 1000.0], [1000.0, 1000.0]]))
+    assert d[0, 0] == pytest.approx(nx.shortest_path_length(G, 1, 4, weight="length"))
+    assert d[0, 1] == pytest.approx(2000.0)
+    # A point off the network pays its straight gap; an island node is unreachable.
+    d2 = road_distance_m(G, np.array([[0.0, -300.0]]), np.array([[0.0, 1000.0], [3000.0, 3000.0]]))
+    assert d2[0, 0] == pytest.approx(300.0 + 1500.0)
+    assert np.isinf(d2[0, 1])
