@@ -19,8 +19,9 @@ COURTYARD_SHARE_VILLAGE = 0.30
 DINING_SHARE_SEAT = 0.45
 DINING_SHARE_VILLAGE = 0.06
 DAYCARE_SHARE_COMMUNITY = 0.35
-# Welfare-centre condition: the share that is old/unsafe/empty drives the close-or-merge model.
-FIRE_FAIL_SHARE = 0.18
+# Welfare-centre condition (about a third fail a criterion): drives the close-or-merge model.
+FIRE_FAIL_OLD, FIRE_FAIL_NEW = 0.25, 0.06
+LOW_OCCUPANCY_OLD, LOW_OCCUPANCY_NEW = 0.4, 0.05
 JITTER_M = 150.0  # facilities stand near, not exactly at, the settlement point
 
 
@@ -97,13 +98,16 @@ def build_facilities(
         if rng.random() >= share:
             continue
         beds = int(rng.integers(25, 160))
-        built = int(rng.integers(1982, 2022))
+        built = int(rng.integers(1988, 2023))
         old = built < 1995
-        occupancy = rng.beta(1.2, 2.5) if old or rng.random() < 0.2 else rng.beta(5, 2)
+        # Old homes more often stand half empty and fail inspections.
+        low = rng.random() < (LOW_OCCUPANCY_OLD if old else LOW_OCCUPANCY_NEW)
+        occupancy = rng.beta(1.2, 4.0) if low else rng.beta(3.0, 2.5)
+        fire_fail = FIRE_FAIL_OLD if old else FIRE_FAIL_NEW
         add("township_centre", f"{s.name}敬老院", _jitter(seat_xy[i], rng), beds, s.county_code,
             s.code, nursing_beds=int(beds * rng.uniform(0.1, 0.5)),
             occupancy=round(float(occupancy), 2), built_year=built,
-            fire_safety_ok=bool(rng.random() >= (FIRE_FAIL_SHARE * (2 if old else 1))),
+            fire_safety_ok=bool(rng.random() >= fire_fail),
             floor_area_m2=int(beds * rng.uniform(20, 35)))
 
     # Dining halls at some seats.
