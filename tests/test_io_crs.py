@@ -63,3 +63,21 @@ def test_resolve_crs_rejects_degrees() -> None:
         resolve_crs(4326)
     with pytest.raises(ValueError, match="metres"):
         resolve_crs(2227)  # California state plane, US survey feet
+
+
+def test_real_jilin_township_seats(shared_jilin) -> None:
+    # 714 township seats with coordinates (shared reference data). Prefecture seats: Changchun
+    # 125.3E and Tonghua 125.9E lie in zone 51, Jilin city 126.5E and Yanji 129.5E in zone 52.
+    import pandas as pd
+
+    d = pd.read_csv(shared_jilin / "township_seats_jilin.csv", dtype=str).dropna(subset=["lon"])
+    g = gpd.GeoDataFrame(d, geometry=gpd.points_from_xy(d["lon"].astype(float),
+                                                        d["lat"].astype(float)), crs=4326)
+    assert len(g) == 714
+    zones = {city: choose_metric_crs(g[g["cityCode"] == city]).to_epsg()
+             for city in ("2201", "2205", "2202", "2224")}
+    assert zones == {"2201": 32651, "2205": 32651, "2202": 32652, "2224": 32652}
+    # The province: seats crowd the western plain (mean longitude 125.8E, zone 51) but the
+    # area they span is centred east of 126E, so the province gets zone 52.
+    assert g.geometry.x.mean() < 126.0
+    assert choose_metric_crs(g).to_epsg() == 32652

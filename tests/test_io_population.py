@@ -250,6 +250,17 @@ def test_clip_reads_whole_cells_and_keeps_cell_ids(worldpop: Path) -> None:
         assert part.loc[cid].geometry.equals_exact(full.loc[cid].geometry, 1e-6)
 
 
+def test_clip_to_a_boundary_layer_then_drop_outside(worldpop: Path, tmp_path: Path) -> None:
+    # The usual real-data path: read only the window around the townships, keep the cells
+    # inside them. The east township stops at column 2, so column 3 is outside the window.
+    towns = read_boundaries(townships_file(tmp_path, east_edge=WEST + 3 * RES))
+    r = read_worldpop(worldpop, clip_to=towns)
+    assert r.shape == (3, 3) and r.offset == (0, 0)
+    cells = raster_to_cells(r, crs=towns.crs, townships=towns, outside="drop")
+    assert "dropped_outside" not in cells.attrs
+    assert cells["elders_60"].sum() == expected(60)[:, :3].sum()
+
+
 # ---- vector grids and point tables -------------------------------------------------------
 
 def test_csv_point_table_with_chinese_columns(tmp_path: Path) -> None:

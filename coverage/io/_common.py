@@ -70,7 +70,7 @@ def read_csv(path: PathLike, **kwargs: Any) -> pd.DataFrame:
     first and GB18030 (a superset of GBK) second.
     """
     p = check_file(path)
-    sep = "\t" if p.suffix.lower() == ".tsv" else kwargs.pop("sep", ",")
+    sep = kwargs.pop("sep", "\t" if p.suffix.lower() == ".tsv" else ",")
     last: Exception | None = None
     for enc in ("utf-8-sig", "gb18030"):
         try:

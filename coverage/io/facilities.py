@@ -124,7 +124,7 @@ def _rows(mask: np.ndarray) -> list[int]:
 
 def _numbers(df: pd.DataFrame, col: str, path: PathLike, field: str) -> pd.Series:
     raw = df[col]
-    text = raw.astype(str).str.strip() if raw.dtype == object else raw
+    text = raw if pd.api.types.is_numeric_dtype(raw) else raw.astype(str).str.strip()
     num = pd.to_numeric(text, errors="coerce")
     blank = raw.isna() | (raw.astype(str).str.strip() == "")
     bad = num.isna() & ~blank
