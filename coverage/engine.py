@@ -514,8 +514,10 @@ def compute_coverage(
                                                       chunk_size=chunk_size)
         cols["dist_m"][ev] = dist_s
         if net is not None:
+            # Straight-line kinds still get a travel time for reference; only kinds judged on
+            # the network raise connectivity and snapping problems.
             tg = net.mode(ks.travel)
-            if ks.travel not in report.connectivity:
+            if use_net and ks.travel not in report.connectivity:
                 report.connectivity[ks.travel] = warn_if_disconnected(tg)
                 if not report.connectivity[ks.travel].connected:
                     report.messages.append(report.connectivity[ks.travel].message())
@@ -524,7 +526,7 @@ def compute_coverage(
             sc = snapped_cells[ks.travel]
             sf = _snap(tg, kxy, std, ks.travel)
             lost = sf.node < 0
-            if lost.any():
+            if use_net and lost.any():
                 report.unsnapped_facilities[kind] = fac_ids[rows[lost]]
                 msg = (f"{kind}: {int(lost.sum())} facilit(y/ies) farther than "
                        f"{std.access.max_snap_m:g} m from the {ks.travel} graph serve nobody by "

@@ -43,7 +43,7 @@ class GraphError(ValueError):
 
 
 class DisconnectedGraphWarning(UserWarning):
-    """The usable part of the road graph falls into several disconnected pieces."""
+    """The usable part of the road graph falls into several disconnected pieces (or none)."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,12 @@ class ConnectivityReport:
 
     @property
     def connected(self) -> bool:
-        return self.n_components <= 1
+        return self.n_components == 1
 
     def message(self) -> str:
+        if self.n_usable_nodes == 0:
+            return (f"{self.travel} graph has no usable edge (no finite travel time in this "
+                    "mode): every point is unreachable by it")
         if self.connected:
             return f"{self.travel} graph: {self.n_usable_nodes} usable nodes, connected"
         outside = self.n_usable_nodes - self.largest_size
@@ -335,8 +338,6 @@ def travel_graph(G: nx.MultiDiGraph, travel: str) -> TravelGraph:
     if not G.is_directed():
         # An undirected edge can be travelled both ways.
         u, v, w = np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w])
-    if m and not np.isfinite(w).any():
-        raise GraphError(f"road graph: no edge has a usable '{weight}' travel time")
     try:
         tg = from_arrays(xy, u, v, w, crs=G.graph.get("crs"),
                          node_ids=np.asarray(nodes, dtype=object), travel=travel)

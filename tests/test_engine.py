@@ -292,3 +292,16 @@ def test_straight_reach_matrix_matches_all_pairs_with_explicit_zero():
     with pytest.raises(CoverageInputError, match="mix network minutes"):
         reach_matrix(cells, fac, grid_graph(3, 3, 500.0),
                      standards={"dining_hall": {"mode": "straight_line"}})
+
+
+def test_graph_without_walkable_edges_reports_everyone_unreachable():
+    G = grid_graph(3, 1, 200.0)
+    for _, _, data in G.edges(data=True):
+        data["walk_min"] = float("inf")  # a motorway-only network
+    cells = make_cells(np.array([[0.0, 0.0], [400.0, 0.0]]))
+    fac = make_facilities(np.array([[200.0, 0.0]]), ["day_care"])
+    with pytest.warns(DisconnectedGraphWarning, match="no usable edge"):
+        with pytest.warns(CoverageWarning, match="2 populated cell"):
+            out = compute_coverage(cells, fac, G, kinds=["day_care"])
+    assert out.cells["day_care_reachable"].tolist() == [False, False]
+    assert out.report.unreachable_cells["day_care"].tolist() == ["c0", "c1"]
