@@ -108,6 +108,9 @@ def test_worldpop_nodata_cell_is_an_error_naming_file_band_and_pixel(worldpop: P
     assert "chn_m_70_2020.tif: band 1" in msg and "pixel row 1, col 2" in msg
     assert "nodata" in msg and "invalid='mask'" in msg
     assert exc.value.path.endswith("chn_m_70_2020.tif") and exc.value.band == "1"
+    # Clipped to columns 2-3, the pixel keeps its whole-file number.
+    with pytest.raises(InputError, match=r"pixel row 1, col 2 \(x=126.475000, y=43.815000\)"):
+        read_worldpop(worldpop, clip_to=(126.471, 43.80, 126.49, 43.83))
 
 
 def test_worldpop_mask_option_excludes_the_cell_in_every_layer(worldpop: Path) -> None:

@@ -206,9 +206,11 @@ def _read_band(
         x, y = float(x[0]), float(y[0])
         value = data[r, c]
         what = "nodata" if nodata is not None and value == nodata else repr(float(value))
+        # Pixel numbers of the whole file, so they can be found in GIS whatever the clip.
+        fr, fc = (r, c) if win is None else (r + int(win.row_off), c + int(win.col_off))
         raise InputError(
-            f"{int(bad.sum())} cell(s) are nodata, NaN or negative, first at pixel row {r}, "
-            f"col {c} (x={x:.6f}, y={y:.6f}) = {what}; fix the file or pass invalid='mask' "
+            f"{int(bad.sum())} cell(s) are nodata, NaN or negative, first at pixel row {fr}, "
+            f"col {fc} (x={x:.6f}, y={y:.6f}) = {what}; fix the file or pass invalid='mask' "
             "to exclude such cells", path=path, band=str(band))
     return data, bad, grid
 

@@ -29,7 +29,7 @@ from pyproj import CRS
 
 from coverage.io._common import PathLike, check_file
 from coverage.io.atomic import write_graphml
-from coverage.io.crs import SOURCE_CRS_ATTR, crs_label, resolve_crs, utm_crs
+from coverage.io.crs import SOURCE_CRS_ATTR, choose_metric_crs, crs_label, resolve_crs
 from coverage.io.errors import InputError
 from coverage.schema import EDGE_DRIVE_MINUTES, EDGE_WALK_MINUTES
 
@@ -251,10 +251,7 @@ def _project(G: nx.MultiDiGraph, crs: Any, path: PathLike | None) -> nx.MultiDiG
             return G
         xs = np.fromiter((d["x"] for _, d in G.nodes(data=True)), float)
         ys = np.fromiter((d["y"] for _, d in G.nodes(data=True)), float)
-        pts = gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=src).to_crs(4326)
-        hull = shapely.multipoints(shapely.get_coordinates(pts.to_numpy())).convex_hull
-        c = hull.centroid if not hull.is_empty and hull.geom_type != "Point" else hull
-        target = utm_crs(c.x, c.y)
+        target = choose_metric_crs(gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=src))
     else:
         target = resolve_crs(crs)
     if src.equals(target):
@@ -394,7 +391,7 @@ def load_graph(
     ox = _osmnx()
     p = check_file(path)
     edge_dtypes = {EDGE_WALK_MINUTES: float, EDGE_DRIVE_MINUTES: float, "speed_kph": float,
-                   "walk_only": ox.io._convert_bool_string}
+                   "walk_only": _bool_text}
     graph_dtypes = {"walk_kph": float, "walk_factor": float, "drive_factor": float}
     try:
         G = ox.load_graphml(p, edge_dtypes=edge_dtypes, graph_dtypes=graph_dtypes)
@@ -416,6 +413,11 @@ def load_graph(
                          walk_kph=walk_kph, drive_speeds=drive_speeds)
     G.graph["source_path"] = os.fspath(p)
     return G
+
+
+def _bool_text(v: str) -> bool:
+    # GraphML stores every attribute as text; bool("False") would be True.
+    return str(v).strip().lower() == "true"
 
 
 def save_graph(G: nx.MultiDiGraph, path: PathLike) -> Path:
