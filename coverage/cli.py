@@ -80,8 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     from coverage.io.errors import InputError
     from coverage.scenario import ScenarioError
 
+    import warnings
+
     try:
-        return _dispatch(args)
+        with warnings.catch_warnings():
+            # Coverage warnings (unreachable cells, disconnected graphs) are written to the
+            # run's summary.json notes and report; on the terminal they would only be noise.
+            warnings.simplefilter("ignore", UserWarning)
+            return _dispatch(args)
     except (ScenarioError, InputError, FileNotFoundError, ValueError) as exc:
         print(f"elder-coverage {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -106,7 +112,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(format_comparison(result, lang=args.lang or "zh"))
         return 0
 
-    from coverage.runner import default_scenario, run_scenario
+    from coverage.runner import default_scenario, only_analysis, run_scenario
     from coverage.scenario import load_scenario, parse_scenario
 
     if args.command == "run":
@@ -118,7 +124,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                     else parse_scenario({"name": f"coverage-{args.area}",
                                          "study_area": {"sample": args.area},
                                          "analyses": {"coverage": {}}}))
-        scenario = scenario.only("coverage")
+        scenario = only_analysis(scenario, "coverage")
     out = run_scenario(scenario, args.out, lang=args.lang)
     print(out.describe(lang=args.lang or scenario.lang))
     if args.command == "demo" and args.map is not None:
