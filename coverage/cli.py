@@ -77,10 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    import warnings
+
     from coverage.io.errors import InputError
     from coverage.scenario import ScenarioError
-
-    import warnings
 
     try:
         with warnings.catch_warnings():
