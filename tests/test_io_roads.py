@@ -141,6 +141,7 @@ def test_graphml_round_trip(osm_file: Path, tmp_path: Path) -> None:
         h = H.edges[u, v, k]
         assert h[WALK] == d[WALK] and h[DRIVE] == d[DRIVE]  # inf survives as inf
         assert h["length"] == pytest.approx(d["length"])
+    assert H.edges[6, 1, 0]["walk_only"] is True and "walk_only" not in H.edges[1, 6, 0]
     assert H.graph["walk_kph"] == 3.0 and H.graph["season"] == "winter"
     assert H.graph["source_crs"] == "EPSG:4326"
     # Recomputing for summer divides winter times by the factors.
