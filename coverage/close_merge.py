@@ -287,8 +287,6 @@ def plan_close_merge(
     InfeasiblePlanError
         ``n`` larger than the failing centres, or not enough spare beds for the residents.
     """
-    from coverage.optimize import p_median, set_cover
-
     std = resolve_standards(standards)
     net = as_network(graph)
     assessment = assess_centres(facilities, criteria)
@@ -300,19 +298,20 @@ def plan_close_merge(
     t0 = time.perf_counter()
     candidates = np.flatnonzero(failing)
     fixed = np.flatnonzero(~failing)
+    xy = centres.geometry.get_coordinates().to_numpy()
     opt: dict[str, Any] = {"candidates": int(candidates.size)}
     if close == "failing":
-        covered = before[f"{KIND}_covered"].fillna(False).to_numpy(bool)
-        elders = before["elders_60"].to_numpy(float)
-        rows = np.flatnonzero(covered & (elders > 0))
-        reach = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND)
-        res = set_cover(reach, np.inf, weights=elders[rows], fixed=fixed,
-                        coverage_target=coverage_target)
-        keep = set(res.sites.tolist())
-        opt.update(model="set_cover", status=res.status, objective=res.objective, gap=res.gap,
-                   message=res.message)
-        if res.status == "infeasible":
-            raise InfeasiblePlanError(res.message)
+        dist_all = _distances(net, xy[candidates], xy, max_distance_km)
+        sol = _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
+                             coverage_target, time_limit)
+        opt.update(model="closure_milp", status=sol.status, objective=sol.objective,
+                   gap=sol.gap, message=sol.message)
+        if sol.status not in ("optimal", "time_limit"):
+            raise InfeasiblePlanError(sol.message)
+        closed_idx = candidates[~sol.keep]
+        kept_idx = np.sort(np.concatenate([fixed, candidates[sol.keep]]))
+        flows = sol.flows[~sol.keep][:, kept_idx]
+        dist = dist_all[~sol.keep][:, kept_idx]
     else:
         n_close = int(close)
         if n_close > candidates.size:
@@ -323,25 +322,27 @@ def plan_close_merge(
         widest = 4 * max(std[KIND].minutes or 0, 1) if net is not None else None
         cost = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND,
                             limit=widest if net is not None else 4 * std[KIND].radius_m)
+        from coverage.optimize import p_median
+
         res = p_median(cost, len(centres) - n_close,
                        weights=before["elders_60"].to_numpy(float)[rows], fixed=fixed,
-                       time_limit=time_limit)
-        if res.status == "infeasible":
-            raise InfeasiblePlanError(res.message)
-        keep = set(res.sites.tolist())
+                       forbidden=None, time_limit=time_limit)
         opt.update(model="p_median", status=res.status, objective=res.objective, gap=res.gap,
                    message=res.message)
+        if res.status == "infeasible":
+            raise InfeasiblePlanError(res.message)
+        kept_idx = np.array(sorted(set(res.sites.tolist()) | set(fixed.tolist())), int)
+        closed_idx = np.array(sorted(set(range(len(centres))) - set(kept_idx.tolist())), int)
+        dist = _distances(net, xy[closed_idx], xy[kept_idx], max_distance_km)
+        flows = assign_residents(assessment["residents"].to_numpy()[closed_idx],
+                                 assessment["spare_beds"].to_numpy()[kept_idx], dist * 1000)
     opt["seconds"] = round(time.perf_counter() - t0, 3)
-    closed_idx = np.array(sorted(set(range(len(centres))) - keep - set(fixed.tolist())), int)
-    kept_idx = np.array(sorted(keep | set(fixed.tolist())), int)
-    decision = np.where(failing, "keep (needed)", "keep")
+    decision = np.where(failing, "keep (needed)", "keep").astype(object)
     decision[closed_idx] = "close"
     assessment = assessment.assign(decision=decision)
 
-    after_centres = centres.iloc[kept_idx]
-    after = compute_coverage(cells, after_centres, net, std, kinds=[KIND]).cells
-    merges = _merge_table(centres, assessment, closed_idx, kept_idx, before, after, net,
-                          max_distance_km)
+    after = compute_coverage(cells, centres.iloc[kept_idx], net, std, kinds=[KIND]).cells
+    merges = _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before, after)
     nb = before[f"{KIND}_covered"].fillna(False).to_numpy(bool)
     na = after[f"{KIND}_covered"].fillna(False).to_numpy(bool)
     lost = before.loc[nb & ~na, ["cell_id", "elders_60", "township_code"]].reset_index(drop=True)
@@ -353,21 +354,58 @@ def plan_close_merge(
     )
 
 
-def _merge_table(centres, assessment, closed_idx, kept_idx, before, after, net,
-                 max_distance_km) -> pd.DataFrame:
+def _distances(net, from_xy, to_xy, max_distance_km) -> np.ndarray:
+    """Road km (straight-line km without a graph); inf beyond ``max_distance_km``."""
+    d = (road_distance_m(net, from_xy, to_xy) if net is not None
+         else _straight_distance_m(from_xy, to_xy)) / 1000.0
+    if max_distance_km is not None:
+        d = np.where(d <= max_distance_km, d, np.inf)
+    return d
+
+
+def _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
+                   coverage_target, time_limit):
+    """Set up :func:`coverage.closure_milp.solve_closure` for the failing centres."""
+    from coverage.closure_milp import solve_closure
+
+    elders = before["elders_60"].to_numpy(float)
+    covered = before[f"{KIND}_covered"].fillna(False).to_numpy(bool) & (elders > 0)
+    rows = np.flatnonzero(covered)
+    reach = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND).tocsr()
+    pattern = sp.csr_array((np.ones(reach.nnz), reach.indices, reach.indptr), shape=reach.shape)
+    is_failing = np.zeros(len(centres), bool)
+    is_failing[candidates] = True
+    by_passing = (pattern @ (~is_failing).astype(float)) > 0
+    # Cells that only failing centres serve, grouped by which ones: one row per pattern.
+    sub = pattern[np.flatnonzero(~by_passing)][:, candidates].tocsr()
+    keys = [tuple(sub.indices[sub.indptr[i]:sub.indptr[i + 1]]) for i in range(sub.shape[0])]
+    w_rows = elders[rows][~by_passing]
+    uniq: dict[tuple, int] = {}
+    w = []
+    for key, wt in zip(keys, w_rows, strict=True):
+        if key not in uniq:
+            uniq[key] = len(w)
+            w.append(0.0)
+        w[uniq[key]] += wt
+    g_rows = [g for key, g in uniq.items() for _ in key]
+    g_cols = [j for key in uniq for j in key]
+    groups = sp.csr_array((np.ones(len(g_cols)), (g_rows, g_cols)),
+                          shape=(len(uniq), len(candidates)))
+    need = coverage_target * elders[rows].sum() - elders[rows][by_passing].sum()
+    receiver_failing = np.full(len(centres), -1)
+    receiver_failing[candidates] = np.arange(len(candidates))
+    return solve_closure(groups, np.array(w), need,
+                         assessment["residents"].to_numpy()[candidates],
+                         assessment["spare_beds"].to_numpy(), receiver_failing, dist_all,
+                         time_limit=time_limit)
+
+
+def _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before,
+                 after) -> pd.DataFrame:
     cols = ["from_id", "from_name", "to_id", "to_name", "road_km", "residents_moved",
             "receiving_occupancy_before", "receiving_occupancy_after", "catchment_elders_moved"]
     if closed_idx.size == 0:
         return pd.DataFrame(columns=cols)
-    xy = centres.geometry.get_coordinates().to_numpy()
-    if net is not None:
-        dist = road_distance_m(net, xy[closed_idx], xy[kept_idx])
-    else:
-        dist = _straight_distance_m(xy[closed_idx], xy[kept_idx])
-    residents = assessment["residents"].to_numpy()[closed_idx]
-    spare = assessment["spare_beds"].to_numpy()[kept_idx]
-    flows = assign_residents(residents, spare, dist,
-                             None if max_distance_km is None else max_distance_km * 1000)
     cap = assessment["capacity"].to_numpy()[kept_idx].astype(float)
     res_before = assessment["residents"].to_numpy()[kept_idx].astype(float)
     res_after = res_before + flows.sum(axis=0)
@@ -386,7 +424,7 @@ def _merge_table(centres, assessment, closed_idx, kept_idx, before, after, net,
             rows.append({
                 "from_id": ids[ci], "from_name": centres["name"].iloc[ci],
                 "to_id": ids[ki], "to_name": centres["name"].iloc[ki],
-                "road_km": round(float(dist[a, b]) / 1000.0, 2),
+                "road_km": round(float(dist[a, b]), 2) if np.isfinite(dist[a, b]) else None,
                 "residents_moved": int(flows[a, b]),
                 "receiving_occupancy_before": round(res_before[b] / cap[b], 3) if cap[b] else None,
                 "receiving_occupancy_after": round(res_after[b] / cap[b], 3) if cap[b] else None,
