@@ -196,9 +196,9 @@ def load_user_data(
         fac["county_code"] = _county_of(fac.geometry, counties)
     graph = None
     if roads is not None:
-        from coverage.io.roads import load_graph
+        from coverage.io.roads import read_roads
 
-        graph = load_graph(roads, crs=crs)
+        graph = read_roads(roads, crs=crs)
     vil = None
     if villages:
         vil = gpd.read_file(villages).to_crs(crs)

@@ -232,3 +232,24 @@ def test_graph_from_polygon_wraps_osmnx(monkeypatch: pytest.MonkeyPatch, osm_fil
     assert seen["bounds"] == pytest.approx((126.48, 43.77, 126.52, 43.83), abs=1e-3)
     assert seen["kwargs"]["network_type"] == "all"
     assert edge(G, 1, 2)[WALK] == pytest.approx(walk(L))
+
+
+def test_read_roads_dispatches_on_file_type(tmp_path):
+    from coverage.io import read_roads
+
+    osm = tmp_path / "r.osm"
+    osm.write_text(
+        '<?xml version="1.0"?><osm version="0.6">'
+        '<node id="1" lat="43.80" lon="126.50"/><node id="2" lat="43.80" lon="126.51"/>'
+        '<way id="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way></osm>',
+        encoding="utf-8")
+    G = read_roads(osm)
+    assert G.number_of_edges() >= 1 and G.graph["crs"].to_epsg() == 32652
+    from coverage.io import save_graph
+
+    save_graph(G, tmp_path / "r.graphml")
+    assert read_roads(tmp_path / "r.graphml").number_of_edges() == G.number_of_edges()
+    bad = tmp_path / "r.shp"
+    bad.write_text("x")
+    with pytest.raises(InputError, match=r"r\.shp.*unknown road file type"):
+        read_roads(bad)

@@ -53,6 +53,7 @@ from coverage.io.roads import (
     graph_from_osm_xml,
     graph_from_polygon,
     load_graph,
+    read_roads,
     save_graph,
 )
 
@@ -77,6 +78,7 @@ __all__ = [
     "read_elder_raster",
     "read_elder_table",
     "read_facilities",
+    "read_roads",
     "read_worldpop",
     "resolve_crs",
     "save_graph",

@@ -425,3 +425,30 @@ def save_graph(G: nx.MultiDiGraph, path: PathLike) -> Path:
     if not G.graph.get("crs"):
         raise ValueError("graph has no CRS (graph attribute 'crs')")
     return write_graphml(G, path)
+
+
+def read_roads(path: PathLike, *, crs: Any = None, season: str = "winter") -> nx.MultiDiGraph:
+    """Road graph from an OpenStreetMap XML extract (``.osm``/``.xml``) or a GraphML file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.osm`` / ``.xml`` → :func:`graph_from_osm_xml`; ``.graphml`` → :func:`load_graph`.
+    crs : optional
+        Metric CRS of the result (pass the study's).
+    season : {"winter", "summer"}
+        Travel-time season for OSM input (a GraphML keeps the times it was saved with).
+
+    Raises
+    ------
+    InputError
+        Any other file type, naming the file.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".osm", ".xml"):
+        return graph_from_osm_xml(p, crs=crs, season=season)
+    if suffix == ".graphml":
+        return load_graph(p, crs=crs)
+    raise InputError(f"unknown road file type {suffix!r}: give an OpenStreetMap .osm extract "
+                     "or a .graphml saved by elder-coverage/osmnx", path=p)
