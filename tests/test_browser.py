@@ -1,0 +1,204 @@
+"""The map and the report in a real headless browser (Debian chromium + chromedriver).
+
+Skipped, with the reason, when chromium or chromedriver is not installed
+(``apt-get install chromium chromium-driver``; ``.ci/run`` installs them).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from test_maps import EVIL, EVIL_IMG, EVIL_TEMPLATE, build, overlays, points_of, small_inputs
+
+from coverage.maps import coverage_map, save_map
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else \
+    shutil.which("chromedriver")
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "processed" / "jilin_city_rural_250m"
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="headless browser test needs Debian chromium and chromedriver "
+           "(apt-get install chromium chromium-driver)")
+
+# The page's Leaflet map object (folium names it map_<random hex>).
+MAP_EXPR = "Object.values(window).find(v => v instanceof L.Map)"
+FIND_MAP = f"var map = {MAP_EXPR};"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="ec-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync", "--window-size=1280,900",
+                f"--user-data-dir={profile}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open(driver, path: Path) -> None:
+    driver.get_log("browser")  # drop what earlier pages logged
+    driver.get(path.resolve().as_uri())
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if driver.execute_script(f"return document.readyState === 'complete' && "
+                                 f"typeof L !== 'undefined' && {MAP_EXPR} !== undefined"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"map in {path} did not load")
+
+
+def _severe(driver) -> list[str]:
+    # Tile requests fail without network; they are not errors of the page itself.
+    return [e["message"] for e in driver.get_log("browser")
+            if e["level"] == "SEVERE" and "tile.openstreetmap.org" not in e["message"]]
+
+
+def _no_alert(driver) -> bool:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        _ = driver.switch_to.alert.text
+    except NoAlertPresentException:
+        return True
+    return False
+
+
+def test_small_map_loads_offline_with_layers_and_inert_names(browser, tmp_path):
+    m = build("zh")
+    n_overlays = len(overlays(m))
+    visible_markers = sum(len(points_of(layer)) for layer in overlays(m).values()
+                          if hasattr(layer, "points_js") and layer.show)
+    path = save_map(m, tmp_path / "map.html")
+    _open(browser, path)
+    assert _severe(browser) == []
+    assert _no_alert(browser)
+    # layer control lists every overlay; nothing from the data executed
+    assert browser.execute_script(
+        "return document.querySelectorAll('.leaflet-control-layers-overlays input').length"
+    ) == n_overlays
+    assert browser.execute_script("return window.__xss") is None
+    assert browser.execute_script(
+        "return document.querySelectorAll('.leaflet-marker-pane .leaflet-marker-icon').length"
+    ) == visible_markers
+    # density + first uncovered layer are on: two images, decoded
+    imgs = browser.execute_script(
+        "return Array.from(document.querySelectorAll('img.leaflet-image-layer'))"
+        ".map(i => i.complete && i.naturalWidth > 0)")
+    assert imgs == [True, True]
+    # boundaries and the merge line are SVG paths in the overlay pane
+    assert browser.execute_script(
+        "return document.querySelectorAll('.leaflet-overlay-pane path').length") >= 4
+    # open every popup: the hostile names show as text and still do not run
+    texts = browser.execute_script(FIND_MAP + """
+        var out = [];
+        map.eachLayer(function (l) {
+            if (l instanceof L.Marker && l.getPopup()) {
+                l.openPopup();
+                out.push(l.getPopup().getElement().querySelector('.leaflet-popup-content')
+                    .textContent);
+            }
+        });
+        return out;""")
+    assert len(texts) == visible_markers
+    joined = "\n".join(texts)
+    assert EVIL in joined and EVIL_IMG in joined and EVIL_TEMPLATE in joined
+    assert browser.execute_script("return window.__xss") is None
+    assert browser.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-popup-content script')).length"
+    ) == 0
+    assert _no_alert(browser)
+    # title, legend and scale bar are there; title shown verbatim
+    assert browser.execute_script(
+        "return document.querySelector('.ec-title').textContent") == "养老服务设施覆盖图"
+    assert browser.execute_script("return !!document.querySelector('.ec-panel details')")
+    assert browser.execute_script("return !!document.querySelector('.leaflet-control-scale')")
+    assert browser.execute_script(
+        "return !!document.querySelector('.leaflet-control-zoom-fullscreen')")
+    # switching a hidden layer on adds its markers (the first service area is off by default)
+    before = browser.execute_script(
+        "return document.querySelectorAll('.leaflet-overlay-pane path, "
+        ".leaflet-ec_areas-pane path').length")
+    browser.execute_script(
+        "Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".find(l => l.textContent.indexOf('服务范围') >= 0).querySelector('input').click();")
+    after = browser.execute_script(
+        "return document.querySelectorAll('.leaflet-overlay-pane path, "
+        ".leaflet-ec_areas-pane path').length")
+    assert after == before + 1
+    assert _severe(browser) == []
+
+
+def test_hostile_title_shown_as_text(browser, tmp_path):
+    d = small_inputs()
+    m = coverage_map(d["counties"], None, None, d["facilities"], title=EVIL, tiles=True,
+                     lang="en")
+    path = save_map(m, tmp_path / "map.html")
+    _open(browser, path)
+    assert browser.execute_script("return document.title") == EVIL
+    assert browser.execute_script("return document.querySelector('.ec-title').textContent") \
+        == EVIL
+    assert _no_alert(browser)
+    assert _severe(browser) == []  # tile failures (no network) are filtered, nothing else
+
+
+def test_report_renders(browser, tmp_path):
+    from test_report import inputs
+
+    from coverage.report import write_report
+
+    path = write_report(tmp_path / "report.html", **inputs(), lang="zh")
+    browser.get_log("browser")
+    browser.get(path.resolve().as_uri())
+    assert _severe(browser) == []
+    assert _no_alert(browser)
+    assert browser.execute_script(
+        "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
+    ) == [True, True]
+    assert EVIL in browser.execute_script("return document.body.textContent")
+    assert browser.execute_script("return document.querySelectorAll('script').length") == 0
+
+
+@pytest.mark.skipif(not (SAMPLE / "manifest.json").exists(),
+                    reason=f"sample not built ({SAMPLE}); `python -m coverage.sample` builds it")
+def test_sample_map_size_and_load(browser, tmp_path):
+    from coverage.engine import compute_coverage
+    from coverage.study import load_sample
+
+    study = load_sample(SAMPLE)
+    fac = study.facilities
+    if "status" in fac:
+        fac = fac[fac["status"].fillna("open").isin(["open"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = compute_coverage(study.cells, fac, None)
+    m = coverage_map(study.counties, study.townships, result.cells, fac, lang="zh",
+                     cell_size_m=study.cell_size_m)
+    path = save_map(m, tmp_path / "sample_map.html")
+    size = path.stat().st_size
+    print(f"sample map: {size / 1e6:.2f} MB, {len(result.cells)} cells, {len(fac)} facilities")
+    assert size < 15_000_000
+    _open(browser, path)
+    assert _severe(browser) == []
+    markers = browser.execute_script(FIND_MAP + """
+        var n = 0; map.eachLayer(function (l) { if (l instanceof L.Marker) n++; }); return n;""")
+    assert markers == len(fac)

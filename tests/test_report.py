@@ -1,0 +1,174 @@
+"""HTML report: values against targets, escaping, charts, print CSS, same bytes every run."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import coverage.report as report
+from coverage.report import report_html, write_report
+
+EVIL = "<script>alert(1)</script>"
+EVIL_IMG = '<img src=x onerror="window.__xss=1">'
+
+
+def inputs() -> dict:
+    """Hand-made run outputs: 3 indicator rows, 2 counties, 3 townships, one merge."""
+    indicators = pd.DataFrame({
+        "indicator": ["township_centre_seat_coverage", "township_centre_seat_coverage",
+                      "nursing_bed_share", "floor_area_per_elder"],
+        "label_zh": ["乡镇区域养老服务中心覆盖率"] * 2 + ["护理型床位占比", EVIL],
+        "label_en": ["Townships reached by a centre"] * 2 + ["Nursing-bed share", EVIL],
+        "value": [0.756, 0.756, 0.155, np.nan],
+        "target": [0.60, 0.80, 0.55, 0.12],
+        "year": [2025, 2029, 2025, np.nan],
+        "gap": [0.60 - 0.756, 0.80 - 0.756, 0.55 - 0.155, np.nan],
+        "unit": ["share", "share", "share", "m2/person"],
+        "note": ["", "", "339 facilities without nursing_beds counted as 0", EVIL_IMG],
+    })
+    counties = pd.DataFrame({
+        "level": "county", "code": ["220221", "220281"], "name": ["永吉县", EVIL],
+        "elders_60": [64312.0, 87191.0], "township_centre_share": [0.556, 0.573],
+        "dining_hall_share": [0.154, 0.23], "community_share": [0.319, 0.49],
+        "beds": [1803.0, 3658.0], "beds_per_1000": [28.04, 41.95],
+        "nursing_bed_share": [0.177, 0.143]})
+    townships = pd.DataFrame({
+        "level": "township", "code": ["T1", "T2", "unassigned"],
+        "name": ["口前镇", EVIL_IMG, None], "elders_60": [13524.0, 7321.0, 3.0],
+        "township_centre_share": [0.0, 0.119, np.nan]})
+    merges = pd.DataFrame({"from_id": ["TO1"], "from_name": [EVIL], "to_id": ["TO2"],
+                           "to_name": ["东乡中心"], "road_km": [3.04], "residents_moved": [15],
+                           "receiving_occupancy_after": [0.95]})
+    summary = {"scenario": "合并" + EVIL, "synthetic": True, "elders_total": 430318,
+               "elders_65": 293996, "elders_80": 44442,
+               "kinds": {"dining_hall": {"covered_elders": 90000, "covered_share": 0.2091,
+                                         "uncovered_elders": 340318, "unreachable_elders": 12,
+                                         "network": True}},
+               "indicators_before": [{"indicator": "nursing_bed_share", "year": 2025,
+                                      "value": 0.101}],
+               "notes": [EVIL_IMG], "elder_coverage_version": "0.1.0"}
+    return {"summary": summary, "indicators": indicators, "counties_table": counties,
+            "townships_table": townships, "merges": merges}
+
+
+def _rows(page: str, heading: str) -> list[list[str]]:
+    """Cell texts of the first table after the <h2> ``heading`` (tags stripped)."""
+    start = page.index(f"<h2>{heading}</h2>")
+    table = page[page.index("<tbody>", start): page.index("</tbody>", start)]
+    return [[re.sub(r"<[^>]+>", "|", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", table)]
+
+
+def test_indicator_table_values_and_status_zh():
+    page = report_html(**inputs(), lang="zh")
+    rows = _rows(page, "政策指标与目标差距")
+    assert len(rows) == 4
+    # label, before, value, target, year, gap, unit, status
+    assert rows[0][1:] == ["–", "75.6%", "60.0%", "2025", "-15.6%", "%", "已达标"]
+    assert rows[1][1:] == ["–", "75.6%", "80.0%", "2029", "4.4%", "%", "未达标"]
+    assert rows[2][0].startswith("护理型床位占比|")
+    assert rows[2][1:] == ["10.1%", "15.5%", "55.0%", "2025", "39.5%", "%", "未达标"]
+    assert rows[3][1:] == ["–", "–", "0.12", "–", "–", "平方米/人", "无目标"]
+    assert 'class="met"' in page and 'class="short"' in page
+
+
+def test_area_tables_and_merges_en():
+    page = report_html(**inputs(), lang="en")
+    counties = _rows(page, "By county")
+    assert counties[0] == ["220221", "永吉县", "64,312", "55.6%", "15.4%", "31.9%", "1,803",
+                           "28.0", "17.7%"]
+    heads = page[page.index("<h2>By county</h2>"):]
+    heads = re.findall(r"<th>(.*?)</th>", heads[: heads.index("</thead>")])
+    assert heads == ["Code", "Name", "Elders 60+ (persons)", "Township welfare centre coverage",
+                     "Elder dining hall coverage", "Community services (any) coverage", "Beds",
+                     "Beds per 1,000 elders", "Nursing-bed share"]
+    towns = _rows(page, "By township")
+    assert towns[2] == ["unassigned", "", "3", "–"]
+    merges = _rows(page, "Close-and-merge plan")
+    assert merges == [["&lt;script&gt;alert(1)&lt;/script&gt;", "TO1", "东乡中心", "TO2", "3.0",
+                       "15", "95%"]]
+    kinds = page[page.index("Coverage by facility kind"):]
+    assert "90,000" in kinds and "20.9%" in kinds and "road travel time" in kinds
+
+
+def test_everything_from_data_is_escaped():
+    for lang in ("zh", "en"):
+        page = report_html(**inputs(), lang=lang)
+        assert EVIL not in page and EVIL_IMG not in page
+        assert "<script" not in page.lower()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "onerror=&quot;window.__xss=1&quot;" in page
+    page = report_html(**inputs(), lang="zh", title=EVIL)
+    assert f"<title>{EVIL}" not in page and "<h1>&lt;script&gt;" in page
+
+
+def test_same_inputs_same_bytes(tmp_path):
+    a = write_report(tmp_path / "a.html", **inputs(), lang="zh")
+    b = write_report(tmp_path / "b.html", **inputs(), lang="zh")
+    assert a.read_bytes() == b.read_bytes()
+    report.cjk_font.cache_clear()  # a second font lookup must not change the result
+    c = write_report(tmp_path / "c.html", **inputs(), lang="zh")
+    assert c.read_bytes() == a.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "b.html", "c.html"]
+
+
+def test_charts_are_embedded_pngs_without_metadata():
+    page = report_html(**inputs(), lang="en")
+    uris = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(uris) == 2
+    for uri in uris:
+        png = base64.b64decode(uri)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"tEXt" not in png and b"matplotlib" not in png.lower()
+    assert "data:image/png" not in report_html(**inputs(), lang="en", charts=False)
+
+
+def test_without_cjk_font_charts_fall_back_to_english(monkeypatch):
+    monkeypatch.setattr(report, "cjk_font", lambda: None)
+    page = report_html(**inputs(), lang="zh")
+    assert "本机无中文字体" in page
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 2
+    # zh labels still fill the tables
+    assert "<h2>分县（市）情况</h2>" in page
+
+
+def test_print_stylesheet_for_a4():
+    page = report_html(**inputs(), lang="zh")
+    css = page[page.index("<style>"): page.index("</style>")]
+    assert "@page{size:A4" in css
+    media = css[css.index("@media print"):]
+    assert "thead{display:table-header-group}" in media
+    assert "page-break-inside:avoid" in media
+
+
+def test_optional_sections():
+    d = inputs()
+    page = report_html(summary={}, indicators=d["indicators"], counties_table=None,
+                       townships_table=None, lang="en")
+    assert "Close-and-merge plan" not in page and "New sites" not in page
+    assert page.count("(none)") == 2  # both area sections
+    d["merges"] = d["merges"].iloc[:0]
+    d["new_sites"] = pd.DataFrame({"kind": ["dining_hall"], "name": ["N1"],
+                                   "covered_elders_gain": [321.0], "lon": [126.5],
+                                   "lat": [43.8]})
+    page = report_html(**d, lang="en")
+    assert _rows(page, "New sites") == [["Elder dining hall", "N1", "321", "126.50000",
+                                         "43.80000"]]
+    assert "<h2>Close-and-merge plan</h2>\n<p class=\"na\">(none)</p>" in page
+
+
+def test_bad_input_named_and_nothing_written(tmp_path):
+    d = inputs()
+    d["indicators"] = d["indicators"].drop(columns=["gap"])
+    target = tmp_path / "report.html"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"indicators: missing column\(s\) \['gap'\]"):
+        write_report(target, **d)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert list(tmp_path.iterdir()) == [target]
+    with pytest.raises(ValueError, match="lang="):
+        report_html(**inputs(), lang="de")
