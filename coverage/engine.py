@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import scipy.sparse as sp
+import shapely
 from scipy.spatial import cKDTree
 
 from coverage.schema import AGE_COLUMNS, FACILITY_KINDS
@@ -179,20 +180,26 @@ def check_same_crs(**layers: Any) -> pyproj.CRS:
 
 
 def _point_xy(gdf: gpd.GeoDataFrame, what: str, id_col: str) -> np.ndarray:
-    geom = gdf.geometry
-    bad = geom.isna() | geom.is_empty
-    if bad.any():
-        rows = gdf.loc[bad, id_col].tolist()[:5] if id_col in gdf else list(gdf.index[bad][:5])
-        raise CoverageInputError(f"{what}: {int(bad.sum())} row(s) without geometry, "
-                                 f"e.g. {id_col}={rows}")
-    kinds = geom.geom_type
-    if not (kinds == "Point").all():
-        first = gdf.loc[kinds != "Point"].iloc[0]
+    arr = gdf.geometry.to_numpy()
+    # Integer type ids and raw coordinates: no per-row Python objects on million-row inputs.
+    type_id = shapely.get_type_id(arr)
+    x = shapely.get_x(np.where(type_id == 0, arr, None))
+    y = shapely.get_y(np.where(type_id == 0, arr, None))
+    missing = (type_id < 0) | ((type_id == 0) & (np.isnan(x) | np.isnan(y)))
+    if missing.any():
+        ids = gdf[id_col].to_numpy()[missing] if id_col in gdf else gdf.index[missing]
+        raise CoverageInputError(f"{what}: {int(missing.sum())} row(s) without geometry, "
+                                 f"e.g. {id_col}={list(ids[:5])}")
+    other = type_id != 0
+    if other.any():
+        k = int(np.flatnonzero(other)[0])
+        name = arr[k].geom_type
+        row_id = gdf[id_col].iloc[k] if id_col in gdf else gdf.index[k]
         raise CoverageInputError(
-            f"{what}: expected Point geometries, {id_col}={first.get(id_col)!r} is a "
-            f"{kinds[kinds != 'Point'].iloc[0]} (use centroids / seats)"
+            f"{what}: expected Point geometries, {id_col}={row_id!r} is a {name} "
+            "(use centroids / seats)"
         )
-    return np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
+    return np.column_stack([x, y])
 
 
 def check_cells(cells: gpd.GeoDataFrame) -> np.ndarray:
@@ -303,9 +310,11 @@ def straight_line_nearest(
     nearest = np.empty(n, dtype=np.int64)
     dist = np.empty(n)
     count = np.zeros(n, dtype=np.int32)
+    # Threads cost more than they save on small inputs (county runs, optimiser loops).
+    workers = -1 if n >= 100_000 else 1
     for s in range(0, n, chunk_size):
         part = cell_xy[s:s + chunk_size]
-        d, i = tree.query(part, k=1, workers=-1)
+        d, i = tree.query(part, k=1, workers=workers)
         dist[s:s + chunk_size] = d
         nearest[s:s + chunk_size] = i
         # Only cells whose nearest facility is inside the radius can count any; in rural areas
@@ -313,7 +322,7 @@ def straight_line_nearest(
         near = np.flatnonzero(d <= radius_m * (1 + 1e-12))
         if near.size:
             count[s + near] = tree.query_ball_point(part[near], radius_m, return_length=True,
-                                                    workers=-1)
+                                                    workers=workers)
     return nearest, dist, count
 
 
@@ -488,7 +497,7 @@ def compute_coverage(
     cell_ids = cells["cell_id"].to_numpy()
     fac_kind = facilities["kind"].to_numpy()
     fac_ids = facilities["id"].to_numpy()
-    out = cells.copy()
+    new_columns: list[pd.DataFrame] = []
     snapped_cells: dict[str, _Snapped] = {}
     used_network: dict[str, bool] = {}
 
@@ -507,7 +516,7 @@ def compute_coverage(
             warnings.warn(msg, CoverageWarning, stacklevel=2)
             cols["n_within_known"][ev] = True
             cols["reachable_known"][ev] = True
-            _store(out, kind, cols)
+            new_columns.append(_frame(cells.index, kind, cols))
             continue
         kxy = fac_xy[rows]
         near_s, dist_s, cnt_s = straight_line_nearest(ev_xy, kxy, ks.radius_m,
@@ -562,12 +571,20 @@ def compute_coverage(
         if cnt is not None:
             cols["n_within"][ev] = cnt
             cols["n_within_known"][ev] = True
-        ids = np.full(n, None, dtype=object)
-        sel = ev[nearest >= 0]
-        ids[sel] = fac_ids[rows[nearest[nearest >= 0]]]
-        cols["nearest_id"] = ids
-        _store(out, kind, cols)
+        found = nearest >= 0
+        if found.all() and ev.size == n:
+            cols["nearest_id"] = fac_ids[rows[nearest]]
+        else:
+            ids = np.full(n, None, dtype=object)
+            ids[ev[found]] = fac_ids[rows[nearest[found]]]
+            cols["nearest_id"] = ids
+        new_columns.append(_frame(cells.index, kind, cols))
 
+    # One concat instead of 30 column inserts; replaces result columns of an earlier run.
+    extra = pd.concat(new_columns, axis=1) if new_columns else pd.DataFrame(index=cells.index)
+    base = cells.drop(columns=[c for c in extra.columns if c in cells.columns])
+    out = pd.concat([base, extra], axis=1)
+    out = gpd.GeoDataFrame(out, geometry=cells.geometry.name, crs=cells.crs)
     return CoverageResult(cells=out, report=report, standards=std, used_network=used_network)
 
 
@@ -584,11 +601,11 @@ def _empty_columns(n: int) -> dict[str, Any]:
     }
 
 
-def _store(out: gpd.GeoDataFrame, kind: str, cols: dict[str, Any]) -> None:
+def _frame(index: pd.Index, kind: str, cols: dict[str, Any]) -> pd.DataFrame:
     # Cells never evaluated get NA (pandas nullable dtypes) rather than a misleading 0/False.
     n_within = pd.arrays.IntegerArray(cols["n_within"], ~cols["n_within_known"])
     reachable = pd.arrays.BooleanArray(cols["reachable"], ~cols["reachable_known"])
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             f"{kind}_nearest_id": cols["nearest_id"],
             f"{kind}_dist_m": cols["dist_m"],
@@ -597,10 +614,8 @@ def _store(out: gpd.GeoDataFrame, kind: str, cols: dict[str, Any]) -> None:
             f"{kind}_covered": cols["covered"],
             f"{kind}_reachable": reachable,
         },
-        index=out.index,
+        index=index,
     )
-    for col in frame:
-        out[col] = frame[col]
 
 
 def reach_matrix(

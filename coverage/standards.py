@@ -20,6 +20,7 @@ A scenario overrides any value with a nested dict in the same layout, e.g.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -161,7 +162,8 @@ def load_standards(
     """
     src = Path(path) if path is not None else default_standards_path()
     try:
-        base = yaml.safe_load(src.read_text(encoding="utf-8"))
+        stat = src.stat()
+        base = copy.deepcopy(_read_yaml(str(src), stat.st_mtime_ns, stat.st_size))
     except OSError as exc:
         raise StandardsError(f"{src}: cannot read service standards ({exc})") from exc
     except yaml.YAMLError as exc:
@@ -174,6 +176,13 @@ def load_standards(
         return _validate(merged)
     except StandardsError as exc:
         raise StandardsError(f"{where}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _read_yaml(path: str, mtime_ns: int, size: int) -> Any:
+    # Keyed on modification time and size so an edited file is read again; the optimiser
+    # calls the engine in loops and re-parsing YAML each time would dominate small runs.
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
 def resolve_standards(standards: Standards | Mapping[str, Any] | None) -> Standards:
