@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from coverage.atomic import atomic_path
+from coverage.io.atomic import atomic_path
 from coverage.labels import check_lang, kind_label, text
 from coverage.schema import FACILITY_KINDS
 

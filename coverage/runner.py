@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 
 from coverage import __version__
 from coverage.aggregate import area_table, ranked_gaps
-from coverage.atomic import atomic_dir
 from coverage.close_merge import Criteria, plan_close_merge
 from coverage.compare import FINAL_CELLS_LAYER
 from coverage.engine import CoverageResult, compute_coverage, reach_matrix
+from coverage.io.atomic import atomic_dir
 from coverage.new_sites import plan_new_sites
 from coverage.scenario import Scenario, parse_scenario
 from coverage.schema import KIND_LABELS

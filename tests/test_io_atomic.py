@@ -65,3 +65,21 @@ def test_geotiff_round_trip(tmp_path: Path) -> None:
         np.testing.assert_array_equal(src.read(1), data)
         assert src.transform == t and src.crs.to_epsg() == 4326 and src.nodata == -1.0
     assert leftovers(tmp_path) == []
+
+
+def test_atomic_dir_replaces_only_on_success(tmp_path):
+    from coverage.io.atomic import atomic_dir
+
+    out = tmp_path / "run"
+    with atomic_dir(out) as tmp:
+        (tmp / "a.txt").write_text("first")
+    assert (out / "a.txt").read_text() == "first"
+    with pytest.raises(RuntimeError), atomic_dir(out) as tmp:
+        (tmp / "a.txt").write_text("half")
+        raise RuntimeError("boom")
+    # The earlier run is intact and no temporary folder is left.
+    assert (out / "a.txt").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    with atomic_dir(tmp_path / "fresh") as tmp:
+        raise_later = tmp
+    assert not raise_later.exists() and (tmp_path / "fresh").is_dir()

