@@ -490,14 +490,18 @@ def reach_within(
     if prune:
         live_src = live_src[np.argsort(_morton(tg.xy[src_nodes[live_src]], radius),
                                        kind="stable")]
-        tree = cKDTree(tg.xy)
     rows, cols, vals = [], [], []
     stack = [live_src]
     while stack:
         block = stack.pop()
         if prune:
-            hits = tree.query_ball_point(tg.xy[src_nodes[block]], radius * (1 + 1e-9) + 1e-6)
-            sub = np.unique(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]))
+            # Only nodes with an edge can lie on a path; the sources join in case one sits on
+            # an isolated node (then it reaches just itself).
+            hits = tg.tree.query_ball_point(tg.xy[src_nodes[block]],
+                                            radius * (1 + 1e-9) + 1e-6)
+            sub = np.unique(np.concatenate(
+                [tg.usable[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])],
+                 src_nodes[block]]))
         else:
             sub = None
         width = tg.n_nodes if sub is None else sub.size
