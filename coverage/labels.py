@@ -50,7 +50,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "basis_radius": {"zh": "直线{radius}米", "en": "straight line {radius} m"},
     "basis_network": {"zh": "路网{minutes}分钟", "en": "{minutes} min by road"},
     "basis_fallback": {"zh": "无路网等时圈，按直线{radius}米近似",
-                       "en": "no road isochrones: approximated by {radius} m straight line"},
+                       "en": "≈ {radius} m radius, no road isochrones"},
     "closed_layer": {"zh": "撤并（关闭）的设施", "en": "Closed centres"},
     "receiving_layer": {"zh": "接收合并的设施", "en": "Receiving centres"},
     "merge_lines": {"zh": "撤并去向（关闭→接收）", "en": "Merges (closed → receiver)"},

@@ -125,8 +125,7 @@ def test_layers_en_and_radius_fallback_named():
     assert "Facilities: Township welfare centre" in names
     # default standards are network-based; without isochrones the name must say "approximated"
     area = [n for n in names if n.startswith("Service area: Elder dining hall")]
-    assert area == ["Service area: Elder dining hall "
-                    "(no road isochrones: approximated by 1000 m straight line)"]
+    assert area == ["Service area: Elder dining hall (≈ 1000 m radius, no road isochrones)"]
 
 
 def test_facility_layers_hold_open_facilities_with_escaped_popups():
@@ -170,6 +169,30 @@ def test_merge_line_and_receiver():
     assert "&lt;script&gt;" in recv[0][2]  # lists the closed centre it receives, escaped
     new = points_of(layers["New sites"])
     assert len(new) == 1 and "<td>321</td>" in new[0][2] and EVIL_IMG not in new[0][2]
+
+
+def test_community_uncovered_layer_is_default_and_exact():
+    d = small_inputs()
+    cells = d["cells"].copy()
+    ii = ((cells.geometry.x - X0) // 250).astype(int).to_numpy()
+    cells["rural_courtyard_covered"] = ii < 4
+    cells["day_care_covered"] = pd.array([True if i == 10 else None for i in ii],
+                                         dtype="boolean")  # NA counts as not covered
+    m = build("en", cells=cells)
+    layers = overlays(m)
+    name = "Uncovered elders: Community services (any)"
+    assert layers[name].show
+    assert not layers["Uncovered elders: Elder dining hall"].show
+    keep = cells["elders_60"].to_numpy() > 0
+    served = (cells["dining_hall_covered"].to_numpy() | (ii < 4) | (ii == 10))[keep]
+    xy = np.column_stack([cells.geometry.x, cells.geometry.y])[keep]
+    raster = cell_raster(xy, CRS, 250.0)
+    png = base64.b64decode(layers[name].url.split(",", 1)[1])
+    px = np.asarray(Image.open(io.BytesIO(png)))
+    inside = raster.cell_index >= 0
+    drawn = px[inside] > 0
+    assert np.array_equal(drawn, ~served[raster.cell_index[inside]])
+    assert drawn.any() and not drawn.all()
 
 
 def test_township_tooltip_shares_hand_computed():

@@ -17,6 +17,7 @@ import pyproj
 import shapely
 from folium.plugins import Fullscreen
 
+from coverage.aggregate import COMMUNITY_KINDS
 from coverage.io.atomic import atomic_path
 from coverage.labels import (
     KIND_COLOURS,
@@ -224,8 +225,10 @@ def coverage_map(
     tiles : bool, default True
         Add an OpenStreetMap base layer (needs the network; the map works without it).
     show_uncovered : str, optional
-        Facility kind whose uncovered-elders layer is on when the map opens; default the
-        first kind (in :data:`coverage.schema.FACILITY_KINDS` order) with coverage columns.
+        Uncovered-elders layer on when the map opens: a facility kind or ``"community"``
+        (cells served by none of :data:`coverage.aggregate.COMMUNITY_KINDS`, the quarter-hour
+        circle; drawn when all three have coverage columns). Default ``"community"`` when
+        drawn, else the first kind (in :data:`coverage.schema.FACILITY_KINDS` order).
 
     Returns
     -------
@@ -375,16 +378,28 @@ def _add_cell_layers(m: folium.Map, cells: gpd.GeoDataFrame, lang: str, cell_siz
     kinds = [k for k in FACILITY_KINDS if f"{k}_covered" in cells.columns]
     if not kinds:
         return legend
-    shown = show_uncovered if show_uncovered in kinds else kinds[0]
+
+    def covered_of(kind: str) -> np.ndarray:
+        col = cells[f"{kind}_covered"].to_numpy()[keep]
+        # NA (cell not evaluated) is drawn as uncovered: nothing claims to serve it.
+        return np.asarray(pd.array(col, dtype="boolean").fillna(False), dtype=bool)
+
+    groups: list[tuple[str, np.ndarray]] = []
+    if all(k in kinds for k in COMMUNITY_KINDS):
+        # The quarter-hour circle: a cell counts as served by any community service.
+        any_cov = np.logical_or.reduce([covered_of(k) for k in COMMUNITY_KINDS])
+        groups.append(("community", any_cov))
+    groups += [(k, covered_of(k)) for k in kinds]
+    keys = [g for g, _ in groups]
+    shown = show_uncovered if show_uncovered in keys else keys[0]
     unc_pal = _palette("RdPu", len(breaks), 0.45, 1.0)
-    for kind in kinds:
-        covered = cells[f"{kind}_covered"].to_numpy()[keep]
-        covered = np.asarray(pd.array(covered, dtype="boolean").fillna(False), dtype=bool)
+    for key, covered in groups:
+        label = text("community", lang) if key == "community" else kind_label(key, lang)
         vals = np.where(covered, 0.0, elders)
         folium.raster_layers.ImageOverlay(
             png_data_uri(raster, classify(vals, breaks), unc_pal), raster.bounds,
-            name=text("uncovered", lang, kind=kind_label(kind, lang)), opacity=0.9,
-            pixelated=True, pane=_CELL_PANE, interactive=False, show=(kind == shown),
+            name=text("uncovered", lang, kind=label), opacity=0.9,
+            pixelated=True, pane=_CELL_PANE, interactive=False, show=(key == shown),
         ).add_to(m)
     legend += [f"<div><b>{_esc(text('uncovered_legend', lang))}</b></div>",
                _swatches(unc_pal, labels)]
