@@ -61,6 +61,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "yes": {"zh": "是", "en": "yes"},
     "no": {"zh": "否", "en": "no"},
     "fullscreen": {"zh": "全屏", "en": "Full screen"},
+    "zoom_in": {"zh": "放大", "en": "Zoom in"},
+    "zoom_out": {"zh": "缩小", "en": "Zoom out"},
     "fullscreen_exit": {"zh": "退出全屏", "en": "Exit full screen"},
     # ---- popup fields
     "f_name": {"zh": "名称", "en": "Name"},

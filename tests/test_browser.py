@@ -131,7 +131,11 @@ def test_small_map_loads_offline_with_layers_and_inert_names(browser, tmp_path):
     assert browser.execute_script(
         "return document.querySelector('.ec-title').textContent") == "养老服务设施覆盖图"
     assert browser.execute_script("return !!document.querySelector('.ec-panel details')")
-    assert browser.execute_script("return !!document.querySelector('.leaflet-control-scale')")
+    assert browser.execute_script(
+        "return document.querySelector('.leaflet-control-scale-line').textContent").endswith(
+        ("km", " m"))
+    assert browser.execute_script(
+        "return document.querySelector('.leaflet-control-zoom-in').title") == "放大"
     assert browser.execute_script(
         "return !!document.querySelector('.leaflet-control-zoom-fullscreen')")
     # switching a hidden layer on adds its markers (the first service area is off by default)

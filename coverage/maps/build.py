@@ -29,6 +29,7 @@ from coverage.labels import (
 from coverage.maps.elements import (
     HtmlControl,
     LineLayer,
+    MapControls,
     MapTitle,
     PointLayer,
     ZoomClass,
@@ -259,7 +260,8 @@ def coverage_map(
         w, s, e, n = g.to_crs(4326).total_bounds
         west, south, east, north = min(west, w), min(south, s), max(east, e), max(north, n)
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=9, tiles=None,
-                   control_scale=True)
+                   control_scale=False, zoom_control=False)
+    MapControls(text("zoom_in", lang), text("zoom_out", lang)).add_to(m)
     use_offline_assets(m)
     m.get_root().title = _esc(title)
     m.get_root().header.add_child(style_element(_CSS), name="ec_css")

@@ -235,3 +235,23 @@ class ZoomClass(MacroElement):
         self._name = "ZoomClass"
         self.below = int(below)
         self.class_js = js_literal(class_name)
+
+
+class MapControls(MacroElement):
+    """Zoom buttons with localized tooltips and a metric-only scale bar."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.zoom({{ this.zoom_js }}).addTo({{ this._parent.get_name() }});
+        L.control.scale({metric: true, imperial: false, maxWidth: 150})
+            .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, zoom_in: str, zoom_out: str):
+        super().__init__()
+        self._name = "MapControls"
+        self.zoom_js = js_literal({"position": "topleft", "zoomInTitle": zoom_in,
+                                   "zoomOutTitle": zoom_out})
