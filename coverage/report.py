@@ -421,6 +421,8 @@ def _merge_section(merges: pd.DataFrame | None, lang: str) -> str:
     spec = [("from_name", "f_from", str), ("from_id", "f_id", str), ("to_name", "f_to", str),
             ("to_id", "f_id", str), ("road_km", "f_road_km", lambda v: _num(v, 1)),
             ("residents_moved", "f_residents_moved", _num),
+            ("catchment_elders_moved", "f_catchment_elders_moved", _num),
+            ("receiving_occupancy_before", "f_receiving_occupancy_before", lambda v: _pct(v, 0)),
             ("receiving_occupancy_after", "f_receiving_occupancy_after", lambda v: _pct(v, 0))]
     cols = [(c, text(k, lang), f) for c, k, f in spec if c in merges.columns]
     rows = [[(_esc("–" if _missing(r[c]) else f(r[c])), "num" if f is not str else "")
@@ -431,12 +433,14 @@ def _merge_section(merges: pd.DataFrame | None, lang: str) -> str:
 def _new_sites_section(new_sites: pd.DataFrame | None, lang: str) -> str:
     if new_sites is None:
         return ""
-    spec = [("kind", "f_kind", lambda v: kind_label(str(v), lang)), ("name", "f_name", str),
+    spec = [("kind", "f_kind", lambda v: kind_label(str(v), lang)), ("id", "f_id", str),
+            ("name", "f_name", str),
             ("covered_elders_gain", "f_covered_elders_gain", _num),
+            ("covered_gain", "f_covered_gain", _num),
             ("lon", None, lambda v: _num(v, 5)), ("lat", None, lambda v: _num(v, 5))]
+    numeric = ("covered_elders_gain", "covered_gain", "lon", "lat")
     cols = [(c, text(k, lang) if k else c, f) for c, k, f in spec if c in new_sites.columns]
-    rows = [[(_esc("–" if _missing(r[c]) else f(r[c])),
-              "num" if c in ("covered_elders_gain", "lon", "lat") else "")
+    rows = [[(_esc("–" if _missing(r[c]) else f(r[c])), "num" if c in numeric else "")
              for c, _, f in cols] for _, r in new_sites.iterrows()]
     return (f"<h2>{_esc(text('new_sites_table', lang))}</h2>\n"
             + _table([h for _, h, _ in cols], rows, lang))
@@ -524,9 +528,11 @@ def write_report(
         ``nursing_bed_share``; any subset.
     merges : DataFrame, optional
         Close-and-merge plan (``from_id``, ``from_name``, ``to_id``, ``to_name``, ``road_km``,
-        ``residents_moved``, ``receiving_occupancy_after``); None leaves the section out.
+        ``residents_moved``, ``catchment_elders_moved``, ``receiving_occupancy_before``,
+        ``receiving_occupancy_after``; any subset); None leaves the section out.
     new_sites : DataFrame, optional
-        New sites (``kind``, ``name``, ``covered_elders_gain``, ``lon``, ``lat``).
+        New sites (``kind``, ``id``, ``name``, ``covered_elders_gain`` or ``covered_gain``,
+        ``lon``, ``lat``).
     lang : {"zh", "en"}
     title : str, optional
         Report title; default the localized "Elder-care coverage report".

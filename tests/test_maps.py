@@ -195,6 +195,35 @@ def test_community_uncovered_layer_is_default_and_exact():
     assert drawn.any() and not drawn.all()
 
 
+def test_split_merge_and_runner_style_new_sites():
+    d = small_inputs()
+    # residents of A split over B and E; new site already appended to facilities (runner style)
+    merges = pd.DataFrame({"from_id": ["A", "A"], "to_id": ["B", "E"],
+                           "from_name": ["甲", "甲"], "to_name": ["东乡中心", "北餐厅"],
+                           "road_km": [3.0, None], "residents_moved": [10, 5],
+                           "receiving_occupancy_before": [0.5, 0.7],
+                           "receiving_occupancy_after": [0.8, 0.9],
+                           "catchment_elders_moved": [400, 20]})
+    new = d["new_sites"].assign(id=["NEW-1"], covered_gain=[77.0]).drop(
+        columns="covered_elders_gain")
+    fac = pd.concat([d["facilities"], new.assign(capacity=0)], ignore_index=True)
+    m = build("en", merges=merges, new_sites=new, facilities=fac)
+    layers = overlays(m)
+    closed = points_of(layers["Closed centres"])
+    assert len(closed) == 1
+    assert "<th>Receiving centre</th><td>东乡中心</td>" in closed[0][2]
+    assert "<th>Receiving centre</th><td>北餐厅</td>" in closed[0][2]
+    lines = json.loads(layers["Merges (closed → receiver)"].lines_js)
+    assert len(lines) == 2
+    assert "<td>400</td>" in lines[0][1] and "<td>50%</td>" in lines[0][1]
+    assert "Road distance" not in lines[1][1]  # None road distance is left out
+    assert sorted(p[3] for p in points_of(layers["Receiving centres"])) == ["东乡中心", "北餐厅"]
+    dining = [p[3] for p in points_of(layers["Facilities: Elder dining hall"])]
+    assert EVIL_IMG not in dining and len(dining) == 3  # NEW-1 only in the new-sites layer
+    new_pts = points_of(layers["New sites"])
+    assert "<td>NEW-1</td>" in new_pts[0][2] and "<td>77</td>" in new_pts[0][2]
+
+
 def test_township_tooltip_shares_hand_computed():
     d = small_inputs()
     m = build("en")
@@ -214,7 +243,7 @@ def test_township_tooltip_shares_hand_computed():
 def test_siting_bad_reference_names_row_and_field():
     d = small_inputs()
     bad = d["merges"].assign(to_id=["ZZ"])
-    with pytest.raises(ValueError, match=r"merges row 0: to_id 'ZZ'"):
+    with pytest.raises(ValueError, match=r"merges row 0: to_id 'ZZ' is not a facility id"):
         build(merges=bad)
     with pytest.raises(ValueError, match="closed_ids: 'Q'"):
         build(closed_ids=["Q"])

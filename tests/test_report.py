@@ -42,7 +42,8 @@ def inputs() -> dict:
         "township_centre_share": [0.0, 0.119, np.nan]})
     merges = pd.DataFrame({"from_id": ["TO1"], "from_name": [EVIL], "to_id": ["TO2"],
                            "to_name": ["东乡中心"], "road_km": [3.04], "residents_moved": [15],
-                           "receiving_occupancy_after": [0.95]})
+                           "receiving_occupancy_before": [None],
+                           "receiving_occupancy_after": [0.95], "catchment_elders_moved": [420]})
     summary = {"scenario": "合并" + EVIL, "synthetic": True, "elders_total": 430318,
                "elders_65": 293996, "elders_80": 44442,
                "kinds": {"dining_hall": {"covered_elders": 90000, "covered_share": 0.2091,
@@ -90,7 +91,7 @@ def test_area_tables_and_merges_en():
     assert towns[2] == ["unassigned", "", "3", "–"]
     merges = _rows(page, "Close-and-merge plan")
     assert merges == [["&lt;script&gt;alert(1)&lt;/script&gt;", "TO1", "东乡中心", "TO2", "3.0",
-                       "15", "95%"]]
+                       "15", "420", "–", "95%"]]
     kinds = page[page.index("Coverage by facility kind"):]
     assert "90,000" in kinds and "20.9%" in kinds and "road travel time" in kinds
 
@@ -152,11 +153,10 @@ def test_optional_sections():
     assert "Close-and-merge plan" not in page and "New sites" not in page
     assert page.count("(none)") == 2  # both area sections
     d["merges"] = d["merges"].iloc[:0]
-    d["new_sites"] = pd.DataFrame({"kind": ["dining_hall"], "name": ["N1"],
-                                   "covered_elders_gain": [321.0], "lon": [126.5],
-                                   "lat": [43.8]})
+    d["new_sites"] = pd.DataFrame({"kind": ["dining_hall"], "id": ["NEW-7"], "name": ["N1"],
+                                   "covered_gain": [321.0], "lon": [126.5], "lat": [43.8]})
     page = report_html(**d, lang="en")
-    assert _rows(page, "New sites") == [["Elder dining hall", "N1", "321", "126.50000",
+    assert _rows(page, "New sites") == [["Elder dining hall", "NEW-7", "N1", "321", "126.50000",
                                          "43.80000"]]
     assert "<h2>Close-and-merge plan</h2>\n<p class=\"na\">(none)</p>" in page
 

@@ -286,7 +286,11 @@ def coverage_map(
         _add_townships(m, townships, cells, lang, age)
     closed = _closed_set(closed_ids, merges)
     if facilities is not None and len(facilities):
-        legend += _add_facilities(m, facilities, closed, lang)
+        # Proposed sites already added to `facilities` are drawn once, in the new-sites layer.
+        proposed = set()
+        if new_sites is not None and len(new_sites) and "id" in new_sites.columns:
+            proposed = {str(v) for v in new_sites["id"]}
+        legend += _add_facilities(m, facilities, closed | proposed, lang)
         if closed or (merges is not None and len(merges)):
             legend += _add_siting(m, facilities, merges, closed, lang)
     if new_sites is not None and len(new_sites):
@@ -517,10 +521,10 @@ def _closed_set(closed_ids: Iterable[Any] | None, merges: pd.DataFrame | None) -
     return out
 
 
-def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, closed: set[str],
+def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, skip: set[str],
                     lang: str) -> list[str]:
     ids = facilities["id"].astype(str).to_numpy()
-    open_ = facilities[~np.isin(ids, list(closed))]
+    open_ = facilities[~np.isin(ids, list(skip))]
     open_ = open_[open_.geometry.notna() & ~open_.geometry.is_empty]
     if not len(open_):
         return []
@@ -546,6 +550,8 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, closed: set[str
 def _merge_fields(r: pd.Series, lang: str) -> list[tuple[str, str]]:
     rows = []
     for col, fmt in [("road_km", lambda v: f"{float(v):.1f}"), ("residents_moved", _fmt_int),
+                     ("catchment_elders_moved", _fmt_int),
+                     ("receiving_occupancy_before", _fmt_share),
                      ("receiving_occupancy_after", _fmt_share)]:
         v = r.get(col)
         if not _is_missing(v):
@@ -568,21 +574,23 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
                                    strict=True)):
         for field, v in (("from_id", f), ("to_id", t)):
             if v not in latlon:
-                raise ValueError(f"merges row {n}: {field} {v!r} is not a facility id")
+                raise ValueError(f"merges row {n}: {field} {v!r} is not a facility id (closed "
+                                 "and receiving facilities must be in `facilities`)")
     unknown = sorted(closed - set(latlon))
     if unknown:
-        raise ValueError(f"closed_ids: {unknown[0]!r} is not a facility id")
+        raise ValueError(f"closed_ids: {unknown[0]!r} is not a facility id (pass closed "
+                         "facilities in `facilities`: the map moves them to the closed layer)")
 
     def name(r: pd.Series, col: str, fid: str) -> str:
         v = r.get(col)
         return _name_of(by_id[fid]) if _is_missing(v) else str(v)
 
-    receiver_of = {}
+    receiver_of: dict[str, list[str]] = {}
     lines, received = [], {}
     for _, r in merges.iterrows():
         f, t = str(r["from_id"]), str(r["to_id"])
         fname, tname = name(r, "from_name", f), name(r, "to_name", t)
-        receiver_of[f] = tname
+        receiver_of.setdefault(f, []).append(tname)  # residents may be split over receivers
         received.setdefault(t, []).append((fname, r))
         rows = [(text("f_from", lang), fname), (text("f_to", lang), tname)] + _merge_fields(r,
                                                                                              lang)
@@ -593,8 +601,7 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
     for fid in sorted(closed):
         row = by_id[fid]
         rows = _facility_rows(row, lang)
-        if fid in receiver_of:
-            rows.append((text("f_to", lang), receiver_of[fid]))
+        rows += [(text("f_to", lang), t) for t in receiver_of.get(fid, [])]
         nm = _name_of(row)
         pts.append((*latlon[fid], popup_html(nm, rows), nm))
     if pts:
@@ -637,9 +644,11 @@ def _add_new_sites(m: folium.Map, new_sites: gpd.GeoDataFrame, lang: str) -> lis
         kind = str(row["kind"])
         nm = text("new_sites", lang) if _is_missing(row.get("name")) else str(row["name"])
         rows = [(text("f_kind", lang), kind_label(kind, lang))]
-        gain = row.get("covered_elders_gain")
-        if not _is_missing(gain):
-            rows.append((text("f_covered_elders_gain", lang), _fmt_int(gain)))
+        if not _is_missing(row.get("id")):
+            rows.append((text("f_id", lang), str(row["id"])))
+        for col in ("covered_elders_gain", "covered_gain"):
+            if not _is_missing(row.get(col)):
+                rows.append((text(f"f_{col}", lang), _fmt_int(row[col])))
         pts.append((latlon[i, 0], latlon[i, 1], popup_html(nm, rows), nm))
     if not pts:
         return []
