@@ -5,10 +5,12 @@ township seats or both); existing facilities of the kind stay open (fixed). What
 served is chosen with ``measure``:
 
 - ``"elders"``: persons aged 60+ in the demand cells (weight = elders);
-- ``"townships"``: township seats — the policy's "a dining hall in every township", read as
-  a hall within the walking standard of the seat (weight 1 per township);
+- ``"townships"``: township-level units — the policy's "a dining hall in every township": a
+  township is served by a site located in it (``township_code``) or whose standard reaches its
+  seat, as in :mod:`coverage.indicators` (weight 1 per township);
 - ``"villages"``: villages with many older people (≥ ``many_elders`` aged 60+) — the policy's
-  "a courtyard in every village with many older people" (weight 1 per village).
+  "a courtyard in every village with many older people": served by a site registered to the
+  village (``village_code``) or whose standard reaches the village point (weight 1 per village).
 
 A coverage target (share 0-1 of the weight) gives a set-cover model (fewest new sites);
 ``max_new`` gives a maximal-covering model (most weight with that many new sites). Both run
@@ -191,6 +193,13 @@ def plan_new_sites(
     sites = gpd.GeoDataFrame(sites, crs=cand.crs)
     n_exist = len(existing)
     reach = reach_matrix(pts, sites, net, std, kind=kind)
+    if measure in ("townships", "villages"):
+        area = "township_code" if measure == "townships" else "village_code"
+        codes = np.concatenate([existing.get(area, pd.Series(None, index=existing.index))
+                                .astype(object).to_numpy(),
+                                cand["township_code" if measure == "townships" else "source"]
+                                .to_numpy()])
+        reach = _with_membership(reach, pts["cell_id"].to_numpy(), codes)
     fixed = np.arange(n_exist)
     served_before = _served(reach, weights, fixed)
     total = float(weights.sum())
@@ -221,6 +230,27 @@ def plan_new_sites(
         unreachable=pts.loc[~reachable_any, "cell_id"].tolist(),
         optimisation=opt,
     )
+
+
+def _with_membership(reach, demand_codes: np.ndarray, site_codes: np.ndarray):
+    """Add (cost 0) the pairs where the site is registered to the demand unit itself."""
+    import scipy.sparse as sp
+
+    index = {c: i for i, c in enumerate(demand_codes)}
+    pairs = [(index[c], j) for j, c in enumerate(site_codes) if c in index]
+    if not pairs:
+        return reach
+    r, c = np.array(pairs).T
+    coo = sp.coo_array(reach)
+    rows = np.concatenate([coo.row, r])
+    cols = np.concatenate([coo.col, c])
+    vals = np.concatenate([coo.data, np.zeros(len(r))])
+    # Keep the smallest cost per pair (explicit zeros stay stored: they mean "served").
+    order = np.lexsort((vals, cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_array((vals[first], (rows[first], cols[first])), shape=reach.shape)
 
 
 def _accepts_time_limit(func) -> bool:

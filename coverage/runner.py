@@ -55,12 +55,20 @@ class RunOutput:
         for kind, k in s["kinds"].items():
             label = KIND_LABELS[kind][lang]
             lines.append(f"  {label}: {k['covered_elders']:,} ({k['covered_share']:.1%})")
+        before = {(i["indicator"], i.get("year")): i for i in s.get("indicators_before") or []}
+        lines.append("政策指标（现状 → 方案后 / 目标）:" if zh and before else
+                     "政策指标（值 / 目标）:" if zh else
+                     "policy indicators (now → after the plan / target):" if before else
+                     "policy indicators (value / target):")
         for ind in s.get("indicators", []):
             if ind.get("value") is None:
                 continue
             label = ind.get(f"label_{lang}", ind["indicator"])
+            year = f" ({ind['year']})" if ind.get("year") else ""
             target = "" if ind.get("target") is None else f" / {ind['target']:.3g}"
-            lines.append(f"  {label}: {ind['value']:.3g}{target}")
+            was = before.get((ind["indicator"], ind.get("year")), {}).get("value")
+            now = f"{was:.3g} → {ind['value']:.3g}" if was is not None else f"{ind['value']:.3g}"
+            lines.append(f"  {label}{year}: {now}{target}")
         cm = s["analyses"].get("close_merge")
         if cm:
             lines.append(("撤并: 关闭 " if zh else "close/merge: closing ")
@@ -341,9 +349,10 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
         from coverage.maps import coverage_map, save_map
 
         closed = analyses.get("close_merge", {}).get("closed", [])
-        m = coverage_map(study.counties, study.townships, final.cells, _open(facilities)
-                         if not closed else facilities[facilities["status"] != "closed"],
-                         standards=std, merges=merges, closed_ids=closed,
+        # Closed centres stay in the layer so the map can draw them and their merge lines.
+        shown = facilities[facilities["status"] != "new"]
+        m = coverage_map(study.counties, study.townships, final.cells, shown, standards=std,
+                         merges=merges, closed_ids=closed,
                          new_sites=new_sites, lang=lang, cell_size_m=study.cell_size_m,
                          title=scenario.name,
                          isochrones=_isochrones(facilities, net, std))
