@@ -53,16 +53,18 @@ _CSS = """
 .ec-ring .ec-mk{background:none;border:4px solid #1a9850;box-shadow:0 0 4px #fff}
 .ec-new .ec-mk{border-radius:2px;border-color:#000;color:#000;transform:rotate(45deg)}
 .ec-new .ec-mk span{transform:rotate(-45deg)}
-.leaflet-control-layers-expanded{font-size:12px;line-height:1.3;max-height:60vh;overflow:auto}
+.leaflet-control-layers-expanded{font-size:12px;line-height:1.3;max-height:70vh;overflow:auto}
 .ec-far .ec-icon .ec-mk{transform:scale(.6)}
 .ec-far .ec-icon.ec-new .ec-mk{transform:scale(.7) rotate(45deg)}
+.ec-vfar .ec-icon .ec-mk{transform:scale(.42)}
+.ec-vfar .ec-icon .ec-mk span{visibility:hidden}
 .ec-pop{min-width:200px}
 .ec-pop table{border-collapse:collapse;font-size:12px;margin-top:4px;max-width:320px}
 .ec-pop th{text-align:left;font-weight:normal;color:#555;padding:1px 8px 1px 0;
  white-space:nowrap;vertical-align:top}
 .ec-pop td{padding:1px 0}
 .ec-panel{background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;
- box-shadow:0 1px 5px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-height:55vh;overflow:auto}
+ box-shadow:0 1px 5px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-height:45vh;overflow:auto}
 .ec-panel summary{font-weight:bold;cursor:pointer}
 .ec-legend-row{display:flex;align-items:center;gap:6px;margin:2px 0}
 .ec-sw{display:inline-block;width:14px;height:14px;border:1px solid #999;flex:none}
@@ -297,9 +299,11 @@ def coverage_map(
         legend += _add_new_sites(m, new_sites, lang)
 
     MapTitle(title).add_to(m)
+    # Hundreds of full-size icons would hide the cells when zoomed out: shrink them.
     ZoomClass(11, "ec-far").add_to(m)
+    ZoomClass(10, "ec-vfar").add_to(m)
     HtmlControl(f'<details open><summary>{_esc(text("legend", lang))}</summary>'
-                f'{"".join(legend)}</details>', position="bottomright").add_to(m)
+                f'{"".join(legend)}</details>', position="bottomleft").add_to(m)
     use_offline_assets(Fullscreen(position="topleft", title=text("fullscreen", lang),
                                   title_cancel=text("fullscreen_exit", lang))).add_to(m)
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
