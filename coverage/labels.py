@@ -115,6 +115,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "chart_value": {"zh": "现状", "en": "value"},
     "chart_target": {"zh": "目标", "en": "target"},
     "total": {"zh": "合计", "en": "Total"},
+    "c_lon": {"zh": "经度", "en": "Longitude"},
+    "c_lat": {"zh": "纬度", "en": "Latitude"},
     "c_before": {"zh": "调整前", "en": "Before"},
     "c_elders60": {"zh": "60岁以上老人（人）", "en": "Elders 60+ (persons)"},
     "c_elders65": {"zh": "65岁以上老人（人）", "en": "Elders 65+ (persons)"},

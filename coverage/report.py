@@ -437,9 +437,9 @@ def _new_sites_section(new_sites: pd.DataFrame | None, lang: str) -> str:
             ("name", "f_name", str),
             ("covered_elders_gain", "f_covered_elders_gain", _num),
             ("covered_gain", "f_covered_gain", _num),
-            ("lon", None, lambda v: _num(v, 5)), ("lat", None, lambda v: _num(v, 5))]
+            ("lon", "c_lon", lambda v: _num(v, 5)), ("lat", "c_lat", lambda v: _num(v, 5))]
     numeric = ("covered_elders_gain", "covered_gain", "lon", "lat")
-    cols = [(c, text(k, lang) if k else c, f) for c, k, f in spec if c in new_sites.columns]
+    cols = [(c, text(k, lang), f) for c, k, f in spec if c in new_sites.columns]
     rows = [[(_esc("–" if _missing(r[c]) else f(r[c])), "num" if c in numeric else "")
              for c, _, f in cols] for _, r in new_sites.iterrows()]
     return (f"<h2>{_esc(text('new_sites_table', lang))}</h2>\n"

@@ -158,6 +158,9 @@ def test_optional_sections():
     page = report_html(**d, lang="en")
     assert _rows(page, "New sites") == [["Elder dining hall", "NEW-7", "N1", "321", "126.50000",
                                          "43.80000"]]
+    heads = page[page.index("<h2>New sites</h2>"):]
+    assert re.findall(r"<th>(.*?)</th>", heads)[-3:] == ["Coverage gain (plan measure)",
+                                                         "Longitude", "Latitude"]
     assert "<h2>Close-and-merge plan</h2>\n<p class=\"na\">(none)</p>" in page
 
 
