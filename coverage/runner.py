@@ -28,6 +28,7 @@ from coverage.aggregate import area_table, ranked_gaps
 from coverage.close_merge import Criteria, plan_close_merge
 from coverage.compare import FINAL_CELLS_LAYER
 from coverage.engine import CoverageResult, compute_coverage, reach_matrix
+from coverage.fairness import fairness_report
 from coverage.io.atomic import atomic_dir
 from coverage.new_sites import plan_new_sites
 from coverage.scenario import Scenario, parse_scenario
@@ -312,6 +313,9 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
         else:
             indicators_final = indicators
         tables["unreachable"] = final.report.unreachable_table()
+        fairness = {k: fairness_report(final, k) for k in final.report.kinds}
+        tables["worst_served_townships"] = pd.concat(
+            [f["worst"].assign(kind=k) for k, f in fairness.items()], ignore_index=True)
         fac_table = pd.DataFrame(facilities.drop(columns="geometry"))
         ll = facilities.to_crs(4326).geometry
         fac_table["lon"], fac_table["lat"] = ll.x.round(6), ll.y.round(6)
@@ -332,6 +336,8 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
             "indicators": _records(indicators_final),
             "indicators_before": _records(indicators) if changed else None,
             "analyses": analyses,
+            "fairness": {k: {key: v for key, v in f.items() if key not in ("worst", "kind")}
+                         for k, f in fairness.items()},
             "outputs": dict(scenario.outputs),
             "notes": final.report.messages,
         }
