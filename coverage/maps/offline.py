@@ -38,7 +38,11 @@ class OfflineAssetError(RuntimeError):
 
 
 def _asset_bytes(name: str) -> bytes:
-    return resources.files(__package__).joinpath("assets", name).read_bytes()
+    try:
+        return resources.files(__package__).joinpath("assets", name).read_bytes()
+    except FileNotFoundError:
+        raise OfflineAssetError(f"vendored map asset {name!r} is missing from the installed "
+                                "package (coverage/maps/assets must be package data)") from None
 
 
 @functools.cache
