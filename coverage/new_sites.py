@@ -112,21 +112,21 @@ def candidate_sites(
     taken_t = set(have.loc[have.get("village_code", pd.Series("", index=have.index))
                            .fillna("").eq(""), "township_code"].dropna()) \
         if "township_code" in have else set()
+    def as_candidates(places: gpd.GeoDataFrame, township: pd.Series) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame({
+            "id": "NEW-" + places["code"], "name": places["name"], "source": places["code"],
+            "township_code": township, "county_code": places["county_code"]},
+            geometry=places.geometry.to_numpy(), crs=places.crs)
+
     parts = []
     if candidates in ("seats", "both") and seats is not None and kind != "rural_courtyard":
         s = seats[~seats["code"].isin(taken_t)]
-        parts.append(gpd.GeoDataFrame({
-            "id": "NEW-" + s["code"], "name": s["name"], "source": s["code"],
-            "township_code": s["code"], "county_code": s["county_code"]},
-            geometry=s.geometry.to_numpy(), crs=s.crs))
+        parts.append(as_candidates(s, s["code"]))
     if candidates in ("villages", "both") and villages is not None:
         v = villages[~villages["code"].isin(taken_v)]
         if kind == "rural_courtyard" and "is_urban" in v:
             v = v[~v["is_urban"].astype(bool)]
-        parts.append(gpd.GeoDataFrame({
-            "id": "NEW-" + v["code"], "name": v["name"], "source": v["code"],
-            "township_code": v["township_code"], "county_code": v["county_code"]},
-            geometry=v.geometry.to_numpy(), crs=v.crs))
+        parts.append(as_candidates(v, v["township_code"]))
     if not parts:
         raise ValueError(f"no candidate sites for {kind} (candidates={candidates!r})")
     out = pd.concat(parts, ignore_index=True)
@@ -205,11 +205,11 @@ def plan_new_sites(
     total = float(weights.sum())
     if max_new is not None:
         res = max_coverage(reach, n_exist + max_new, np.inf, weights=weights, fixed=fixed,
-                           time_limit=time_limit) if _accepts_time_limit(max_coverage) else \
-            max_coverage(reach, n_exist + max_new, np.inf, weights=weights, fixed=fixed)
+                           time_limit=time_limit)
         model = "max_coverage"
     else:
-        res = set_cover(reach, np.inf, weights=weights, fixed=fixed, coverage_target=target)
+        res = set_cover(reach, np.inf, weights=weights, fixed=fixed, time_limit=time_limit,
+                        coverage_target=target)
         model = "set_cover"
     opt = {"model": model, "status": res.status, "objective": res.objective, "gap": res.gap,
            "seconds": round(res.seconds, 3), "message": res.message}
@@ -251,12 +251,6 @@ def _with_membership(reach, demand_codes: np.ndarray, site_codes: np.ndarray):
     first = np.ones(len(rows), bool)
     first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
     return sp.csr_array((vals[first], (rows[first], cols[first])), shape=reach.shape)
-
-
-def _accepts_time_limit(func) -> bool:
-    import inspect
-
-    return "time_limit" in inspect.signature(func).parameters
 
 
 def _served(reach, weights: np.ndarray, sites: np.ndarray) -> float:
