@@ -80,6 +80,8 @@ class RunOutput:
             lines.append(("新增站点: " if zh else "new sites: ")
                          + f"{ns['n_new']} {KIND_LABELS[ns['kind']][lang]} → "
                          f"{ns['after']['share']:.1%}")
+            if ns["optimisation"]["status"] not in ("optimal", "time_limit"):
+                lines.append(f"  {ns['optimisation']['status']}: {ns['optimisation']['message']}")
         lines.append(f"{'输出目录' if zh else 'output folder'}: {self.folder}")
         for name in ("map", "report"):
             if name in s["outputs"]:
