@@ -143,3 +143,19 @@ def test_failed_run_leaves_no_partial_folder(tmp_path, capsys, sample_path):
     assert main(["run", str(scenario), "--out", str(out)]) == 2
     assert "only" in capsys.readouterr().err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_coverage_command_writes_summary_tables_and_cells(tmp_path, sample_path):
+    out = tmp_path / "cov"
+    assert main(["coverage", "--out", str(out), "--lang", "en"]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["elders_total"] == 430_318 and set(s["kinds"]) >= {"dining_hall", "county_home"}
+    assert list(s["analyses"]) == []
+    import pyogrio
+
+    cells = pyogrio.read_dataframe(out / "cells.gpkg", layer="cells", read_geometry=False)
+    assert len(cells) == 90_516 and cells["elders_60"].sum() == 430_318
+    for kind in ("dining_hall", "township_centre"):
+        assert {f"{kind}_nearest_id", f"{kind}_dist_m", f"{kind}_time_min"} <= set(cells.columns)
+    for table in ("coverage_by_township.csv", "coverage_by_county.csv"):
+        assert (out / table).is_file()
