@@ -46,14 +46,19 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
     """
     sa, fa, ca = _read_run(Path(run_a))
     sb, fb, cb = _read_run(Path(run_b))
-    ind_a = {i["indicator"]: i for i in sa.get("indicators", [])}
-    ind_b = {i["indicator"]: i for i in sb.get("indicators", [])}
+    def keyed(summary):
+        return {(i["indicator"], i.get("year")): i for i in summary.get("indicators", [])}
+
+    ind_a, ind_b = keyed(sa), keyed(sb)
     indicators = []
-    for key in sorted(set(ind_a) | set(ind_b)):
-        va = ind_a.get(key, {}).get("value")
-        vb = ind_b.get(key, {}).get("value")
+    for key in sorted(set(ind_a) | set(ind_b), key=lambda k: (k[0], k[1] or 0)):
+        row_a, row_b = ind_a.get(key, {}), ind_b.get(key, {})
+        va, vb = row_a.get("value"), row_b.get("value")
         change = vb - va if isinstance(va, int | float) and isinstance(vb, int | float) else None
-        indicators.append({"indicator": key, "a": va, "b": vb, "change": change})
+        labels = row_b or row_a
+        indicators.append({"indicator": key[0], "year": key[1], "label_zh": labels.get("label_zh"),
+                           "label_en": labels.get("label_en"), "target": labels.get("target"),
+                           "a": va, "b": vb, "change": change})
     open_a = set(fa.loc[fa["status"].isin(["open", "new"]), "id"])
     open_b = set(fb.loc[fb["status"].isin(["open", "new"]), "id"])
     merged = ca.merge(cb, on="cell_id", how="outer", suffixes=("_a", "_b"), indicator=True)
@@ -87,10 +92,10 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
 _TEXT = {
     "zh": {"title": "运行对比", "ind": "指标", "opened": "新增/重开设施", "closed": "关闭设施",
            "cov": "覆盖变化（60岁及以上人数）", "gained": "新增覆盖", "lost": "失去覆盖",
-           "none": "无"},
+           "none": "无", "target": "目标"},
     "en": {"title": "Run comparison", "ind": "Indicators", "opened": "Sites opened",
            "closed": "Sites closed", "cov": "Coverage change (persons aged 60+)",
-           "gained": "gained", "lost": "lost", "none": "none"},
+           "gained": "gained", "lost": "lost", "none": "none", "target": "target"},
 }
 
 
@@ -106,7 +111,11 @@ def format_comparison(result: dict[str, Any], lang: str = "zh") -> str:
     for row in result["indicators"]:
         a, b, ch = row["a"], row["b"], row["change"]
         delta = f" ({ch:+.3f})" if isinstance(ch, float | int) else ""
-        lines.append(f"  {row['indicator']}: {_fmt(a)} → {_fmt(b)}{delta}")
+        label = row.get(f"label_{lang}") or row["indicator"]
+        year = f" ({row['year']})" if row.get("year") else ""
+        target = f"  [{t['target']}: {_fmt(row['target'])}]" if row.get("target") is not None \
+            else ""
+        lines.append(f"  {label}{year}: {_fmt(a)} → {_fmt(b)}{delta}{target}")
     for key in ("opened", "closed"):
         ids = result[key]
         lines.append(f"{t[key]} ({len(ids)}): {', '.join(ids[:20]) or t['none']}"
@@ -114,6 +123,6 @@ def format_comparison(result: dict[str, Any], lang: str = "zh") -> str:
     lines.append(f"{t['cov']}:")
     for kind, c in result["coverage"].items():
         label = KIND_LABELS[kind][lang]
-        lines.append(f"  {label}: {c['covered_a']} → {c['covered_b']}  "
-                     f"({t['gained']} {c['gained']}, {t['lost']} {c['lost']})")
+        lines.append(f"  {label}: {c['covered_a']:,} → {c['covered_b']:,}  "
+                     f"({t['gained']} {c['gained']:,}, {t['lost']} {c['lost']:,})")
     return "\n".join(lines)
