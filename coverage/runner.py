@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,8 +37,6 @@ from coverage.schema import KIND_LABELS
 from coverage.standards import Standards, load_standards
 from coverage.study import StudyData, load_sample, load_user_data, select_counties
 from coverage.travel import RoadNetwork
-
-STEPS = ("load", "coverage", "close_merge", "new_sites", "tables", "map", "report")
 
 
 @dataclass
@@ -191,142 +190,153 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
     """
     if not isinstance(scenario, Scenario):
         scenario = parse_scenario(scenario)
-    lang = lang or scenario.lang
-    out = Path(out)
-    log: dict[str, Any] = {"version": __version__, "seconds": {}}
-    with _progress(len(STEPS)) as bar, atomic_dir(out) as tmp:
-        import time
+    run = _Run(scenario, lang or scenario.lang)
+    steps = [run.load, run.coverage, run.close_merge, run.new_sites, run.tables, run.map,
+             run.report]
+    with _progress(len(steps)) as bar, atomic_dir(out) as tmp:
+        run.folder = tmp
+        for step in steps:
+            bar.set_description(step.__name__)
+            t = time.perf_counter()
+            step()
+            run.log["seconds"][step.__name__] = round(time.perf_counter() - t, 3)
+            bar.update()
+        (tmp / "run_log.json").write_text(json.dumps(run.log, indent=2), encoding="utf-8")
+    return RunOutput(folder=Path(out), summary=run.summary)
 
-        t = time.perf_counter()
-        bar.set_description("load")
-        study = load_study(scenario)
-        std = load_standards(overrides=scenario.standards or None)
-        net = RoadNetwork(study.graph) if study.graph is not None else None
-        facilities = study.facilities.copy()
-        if "status" not in facilities:
-            facilities["status"] = "open"
-        facilities["status"] = facilities["status"].fillna("open")
-        log["seconds"]["load"] = round(time.perf_counter() - t, 3)
-        bar.update()
 
-        t = time.perf_counter()
-        bar.set_description("coverage")
-        base = compute_coverage(study.cells, _open(facilities), net, std)
-        log["seconds"]["coverage"] = round(time.perf_counter() - t, 3)
-        bar.update()
+class _Run:
+    """One scenario run, step by step; each method is one stage of the pipeline."""
 
-        analyses: dict[str, Any] = {}
-        tables: dict[str, pd.DataFrame] = {}
-        merges = None
-        new_sites = None
-        t = time.perf_counter()
-        if "close_merge" in scenario.analyses:
-            bar.set_description("close/merge")
-            p = scenario.analyses["close_merge"]
-            county = p.get("county")
-            codes = select_counties(study.counties, [county]) if county else None
-            cells_in = study.cells if codes is None else study.cells[
-                study.cells["county_code"].isin(codes)]
-            fac_in = _open(facilities) if codes is None else _open(facilities)[
-                _open(facilities)["county_code"].isin(codes)]
-            crit = Criteria(**{k: p[k] for k in ("built_before", "min_occupancy",
-                                                  "require_fire_safety") if k in p})
-            plan = plan_close_merge(cells_in.reset_index(drop=True), fac_in.reset_index(drop=True),
-                                    net, std, criteria=crit, close=p.get("close", "failing"),
-                                    coverage_target=p.get("coverage_target", 1.0),
-                                    max_distance_km=p.get("max_distance_km"),
-                                    time_limit=p.get("time_limit_s", 60))
-            facilities.loc[facilities["id"].isin(plan.closed), "status"] = "closed"
-            merges = plan.merges
-            tables["close_merge_assessment"] = plan.assessment
-            tables["merges"] = plan.merges
-            tables["lost_coverage"] = plan.lost_coverage
-            analyses["close_merge"] = {
-                "county": codes[0] if codes else None,
-                "centres_assessed": int(len(plan.assessment)),
-                "failing": plan.assessment.loc[plan.assessment["fails"], "id"].tolist(),
-                "closed": plan.closed,
-                "kept_needed": plan.assessment.loc[
-                    plan.assessment["decision"] == "keep (needed)", "id"].tolist(),
-                "before": plan.before, "after": plan.after,
-                "residents_moved": int(plan.merges["residents_moved"].sum()),
-                "elders_losing_coverage": int(round(plan.lost_coverage["elders_60"].sum())),
-                "optimisation": {k: v for k, v in plan.optimisation.items() if k != "seconds"},
-            }
-            log["seconds"]["close_merge_solve"] = plan.optimisation.get("seconds")
-        log["seconds"]["close_merge"] = round(time.perf_counter() - t, 3)
-        bar.update()
+    def __init__(self, scenario: Scenario, lang: str) -> None:
+        self.scenario = scenario
+        self.lang = lang
+        self.folder: Path = Path()
+        self.log: dict[str, Any] = {"version": __version__, "seconds": {}}
+        self.analyses: dict[str, Any] = {}
+        self._tables: dict[str, pd.DataFrame] = {}
+        self.merges: pd.DataFrame | None = None
+        self.new_site_points: gpd.GeoDataFrame | None = None
+        self.summary: dict[str, Any] = {}
 
-        t = time.perf_counter()
-        if "new_sites" in scenario.analyses:
-            bar.set_description("new sites")
-            p = scenario.analyses["new_sites"]
-            study_ns = study.restrict([p["county"]]) if p.get("county") else study
-            fac_ns = facilities if not p.get("county") else facilities[
-                facilities["county_code"].isin(study_ns.counties["code"])]
-            plan_ns = plan_new_sites(
-                p["kind"], study_ns.cells, _open(fac_ns), net, std, seats=study_ns.seats,
-                villages=study_ns.villages, measure=p.get("measure", "elders"),
-                target=p.get("target", 1.0), max_new=p.get("max_new"),
-                candidates=p.get("candidates", "both"), time_limit=p.get("time_limit_s", 60))
-            new_sites = plan_ns.new_sites
-            if len(new_sites):
-                add = new_sites.assign(status="new", capacity=0, synthetic=False)
-                facilities = gpd.GeoDataFrame(
-                    pd.concat([facilities, add[[c for c in add.columns
-                                                if c in facilities.columns or c == "status"]]],
-                              ignore_index=True), crs=facilities.crs)
-            tables["new_sites"] = pd.DataFrame(new_sites.drop(columns="geometry")).assign(
-                lon=new_sites.to_crs(4326).geometry.x.round(6),
-                lat=new_sites.to_crs(4326).geometry.y.round(6))
-            analyses["new_sites"] = {
-                "kind": p["kind"], "measure": plan_ns.measure, "n_new": int(len(new_sites)),
-                "before": plan_ns.before, "after": plan_ns.after,
-                "unreachable": [str(u) for u in plan_ns.unreachable],
-                "optimisation": {k: v for k, v in plan_ns.optimisation.items()
-                                 if k != "seconds"},
-            }
-            log["seconds"]["new_sites_solve"] = plan_ns.optimisation.get("seconds")
-        log["seconds"]["new_sites"] = round(time.perf_counter() - t, 3)
-        bar.update()
+    def load(self) -> None:
+        self.study = load_study(self.scenario)
+        self.std = load_standards(overrides=self.scenario.standards or None)
+        self.net = RoadNetwork(self.study.graph) if self.study.graph is not None else None
+        fac = self.study.facilities.copy()
+        fac["status"] = fac["status"].fillna("open") if "status" in fac else "open"
+        self.facilities = fac
 
-        t = time.perf_counter()
-        bar.set_description("tables")
-        changed = bool(analyses)
-        final = compute_coverage(study.cells, _open(facilities), net, std) if changed else base
-        facilities["covered_elders"] = 0
-        open_mask = facilities["status"].isin(["open", "new"]).to_numpy()
-        facilities.loc[open_mask, "covered_elders"] = _covered_elders_per_facility(
-            final.cells, facilities[open_mask], net, std)
-        names_t = dict(zip(study.townships["code"], study.townships["name"], strict=False)) \
-            if study.townships is not None else None
+    def coverage(self) -> None:
+        self.base = compute_coverage(self.study.cells, _open(self.facilities), self.net, self.std)
+
+    def close_merge(self) -> None:
+        p = self.scenario.analyses.get("close_merge")
+        if p is None:
+            return
+        study = self.study
+        codes = select_counties(study.counties, [p["county"]]) if p.get("county") else None
+        cells, fac = study.cells, _open(self.facilities)
+        if codes is not None:
+            cells = cells[cells["county_code"].isin(codes)]
+            fac = fac[fac["county_code"].isin(codes)]
+        crit = Criteria(**{k: p[k] for k in ("built_before", "min_occupancy",
+                                              "require_fire_safety") if k in p})
+        plan = plan_close_merge(cells.reset_index(drop=True), fac.reset_index(drop=True),
+                                self.net, self.std, criteria=crit, close=p.get("close", "failing"),
+                                coverage_target=p.get("coverage_target", 1.0),
+                                max_distance_km=p.get("max_distance_km"),
+                                time_limit=p.get("time_limit_s", 60))
+        self.facilities.loc[self.facilities["id"].isin(plan.closed), "status"] = "closed"
+        self.merges = plan.merges
+        self._tables.update(close_merge_assessment=plan.assessment, merges=plan.merges,
+                           lost_coverage=plan.lost_coverage)
+        a = plan.assessment
+        self.analyses["close_merge"] = {
+            "county": codes[0] if codes else None,
+            "centres_assessed": int(len(a)),
+            "failing": a.loc[a["fails"], "id"].tolist(),
+            "closed": plan.closed,
+            "kept_needed": a.loc[a["decision"] == "keep (needed)", "id"].tolist(),
+            "before": plan.before, "after": plan.after,
+            "residents_moved": int(plan.merges["residents_moved"].sum()),
+            "elders_losing_coverage": int(round(plan.lost_coverage["elders_60"].sum())),
+            "optimisation": {k: v for k, v in plan.optimisation.items() if k != "seconds"},
+        }
+        self.log["seconds"]["close_merge_solve"] = plan.optimisation.get("seconds")
+
+    def new_sites(self) -> None:
+        p = self.scenario.analyses.get("new_sites")
+        if p is None:
+            return
+        study = self.study.restrict([p["county"]]) if p.get("county") else self.study
+        fac = self.facilities
+        if p.get("county"):
+            fac = fac[fac["county_code"].isin(study.counties["code"])]
+        plan = plan_new_sites(
+            p["kind"], study.cells, _open(fac), self.net, self.std, seats=study.seats,
+            villages=study.villages, measure=p.get("measure", "elders"),
+            target=p.get("target", 1.0), max_new=p.get("max_new"),
+            candidates=p.get("candidates", "both"), time_limit=p.get("time_limit_s", 60))
+        new = plan.new_sites
+        self.new_site_points = new
+        if len(new):
+            add = new.assign(status="new", capacity=0, synthetic=False)
+            keep = [c for c in add.columns if c in self.facilities.columns]
+            self.facilities = gpd.GeoDataFrame(
+                pd.concat([self.facilities, add[keep]], ignore_index=True),
+                crs=self.facilities.crs)
+        ll = new.to_crs(4326).geometry
+        self._tables["new_sites"] = pd.DataFrame(new.drop(columns="geometry")).assign(
+            lon=ll.x.round(6), lat=ll.y.round(6))
+        self.analyses["new_sites"] = {
+            "kind": p["kind"], "measure": plan.measure, "n_new": int(len(new)),
+            "before": plan.before, "after": plan.after,
+            "unreachable": [str(u) for u in plan.unreachable],
+            "optimisation": {k: v for k, v in plan.optimisation.items() if k != "seconds"},
+        }
+        self.log["seconds"]["new_sites_solve"] = plan.optimisation.get("seconds")
+
+    def tables(self) -> None:
+        study, std, net = self.study, self.std, self.net
+        changed = bool(self.analyses)
+        final = compute_coverage(study.cells, _open(self.facilities), net, std) if changed \
+            else self.base
+        self.final = final
+        fac = self.facilities
+        fac["covered_elders"] = 0
+        open_mask = fac["status"].isin(["open", "new"]).to_numpy()
+        fac.loc[open_mask, "covered_elders"] = _covered_elders_per_facility(
+            final.cells, fac[open_mask], net, std)
+        access = self._access(final, fac[open_mask])
+        names_t = (dict(zip(study.townships["code"], study.townships["name"], strict=False))
+                   if study.townships is not None else None)
         names_c = dict(zip(study.counties["code"], study.counties["name"], strict=True))
-        tables["coverage_by_township"] = area_table(final, _open(facilities), level="township",
-                                                    names=names_t)
-        tables["coverage_by_county"] = area_table(final, _open(facilities), level="county",
-                                                  names=names_c)
-        tables["coverage_study_area"] = area_table(final, _open(facilities), level="study_area")
-        tables["gaps"] = ranked_gaps(final, "dining_hall", villages=study.villages, top=100)
-        indicators = _indicators(study, base, _open(study.facilities), net, std)
-        tables["indicators"] = indicators
+        t = self._tables
+        t["coverage_by_township"] = area_table(final, _open(fac), level="township", names=names_t)
+        t["coverage_by_county"] = area_table(final, _open(fac), level="county", names=names_c)
+        t["coverage_study_area"] = area_table(final, _open(fac), level="study_area")
+        t["gaps"] = ranked_gaps(final, "dining_hall", villages=study.villages, top=100)
+        indicators = _indicators(study, self.base, _open(study.facilities), net, std)
+        t["indicators"] = indicators
+        self.indicators = indicators
         if changed:
-            indicators_final = _indicators(study, final, _open(facilities), net, std)
-            tables["indicators_final"] = indicators_final
-        else:
-            indicators_final = indicators
-        tables["unreachable"] = final.report.unreachable_table()
+            self.indicators = t["indicators_final"] = _indicators(study, final, _open(fac), net,
+                                                                  std)
+        t["unreachable"] = final.report.unreachable_table()
         fairness = {k: fairness_report(final, k) for k in final.report.kinds}
-        tables["worst_served_townships"] = pd.concat(
+        t["worst_served_townships"] = pd.concat(
             [f["worst"].assign(kind=k) for k, f in fairness.items()], ignore_index=True)
-        fac_table = pd.DataFrame(facilities.drop(columns="geometry"))
-        ll = facilities.to_crs(4326).geometry
+        fac_table = pd.DataFrame(fac.drop(columns="geometry"))
+        ll = fac.to_crs(4326).geometry
         fac_table["lon"], fac_table["lat"] = ll.x.round(6), ll.y.round(6)
-        tables["facilities"] = fac_table.sort_values("id", kind="stable")
-        summary = {
-            "scenario": scenario.name,
-            "description": scenario.description,
+        t["facilities"] = fac_table.sort_values("id", kind="stable")
+        sc = self.scenario
+        self.summary = {
+            "scenario": sc.name,
+            "description": sc.description,
             "elder_coverage_version": __version__,
-            "lang": lang,
+            "lang": self.lang,
             "synthetic": bool(study.meta.get("synthetic", False)),
             "study_area": {"counties": sorted(study.counties["code"].tolist()),
                            "crs": study.crs.to_string()},
@@ -334,53 +344,71 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
             "elders_65": int(round(final.cells.get("elders_65", pd.Series([0])).sum())),
             "elders_80": int(round(final.cells.get("elders_80", pd.Series([0])).sum())),
             "kinds": _kind_summary(final),
-            "kinds_before": _kind_summary(base) if changed else None,
-            "indicators": _records(indicators_final),
+            "kinds_before": _kind_summary(self.base) if changed else None,
+            "indicators": _records(self.indicators),
             "indicators_before": _records(indicators) if changed else None,
-            "analyses": analyses,
+            "analyses": self.analyses,
             "fairness": {k: {key: v for key, v in f.items() if key not in ("worst", "kind")}
                          for k, f in fairness.items()},
-            "outputs": dict(scenario.outputs),
+            "access_places_per_1000": access,
+            "outputs": dict(sc.outputs),
             "notes": final.report.messages,
         }
-        for name, df in tables.items():
-            _write_csv(df, tmp / f"{name}.csv")
-        (tmp / "summary.json").write_text(
-            json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=_json),
+        for name, df in t.items():
+            _write_csv(df, self.folder / f"{name}.csv")
+        (self.folder / "summary.json").write_text(
+            json.dumps(self.summary, ensure_ascii=False, indent=2, sort_keys=True, default=_json),
             encoding="utf-8")
-        _write_cells(tmp / scenario.outputs["geopackage"], base.cells, final.cells)
-        log["seconds"]["tables"] = round(time.perf_counter() - t, 3)
-        bar.update()
+        _write_cells(self.folder / sc.outputs["geopackage"], self.base.cells, final.cells)
 
-        t = time.perf_counter()
-        bar.set_description("map")
+    def _access(self, final: CoverageResult, open_fac: gpd.GeoDataFrame) -> dict[str, float]:
+        """E2SFCA per kind: places per 1,000 elders on each cell and load on each facility.
+
+        Adds ``<kind>_places_per_1000`` to the final cells and ``elders_per_place`` to the
+        facilities; returns the elder-weighted mean access of the study area per kind.
+        """
+        from coverage.access import access_table
+
+        out = {}
+        elders = final.cells["elders_60"].to_numpy(float)
+        for kind in final.report.kinds:
+            if not (open_fac["kind"] == kind).any():
+                continue
+            res = access_table(final.cells, open_fac, kind, self.net, self.std)
+            col = f"{kind}_places_per_1000"
+            final.cells[col] = res.cells[col].to_numpy()
+            load = dict(zip(res.facilities["id"], res.facilities["elders_per_place"],
+                            strict=True))
+            sel = self.facilities["kind"] == kind
+            self.facilities.loc[sel, "elders_per_place"] = (
+                self.facilities.loc[sel, "id"].map(load).astype(float).round(3))
+            out[kind] = round(float(np.average(final.cells[col].fillna(0), weights=elders)), 4) \
+                if elders.sum() else 0.0
+        return out
+
+    def map(self) -> None:
         from coverage.maps import coverage_map, save_map
 
-        closed = analyses.get("close_merge", {}).get("closed", [])
+        closed = self.analyses.get("close_merge", {}).get("closed", [])
         # Closed centres stay in the layer so the map can draw them and their merge lines.
-        shown = facilities[facilities["status"] != "new"]
-        m = coverage_map(study.counties, study.townships, final.cells, shown, standards=std,
-                         merges=merges, closed_ids=closed,
-                         new_sites=new_sites, lang=lang, cell_size_m=study.cell_size_m,
-                         title=scenario.name,
-                         isochrones=_isochrones(facilities, net, std))
-        _place(tmp, scenario.outputs["map"], lambda p: save_map(m, p))
-        log["seconds"]["map"] = round(time.perf_counter() - t, 3)
-        bar.update()
+        shown = self.facilities[self.facilities["status"] != "new"]
+        study = self.study
+        m = coverage_map(study.counties, study.townships, self.final.cells, shown,
+                         standards=self.std, merges=self.merges, closed_ids=closed,
+                         new_sites=self.new_site_points, lang=self.lang,
+                         cell_size_m=study.cell_size_m, title=self.scenario.name,
+                         isochrones=_isochrones(self.facilities, self.net, self.std))
+        _place(self.folder, self.scenario.outputs["map"], lambda p: save_map(m, p))
 
-        t = time.perf_counter()
-        bar.set_description("report")
+    def report(self) -> None:
         from coverage.report import write_report
 
-        _place(tmp, scenario.outputs["report"], lambda p: write_report(
-            p, summary=summary, indicators=indicators_final,
-            counties_table=tables["coverage_by_county"],
-            townships_table=tables["coverage_by_township"], merges=merges,
-            new_sites=tables.get("new_sites"), lang=lang, title=scenario.name))
-        log["seconds"]["report"] = round(time.perf_counter() - t, 3)
-        bar.update()
-        (tmp / "run_log.json").write_text(json.dumps(log, indent=2), encoding="utf-8")
-    return RunOutput(folder=out, summary=summary)
+        t = self._tables
+        _place(self.folder, self.scenario.outputs["report"], lambda p: write_report(
+            p, summary=self.summary, indicators=self.indicators,
+            counties_table=t["coverage_by_county"], townships_table=t["coverage_by_township"],
+            merges=self.merges, new_sites=t.get("new_sites"), lang=self.lang,
+            title=self.scenario.name))
 
 
 def _isochrones(facilities, net, std):
