@@ -27,8 +27,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check coverage tests benchmarks elder_coverage.py
 
+# Benchmarks print figures (minutes, not part of `make test`); see benchmarks/README.md.
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_coverage.py
+	$(PY) benchmarks/bench_close_merge.py
+	$(PY) benchmarks/bench_orlib.py
+	$(PY) benchmarks/bench_spopt.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -44,6 +44,10 @@ def test_example_scenarios_write_every_output(runs, name):
         assert 0 <= k["covered_elders"] <= summary["elders_total"], kind
         assert k["covered_share"] == pytest.approx(k["covered_elders"] / 430_318, abs=1e-6)
         assert k["covered_elders"] + k["uncovered_elders"] == summary["elders_total"]
+    # Capacity-aware access (E2SFCA): places per 1,000 elders, and load on each facility.
+    assert all(v > 0 for v in summary["access_places_per_1000"].values())
+    fac = pd.read_csv(folder / "facilities.csv")
+    assert (fac.loc[fac.status == "open", "elders_per_place"].dropna() >= 0).all()
 
 
 def test_tables_conserve_population(runs):
