@@ -126,10 +126,13 @@ def load_sample(folder: str | Path | None = None, area: str = "jilin_city_rural"
         Sample area to build when ``folder`` is not given and the sample is missing.
     """
     from coverage.io.roads import load_graph
-    from coverage.sample.build import build_sample, sample_dir
+    from coverage.sample.build import build_sample, sample_dir, sample_is_current
 
+    default = folder is None
     folder = Path(folder) if folder is not None else sample_dir(area)
-    if not (folder / "manifest.json").exists():
+    # The default sample is (re)built when missing or stale; a given folder is used as is.
+    stale = default and not sample_is_current(folder, area)
+    if not (folder / "manifest.json").exists() or stale:
         build_sample(folder, area=area)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     crs = pyproj.CRS.from_user_input(manifest["crs"])

@@ -17,10 +17,10 @@ SHARED = ROOT.parent / "shared"
 @pytest.fixture(scope="session")
 def sample_path() -> Path:
     """The default Jilin sample in data/processed, built once if missing."""
-    from coverage.sample.build import build_sample, sample_dir
+    from coverage.sample.build import build_sample, sample_dir, sample_is_current
 
     path = sample_dir()
-    if not (path / "manifest.json").exists():
+    if not sample_is_current(path):
         build_sample(path)
     return path
 

@@ -119,3 +119,21 @@ def test_failed_build_leaves_nothing_behind(tmp_path):
         build_sample(tmp_path / "bad", area=("999999",))
     assert not (tmp_path / "bad").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_sample_is_detected(tmp_path):
+    """A sample built from other raw files, code or parameters is not reused."""
+    from coverage.sample.build import sample_is_current
+
+    out = build_sample(tmp_path / "s", area=("220221",), resolution=1000)
+    assert sample_is_current(out, ("220221",), 1000)
+    assert not sample_is_current(out, ("220221",), 500)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for f in RAW_DIR.iterdir():
+        (raw / f.name).write_bytes(f.read_bytes())
+    from coverage.sample.build import build_fingerprint
+
+    same = build_fingerprint(("220221",), 1000, 20201101, raw)
+    (raw / "jilin_villages.csv").write_text("code,name,township_code,county_code\n")
+    assert build_fingerprint(("220221",), 1000, 20201101, raw) != same

@@ -12,6 +12,7 @@ from coverage.sample.build import (
     DEFAULT_SEED,
     build_sample,
     sample_dir,
+    sample_is_current,
 )
 
 
@@ -24,13 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--out", help="output folder (default data/processed/<area>_<res>m)")
     parser.add_argument("--if-missing", action="store_true",
-                        help="do nothing when the output folder already has a manifest")
+                        help="do nothing when the folder holds a sample built from the same "
+                             "raw files, code and parameters")
     args = parser.parse_args(argv)
     out = args.out or sample_dir(args.area, args.resolution)
-    from pathlib import Path
 
-    if args.if_missing and (Path(out) / "manifest.json").exists():
-        print(f"sample present: {out}")
+    if args.if_missing and sample_is_current(out, args.area, args.resolution, args.seed):
+        print(f"sample present and current: {out}")
         return 0
     path = build_sample(out, area=args.area, resolution=args.resolution, seed=args.seed)
     print(f"sample written: {path}")

@@ -79,6 +79,36 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def build_fingerprint(area: str | tuple[str, ...], resolution: float, seed: int,
+                      raw_dir: str | Path = RAW_DIR) -> str:
+    """Hash of everything a build depends on: raw files, builder code, parameters.
+
+    Stored in ``manifest.json``; a sample whose fingerprint differs is stale and is rebuilt
+    by ``--if-missing`` (and by the test fixture) instead of being silently reused.
+    """
+    h = hashlib.sha256()
+    h.update(repr((area, float(resolution), int(seed))).encode())
+    code = sorted(Path(__file__).parent.glob("*.py"))
+    for path in sorted(Path(raw_dir).iterdir()) + code:
+        if path.is_file() and path.name != "SOURCES.md":
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def sample_is_current(folder: str | Path, area: str | tuple[str, ...] = DEFAULT_AREA,
+                      resolution: float = DEFAULT_RESOLUTION_M, seed: int = DEFAULT_SEED) -> bool:
+    """True when ``folder`` holds a sample built from today's raw files, code and parameters."""
+    manifest = Path(folder) / "manifest.json"
+    if not manifest.exists():
+        return False
+    try:
+        stored = json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError):
+        return False
+    return stored == build_fingerprint(area, resolution, seed)
+
+
 def build_sample(
     out: str | Path | None = None,
     area: str | tuple[str, ...] = DEFAULT_AREA,
@@ -193,6 +223,7 @@ def build_sample(
             "crs": crs.to_string() if hasattr(crs, "to_string") else str(crs),
             "synthetic": True,
             "note": SYNTHETIC_NOTE,
+            "fingerprint": build_fingerprint(area, resolution, seed, raw),
             "counts": {
                 "townships": len(seats), "villages": len(village_pts),
                 "facilities": facilities["kind"].value_counts().sort_index().to_dict(),
