@@ -319,14 +319,17 @@ def plan_close_merge(
                 f"close={n_close} but only {candidates.size} centres fail the criteria "
                 f"({', '.join(assessment.loc[failing, 'id'])})")
         rows = np.flatnonzero(before["elders_60"].to_numpy(float) > 0)
-        widest = 4 * max(std[KIND].minutes or 0, 1) if net is not None else None
-        cost = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND,
-                            limit=widest if net is not None else 4 * std[KIND].radius_m)
+        # Costs up to a few times the standard: beyond that a centre serves nobody in
+        # practice. Elders whom only closing centres reach within that horizon are left
+        # unserved at a penalty of twice the horizon, so the model prefers closures whose
+        # elders can be served elsewhere but still answers when some cannot.
+        horizon = 4 * (std[KIND].minutes if net is not None else std[KIND].radius_m)
+        cost = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND, limit=horizon)
         from coverage.optimize import p_median
 
         res = p_median(cost, len(centres) - n_close,
                        weights=before["elders_60"].to_numpy(float)[rows], fixed=fixed,
-                       forbidden=None, time_limit=time_limit)
+                       forbidden=None, time_limit=time_limit, unassigned_penalty=2 * horizon)
         opt.update(model="p_median", status=res.status, objective=res.objective, gap=res.gap,
                    message=res.message)
         if res.status == "infeasible":

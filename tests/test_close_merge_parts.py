@@ -110,3 +110,35 @@ def test_road_distance_matches_networkx():
     d2 = road_distance_m(G, np.array([[0.0, -300.0]]), np.array([[0.0, 1000.0], [3000.0, 3000.0]]))
     assert d2[0, 0] == pytest.approx(300.0 + 1500.0)
     assert np.isinf(d2[0, 1])
+
+
+def test_close_n_picks_the_cheapest_closures_by_enumeration():
+    """close=n: the kept set minimises elder-weighted distance to the nearest kept centre."""
+    from coverage.close_merge import plan_close_merge
+
+    rng = np.random.default_rng(7)
+    n = 6
+    xy = rng.uniform(0, 30_000, (n, 2))
+    centres = gpd.GeoDataFrame({
+        "id": [f"C{i}" for i in range(n)], "name": [f"c{i}" for i in range(n)],
+        "kind": "township_centre", "capacity": 100, "occupancy": 0.2,  # all fail, all spare
+        "built_year": 2000, "fire_safety_ok": True, "status": "open"},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=32652)
+    cxy = rng.uniform(0, 30_000, (60, 2))
+    w = rng.integers(1, 40, 60).astype(float)
+    cells = gpd.GeoDataFrame({"cell_id": np.arange(60), "elders_60": w,
+                              "township_code": "t", "county_code": "c"},
+                             geometry=gpd.points_from_xy(cxy[:, 0], cxy[:, 1]), crs=32652)
+    std = {"township_centre": {"mode": "straight_line", "radius_m": 12_000}}
+    plan = plan_close_merge(cells, centres, None, std, close=2)
+    d = np.hypot(*(cxy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+
+    def cost(kept):
+        return float((w * d[:, list(kept)].min(axis=1)).sum())
+
+    best = min(itertools.combinations(range(n), n - 2), key=cost)
+    kept = [i for i in range(n) if f"C{i}" not in plan.closed]
+    assert len(plan.closed) == 2
+    assert cost(kept) == pytest.approx(cost(best))
+    assert set(plan.merges["from_id"]) == set(plan.closed)
+    assert plan.merges["residents_moved"].sum() == 2 * 20
