@@ -142,7 +142,7 @@ def _text(values: pd.Series) -> np.ndarray:
 def policy_indicators(
     coverage: CoverageResult | gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
-    townships: gpd.GeoDataFrame,
+    townships: gpd.GeoDataFrame | None,
     villages: gpd.GeoDataFrame | None = None,
     *,
     graph: nx.MultiDiGraph | RoadNetwork | TravelGraph | None = None,
@@ -194,7 +194,7 @@ def policy_indicators(
         else standards)
     cells = coverage.cells if isinstance(coverage, CoverageResult) else coverage
     net = as_network(graph)
-    seat_pts = _seats(townships, seats)
+    seat_pts = _seats(townships, seats) if townships is not None else None
     check_same_crs(cells=cells, facilities=facilities, township_seats=seat_pts,
                    villages=villages,
                    road_graph=net.crs if net is not None and net.crs is not None else None)
@@ -218,28 +218,35 @@ def policy_indicators(
                          "unit": unit, "numerator": num, "denominator": den, "note": note})
 
     kinds_present = set(facilities["kind"])
-    codes = _text(townships["code"])
-    urban = townships["is_urban"].astype(bool).to_numpy()
-    no_seat = int((seat_pts.geometry.isna() | seat_pts.geometry.is_empty).sum())
-    seat_note = (f"{no_seat} township(s) without a seat point counted as not covered"
-                 if no_seat else "")
+    township_indicators = ("township_centre_seat_coverage", "township_dining_hall",
+                           "urban_community_dining_hall")
+    if townships is None:
+        # A planner's own data may come without a township layer: say so, compute the rest.
+        for ind in township_indicators:
+            add(ind, np.nan, np.nan, "not available: no township layer given")
+    else:
+        codes = _text(townships["code"])
+        urban = townships["is_urban"].astype(bool).to_numpy()
+        no_seat = int((seat_pts.geometry.isna() | seat_pts.geometry.is_empty).sum())
+        seat_note = (f"{no_seat} township(s) without a seat point counted as not covered"
+                     if no_seat else "")
 
-    # Township centres reaching the seat.
-    tc = _points_covered(seat_pts, facilities, "township_centre", net, std)
-    note = seat_note if "township_centre" in kinds_present else "no township centres given"
-    add("township_centre_seat_coverage", float(tc.sum()), float(len(tc)), note)
+        # Township centres reaching the seat.
+        tc = _points_covered(seat_pts, facilities, "township_centre", net, std)
+        note = seat_note if "township_centre" in kinds_present else "no township centres given"
+        add("township_centre_seat_coverage", float(tc.sum()), float(len(tc)), note)
 
-    # Dining hall inside the unit, or covering its seat.
-    dh_seat = _points_covered(seat_pts, facilities, "dining_hall", net, std)
-    halls = facilities.loc[facilities["kind"] == "dining_hall"]
-    hall_towns = (set(_text(halls["township_code"])) - {None, ""}
-                  if "township_code" in halls else set())
-    has_hall = dh_seat | np.isin(codes, list(hall_towns))
-    for ind, mask, what in (("township_dining_hall", ~urban, "rural townships"),
-                            ("urban_community_dining_hall", urban, "urban street communities")):
-        den = float(mask.sum())
-        note = seat_note if den else f"no {what} in the township table"
-        add(ind, float((has_hall & mask).sum()), den, note)
+        # Dining hall inside the unit, or covering its seat.
+        dh_seat = _points_covered(seat_pts, facilities, "dining_hall", net, std)
+        halls = facilities.loc[facilities["kind"] == "dining_hall"]
+        hall_towns = (set(_text(halls["township_code"])) - {None, ""}
+                      if "township_code" in halls else set())
+        has_hall = dh_seat | np.isin(codes, list(hall_towns))
+        for ind, mask, what in (("township_dining_hall", ~urban, "rural townships"),
+                                ("urban_community_dining_hall", urban, "urban street communities")):
+            den = float(mask.sum())
+            note = seat_note if den else f"no {what} in the township table"
+            add(ind, float((has_hall & mask).sum()), den, note)
 
     # Rural courtyards for villages with many older people.
     if villages is None:

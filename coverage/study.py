@@ -14,6 +14,7 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pyproj
 
@@ -179,8 +180,19 @@ def load_user_data(
     crs = choose_metric_crs(counties0)
     counties = counties0.to_crs(crs)
     tw = read_boundaries(townships, crs=crs) if townships else None
-    if tw is not None and "county_code" not in tw:
-        tw["county_code"] = _county_of(tw.representative_point(), counties)
+    seats = None
+    notes = []
+    if tw is not None:
+        if "county_code" not in tw:
+            tw["county_code"] = _area_of(tw.representative_point(), counties)
+        if "is_urban" not in tw:
+            # Statistical naming: urban sub-districts are 街道, towns 镇 and townships 乡.
+            tw["is_urban"] = tw["name"].astype(str).str.endswith("街道")
+            notes.append("township is_urban derived from names ending in 街道")
+        # Without seat points, a township's seat is taken as an interior point of it.
+        seats = gpd.GeoDataFrame(tw[["code", "name", "county_code", "is_urban"]],
+                                 geometry=tw.representative_point(), crs=crs)
+        notes.append("township seats taken as interior points of the township polygons")
     area_4326 = counties.to_crs(4326)
     if "worldpop_dir" in population:
         ages = tuple(a for a in AGE_COLUMNS if a >= population.get("age_floor", 60))
@@ -195,8 +207,11 @@ def load_user_data(
         cells = read_elder_table(population["table"], columns={60: col}, crs=crs,
                                  counties=counties, townships=tw)
     fac = read_facilities(facilities, crs=crs, study_area=counties)
+    # Area codes a facility list rarely carries are filled from where the facility stands.
     if "county_code" not in fac:
-        fac["county_code"] = _county_of(fac.geometry, counties)
+        fac["county_code"] = _area_of(fac.geometry, counties)
+    if tw is not None and "township_code" not in fac:
+        fac["township_code"] = _area_of(fac.geometry, tw)
     graph = None
     if roads is not None:
         from coverage.io.roads import read_roads
@@ -205,15 +220,17 @@ def load_user_data(
     vil = None
     if villages:
         vil = gpd.read_file(villages).to_crs(crs)
-    return StudyData(counties=counties, townships=tw, seats=None, villages=vil, cells=cells,
+    return StudyData(counties=counties, townships=tw, seats=seats, villages=vil, cells=cells,
                      facilities=fac, graph=graph, crs=crs, cell_size_m=_cell_size(cells),
                      meta={"inputs": {"boundary": str(boundary), "facilities": str(facilities),
-                                      "roads": str(roads) if roads else None}})
+                                      "roads": str(roads) if roads else None},
+                           "notes": notes})
 
 
-def _county_of(points: gpd.GeoSeries, counties: gpd.GeoDataFrame) -> pd.Series:
+def _area_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:
+    """Code of the polygon holding each point (missing where none does)."""
     joined = gpd.sjoin(gpd.GeoDataFrame(geometry=points.reset_index(drop=True)),
-                       counties[["code", "geometry"]], how="left", predicate="within")
+                       areas[["code", "geometry"]], how="left", predicate="within")
     joined = joined[~joined.index.duplicated()]
     return joined["code"].to_numpy()
 
