@@ -1,0 +1,19 @@
+"""Siting optimiser: p-median, maximal covering and set covering with HiGHS.
+
+All models take an ``n_demand × n_sites`` cost matrix (numpy or scipy.sparse; NaN/inf or an
+absent sparse entry is an unreachable pair) and return an :class:`OptimizeResult`.
+"""
+
+from .covering import max_coverage, set_cover
+from .orlib import read_orlib, read_orlib_optima
+from .pmedian import p_median
+from .result import OptimizeResult
+
+__all__ = [
+    "OptimizeResult",
+    "max_coverage",
+    "p_median",
+    "read_orlib",
+    "read_orlib_optima",
+    "set_cover",
+]

@@ -1,0 +1,88 @@
+"""Argument checks and small helpers shared by the models."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+#: Dense heuristic matrices above this many entries are refused (8 bytes each).
+DENSE_LIMIT = 80_000_000
+
+
+def check_time_limit(time_limit) -> float | None:
+    if time_limit is None:
+        return None
+    value = float(time_limit)
+    if not value > 0:
+        raise ValueError(f"time_limit must be > 0 seconds or None; got {time_limit!r}")
+    return value
+
+
+def check_gap(mip_gap) -> float:
+    value = float(mip_gap)
+    if not 0 <= value < 1:
+        raise ValueError(f"mip_gap must be in [0, 1); got {mip_gap!r}")
+    return value
+
+
+def check_nonneg(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a number; got {value!r}") from exc
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be finite and ≥ 0; got {value!r}")
+    return v
+
+
+def per_site(values, n_sites: int, name: str, allow_inf: bool = False) -> np.ndarray:
+    """A finite (or +inf when allowed), non-negative value per site."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(n_sites, float(arr))
+    if arr.shape != (n_sites,):
+        raise ValueError(f"{name} must have one value per site (length {n_sites}); "
+                         f"got shape {arr.shape}")
+    ok = (np.isfinite(arr) | (allow_inf & (arr == np.inf))) & (arr >= 0)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        raise ValueError(f"{name}[{bad[0]}] = {arr[bad[0]]!r}: must be "
+                         f"{'≥ 0' if allow_inf else 'finite and ≥ 0'}")
+    return arr
+
+
+def is_integral(*arrays: np.ndarray) -> bool:
+    """True when every value is a whole number (so objective gaps below 1 prove optimality)."""
+    for a in arrays:
+        a = np.asarray(a, float)
+        if a.size and not np.all(np.abs(a - np.round(a)) <= 1e-9 * np.maximum(1.0, np.abs(a))):
+            return False
+    return True
+
+
+class Clock:
+    """Wall-clock budget shared by the phases of one solve."""
+
+    def __init__(self, time_limit: float | None) -> None:
+        self.t0 = time.perf_counter()
+        self.limit = time_limit
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    @property
+    def deadline(self) -> float:
+        return np.inf if self.limit is None else self.t0 + self.limit
+
+    def left(self) -> float | None:
+        if self.limit is None:
+            return None
+        return max(self.limit - self.elapsed, 0.01)
+
+    def share(self, fraction: float) -> float:
+        """Deadline for a phase allowed ``fraction`` of what is left."""
+        if self.limit is None:
+            return np.inf
+        return time.perf_counter() + fraction * (self.left() or 0.0)

@@ -1,0 +1,448 @@
+"""Covering models: maximal covering (MCLP) and set covering (LSCP), solved by HiGHS.
+
+A demand row is covered when an open site is within ``limit`` (same unit as the cost). Rows
+with the same set of candidate sites are merged (their weights add up) and rows already
+covered by a fixed site leave the model, so the MILP only carries real choices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .common import Clock, check_gap, check_nonneg, check_time_limit, is_integral, per_site
+from .highs import INF, RowBlocks, solve_milp
+from .reach import Reach, as_reach, check_limit
+from .result import OptimizeResult, infeasible, relative_gap
+from .sites import SiteRules, check_p, select_cheapest, site_rules
+
+
+def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int):
+    """Merge rows with identical candidate sets.
+
+    Returns the incidence matrix (patterns × candidate columns, CSR with sorted indices),
+    the pattern of every given row, and the merged weights.
+    """
+    counts = np.diff(reach.indptr)[rows]
+    starts = reach.indptr[rows]
+    total = int(counts.sum())
+    local = np.repeat(np.arange(rows.size), counts)
+    ent = np.repeat(starts, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts,
+                                                                     counts))
+    cols = col_map[reach.indices[ent]]
+    keep = cols >= 0
+    inc = sp.csr_array((np.ones(int(keep.sum())), (local[keep], cols[keep])),
+                       shape=(rows.size, n_cand))
+    inc.sum_duplicates()
+    inc.sort_indices()
+    key_of: dict[bytes, int] = {}
+    pattern = np.empty(rows.size, np.int64)
+    ip, ix = inc.indptr, inc.indices
+    for i in range(rows.size):
+        pattern[i] = key_of.setdefault(ix[ip[i]:ip[i + 1]].tobytes(), len(key_of))
+    first = np.full(len(key_of), -1, np.int64)
+    first[pattern[::-1]] = np.arange(rows.size)[::-1]
+    merged = inc[first]
+    merged.sort_indices()
+    return merged, pattern
+
+
+def _setup(cost, limit, weights, fixed, forbidden, groups, min_per_group):
+    reach = as_reach(cost, weights)
+    lim = check_limit(limit)
+    rules = site_rules(reach.n_sites, fixed, forbidden, groups, min_per_group)
+    within = reach.within(lim).only_sites(rules.allowed)
+    reachable = within.reached()
+    unreachable = np.flatnonzero(~reachable)
+    fixed_cov = np.zeros(reach.n_demand, bool)
+    if rules.fixed.any():
+        fixed_cov[within.row_of_entry[rules.fixed[within.indices]]] = True
+    return reach, rules, within, reachable, unreachable, fixed_cov
+
+
+def _finish(model: str, reach: Reach, within: Reach, sites_mask: np.ndarray, objective: float,
+            status: str, bound: float, clock: Clock, unreachable: np.ndarray, message: str,
+            details: dict) -> OptimizeResult:
+    site, _ = within.nearest(sites_mask)
+    covered = site >= 0
+    w = reach.weights
+    gap = relative_gap(objective, bound)
+    return OptimizeResult(
+        objective=float(objective), sites=np.flatnonzero(sites_mask), assignment=site, gap=gap,
+        status=status, seconds=clock.elapsed, bound=float(bound),
+        unreachable_demand=unreachable, message=message, model=model, method="milp",
+        covered=covered, covered_weight=float(w[covered].sum()), total_weight=float(w.sum()),
+        details=details)
+
+
+def _group_block(blocks: RowBlocks, rules: SiteRules, cand: np.ndarray) -> None:
+    """Per-group minimums over the candidate columns (fixed sites already counted)."""
+    if rules.group is None or not rules.has_group_minimums:
+        return
+    deficit = rules.deficits()
+    gs = np.flatnonzero(deficit > 0)
+    if not gs.size:
+        return
+    gi = np.full(deficit.size, -1, np.int64)
+    gi[gs] = np.arange(gs.size)
+    g = rules.group[cand]
+    sel = np.flatnonzero(gi[g] >= 0)
+    blocks.add(gs.size, gi[g[sel]], sel, 1.0, deficit[gs], INF)
+
+
+def _greedy_cover(inc: sp.csr_array, W: np.ndarray, need: float, k_max: int | None,
+                  cost: np.ndarray, budget: float, forced: np.ndarray) -> np.ndarray:
+    """Greedy start: add the candidate with the best newly-covered weight per cost."""
+    n_pat, n_cand = inc.shape
+    chosen = forced.copy()
+    covered = np.zeros(n_pat, bool)
+    if chosen.any():
+        covered = (inc[:, np.flatnonzero(chosen)].sum(axis=1) > 0)
+    csc = inc.tocsc()
+    spent = float(cost[chosen].sum())
+    got = float(W[covered].sum())
+    while got < need and (k_max is None or chosen.sum() < k_max):
+        gain = csc.T @ np.where(covered, 0.0, W)
+        ratio = np.where(chosen | (spent + cost > budget + 1e-9), -np.inf,
+                         gain / np.maximum(cost, 1e-12))
+        j = int(np.argmax(ratio))
+        if not np.isfinite(ratio[j]) or gain[j] <= 0:
+            break
+        chosen[j] = True
+        spent += float(cost[j])
+        col = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        covered[col] = True
+        got = float(W[covered].sum())
+    return chosen
+
+
+def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, forbidden=None,
+                 time_limit: float | None = None, *, groups=None, min_per_group=None,
+                 budget: float | None = None, site_cost=None, mip_gap: float = 1e-6,
+                 seed: int = 0, threads: int = 1, verbose: bool = False) -> OptimizeResult:
+    """Maximal covering: open ``p`` sites (or sites within a budget) covering the most weight.
+
+    Parameters
+    ----------
+    cost : array_like or scipy.sparse matrix, shape (n_demand, n_sites)
+        Travel cost (minutes or metres); NaN/inf or absent entries are unreachable.
+    p : int or None
+        Number of open sites, fixed ones included. May be None when ``budget`` is given.
+    limit : float
+        A row is covered by an open site with cost ≤ ``limit`` (inf: any reachable pair).
+    weights : array_like, optional
+        Demand per row (persons), default 1.
+    fixed, forbidden, groups, min_per_group
+        Site rules, as in :func:`p_median`.
+    time_limit : float, optional
+        Seconds; on expiry the best solution so far is returned (status ``"time_limit"``).
+    budget : float, optional
+        Maximum total ``site_cost`` of the open sites (fixed ones included): "the most
+        elders covered within a budget". Combined with ``p`` both apply (at most ``p`` then
+        means exactly ``p``).
+    site_cost : array_like, optional
+        Cost of opening each site (yuan, or any unit of ``budget``); default 1 per site.
+    mip_gap, seed, threads, verbose
+        HiGHS options, as in :func:`p_median`.
+
+    Returns
+    -------
+    OptimizeResult
+        ``objective`` = covered weight (persons), fixed sites' coverage included; ``bound``
+        an upper bound on it.
+    """
+    clock = Clock(check_time_limit(time_limit))
+    reach, rules, within, reachable, unreachable, fixed_cov = _setup(
+        cost, limit, weights, fixed, forbidden, groups, min_per_group)
+    gap_tol = check_gap(mip_gap)
+    if p is None and budget is None:
+        raise ValueError("max_coverage needs p (number of sites) or budget (with site_cost)")
+    p = None if p is None else check_p(p)
+    budget_v = None if budget is None else check_nonneg(budget, "budget")
+    if site_cost is not None and budget is None:
+        raise ValueError("site_cost is only used with budget")
+    sc = np.ones(reach.n_sites) if site_cost is None else per_site(site_cost, reach.n_sites,
+                                                                   "site_cost")
+    total_w = float(reach.weights.sum())
+    problem = rules.problems(p)
+    if not problem and budget_v is not None:
+        k_min = max(rules.minimum_sites(), p or 0)
+        cheapest = select_cheapest(sc, k_min, rules.fixed, rules.allowed, rules.group,
+                                   rules.deficits() if rules.group is not None else None)
+        need_cost = float(sc[cheapest].sum())
+        if need_cost > budget_v * (1 + 1e-12) + 1e-12:
+            problem = (f"budget {budget_v:g} is too small: the fixed sites, group minimums"
+                       + (f" and p={p}" if p else "") + f" cost at least {need_cost:g}")
+    if problem:
+        return infeasible("max_coverage", reach.n_demand, problem, clock.elapsed, unreachable,
+                          minimise=False, total_weight=total_w)
+    cand = np.flatnonzero(rules.candidates)
+    col_map = np.full(reach.n_sites, -1, np.int64)
+    col_map[cand] = np.arange(cand.size)
+    w = reach.weights
+    fixed_w = float(w[fixed_cov].sum())
+    rows = np.flatnonzero(reachable & ~fixed_cov & (w > 0))
+    note = (f"{unreachable.size} demand rows have no allowed site within the limit; "
+            if unreachable.size else "")
+    n_fixed = int(rules.fixed.sum())
+    k_free = None if p is None else p - n_fixed
+    if rows.size and cand.size:
+        inc, pattern = _patterns(within, rows, col_map, cand.size)
+        W = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
+    else:
+        inc = sp.csr_array((0, cand.size))
+        W = np.zeros(0)
+    n_pat = inc.shape[0]
+    n_col = cand.size + n_pat
+    blocks = RowBlocks()
+    # u_k ≤ Σ_{j covers k} y_j
+    ic = inc.tocoo()
+    blocks.add(n_pat, np.concatenate([np.arange(n_pat), ic.row]),
+               np.concatenate([cand.size + np.arange(n_pat), ic.col]),
+               np.concatenate([np.ones(n_pat), -np.ones(ic.nnz)]), -INF, 0.0)
+    if k_free is not None:
+        blocks.add(1, np.zeros(cand.size, np.int64), np.arange(cand.size), 1.0, k_free, k_free)
+    fixed_cost = float(sc[rules.fixed].sum())
+    if budget_v is not None:
+        blocks.add(1, np.zeros(cand.size, np.int64), np.arange(cand.size), sc[cand], -INF,
+                   budget_v - fixed_cost + 1e-9 * max(1.0, budget_v))
+    _group_block(blocks, rules, cand)
+    A, lo, hi = blocks.build(n_col)
+    obj = np.concatenate([np.zeros(cand.size), W])
+    lower = np.zeros(n_col)
+    upper = np.ones(n_col)
+    integer = np.concatenate([np.ones(cand.size, np.int32), np.zeros(n_pat, np.int32)])
+    # Greedy start, completed to exactly p (and group minimums) when needed.
+    start_y = _greedy_cover(inc, W, np.inf, k_free, sc[cand],
+                            np.inf if budget_v is None else budget_v - fixed_cost,
+                            np.zeros(cand.size, bool))
+    start = None
+    if _start_ok(start_y, rules, cand, k_free, sc, budget_v, fixed_cost):
+        covered_start = (inc @ start_y.astype(float)) > 0 if n_pat else np.zeros(0, bool)
+        start = np.concatenate([start_y.astype(float), covered_start.astype(float)])
+    integral = is_integral(W)
+    out = solve_milp(obj, lower, upper, integer, A, lo, hi, maximise=True, offset=fixed_w,
+                     time_limit=clock.left(), mip_rel_gap=gap_tol,
+                     mip_abs_gap=0.999 if integral else 1e-9, start=start, seed=seed,
+                     threads=threads, verbose=verbose)
+    details = {"patterns": n_pat, "candidates": int(cand.size), "nonzeros": int(A.nnz),
+               "milp_seconds": out.seconds, "milp_nodes": out.nodes}
+    if out.status == "infeasible":
+        return infeasible("max_coverage", reach.n_demand, note + "no choice of sites meets "
+                          "p, the budget and the group minimums together", clock.elapsed,
+                          unreachable, minimise=False, total_weight=total_w)
+    if out.x is None:
+        return OptimizeResult(
+            objective=np.nan, sites=np.empty(0, np.int64),
+            assignment=np.full(reach.n_demand, -1, np.int64), gap=np.nan, status="time_limit",
+            seconds=clock.elapsed, bound=out.bound, unreachable_demand=unreachable,
+            message=note + f"no solution before the time limit ({out.message})",
+            model="max_coverage", method="milp", total_weight=total_w, details=details)
+    y = out.x[: cand.size] > 0.5
+    if p is None:
+        y = _prune(inc, y, rules, cand)
+    mask = rules.fixed.copy()
+    mask[cand[y]] = True
+    site, _ = within.nearest(mask)
+    objective = float(w[site >= 0].sum())
+    bound = out.bound if np.isfinite(out.bound) else objective
+    if integral:
+        bound = float(np.floor(bound + 1e-6))
+    status = "optimal" if out.status == "optimal" else "time_limit"
+    if status == "optimal":
+        bound = max(bound, objective)
+    return _finish("max_coverage", reach, within, mask, objective, status, bound, clock,
+                   unreachable, note + ("maximal covering solved by HiGHS" if status ==
+                                        "optimal" else f"stopped early: {out.message}"),
+                   details)
+
+
+def _start_ok(y, rules, cand, k_free, sc, budget, fixed_cost) -> bool:
+    if k_free is not None and int(y.sum()) != k_free:
+        return False
+    if budget is not None and float(sc[cand][y].sum()) + fixed_cost > budget * (1 + 1e-12):
+        return False
+    if rules.has_group_minimums:
+        mask = rules.fixed.copy()
+        mask[cand[y]] = True
+        counts = np.bincount(rules.group[mask], minlength=rules.group_min.size)
+        return bool((counts >= rules.group_min).all())
+    return True
+
+
+def _prune(inc: sp.csr_array, y: np.ndarray, rules: SiteRules, cand: np.ndarray) -> np.ndarray:
+    """Drop chosen sites that cover nothing the others do not (budget-only runs)."""
+    y = y.copy()
+    if not inc.shape[0]:
+        hits = np.zeros(0)
+    else:
+        hits = inc @ y.astype(float)
+    csc = inc.tocsc()
+    for j in np.flatnonzero(y)[::-1]:
+        col = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        if np.all(hits[col] >= 2):
+            if rules.has_group_minimums:
+                g = rules.group[cand[j]]
+                mask = rules.fixed.copy()
+                mask[cand[y]] = True
+                if np.sum(mask & (rules.group == g)) <= rules.group_min[g]:
+                    continue
+            y[j] = False
+            hits[col] -= 1
+    return y
+
+
+def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
+              time_limit: float | None = None, *, groups=None, min_per_group=None,
+              coverage_target: float | None = None, site_cost=None, mip_gap: float = 1e-6,
+              seed: int = 0, threads: int = 1, verbose: bool = False) -> OptimizeResult:
+    """Set covering: the fewest sites (or least ``site_cost``) covering the demand.
+
+    Parameters
+    ----------
+    cost : array_like or scipy.sparse matrix, shape (n_demand, n_sites)
+        Travel cost; NaN/inf or absent entries are unreachable.
+    limit : float
+        Coverage limit in the cost's unit (inf: any reachable pair covers).
+    weights : array_like, optional
+        Demand per row (persons), default 1. Rows with weight 0 need no cover.
+    fixed, forbidden, groups, min_per_group
+        Site rules, as in :func:`p_median`.
+    time_limit : float, optional
+        Seconds; on expiry the best cover so far is returned (status ``"time_limit"``).
+    coverage_target : float, optional
+        Share (0–1) of the total weight (all rows, unreachable ones included) that must be
+        covered: "the fewest sites to reach a coverage target". Without it, every row with
+        weight > 0 that some allowed site reaches within ``limit`` is covered.
+    site_cost : array_like, optional
+        Opening cost per site; the objective becomes the total cost instead of the count.
+    mip_gap, seed, threads, verbose
+        HiGHS options, as in :func:`p_median`.
+
+    Returns
+    -------
+    OptimizeResult
+        ``objective`` = number of open sites (or their total ``site_cost``), fixed sites
+        included. Rows no allowed site reaches within ``limit`` are in
+        ``unreachable_demand`` (they do not make the model infeasible). A target that no
+        choice reaches gives status ``"infeasible"`` with the largest reachable share.
+    """
+    clock = Clock(check_time_limit(time_limit))
+    reach, rules, within, reachable, unreachable, fixed_cov = _setup(
+        cost, limit, weights, fixed, forbidden, groups, min_per_group)
+    gap_tol = check_gap(mip_gap)
+    sc = np.ones(reach.n_sites) if site_cost is None else per_site(site_cost, reach.n_sites,
+                                                                   "site_cost")
+    w = reach.weights
+    total_w = float(w.sum())
+    if coverage_target is not None:
+        target = float(coverage_target)
+        if not 0.0 <= target <= 1.0:
+            raise ValueError(f"coverage_target must be a share in [0, 1]; got {coverage_target!r}")
+    else:
+        target = None
+    problem = rules.problems(None)
+    if problem:
+        return infeasible("set_cover", reach.n_demand, problem, clock.elapsed, unreachable,
+                          total_weight=total_w)
+    note = (f"{unreachable.size} demand rows have no allowed site within the limit and are "
+            "reported, not covered; " if unreachable.size else "")
+    reach_w = float(w[reachable].sum())
+    need = None
+    if target is not None:
+        need = target * total_w
+        if need > reach_w + 1e-9 * max(total_w, 1.0):
+            share = reach_w / total_w if total_w > 0 else 0.0
+            return infeasible("set_cover", reach.n_demand, note + (
+                f"coverage_target {target:.4g} cannot be met: at most {share:.4%} of the total "
+                f"weight ({reach_w:g} of {total_w:g}) is within the limit of an allowed site"),
+                clock.elapsed, unreachable, total_weight=total_w)
+    cand = np.flatnonzero(rules.candidates)
+    col_map = np.full(reach.n_sites, -1, np.int64)
+    col_map[cand] = np.arange(cand.size)
+    rows = np.flatnonzero(reachable & ~fixed_cov & (w > 0))
+    if rows.size:
+        inc, pattern = _patterns(within, rows, col_map, cand.size)
+        W = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
+    else:
+        inc = sp.csr_array((0, cand.size))
+        W = np.zeros(0)
+    n_pat = inc.shape[0]
+    blocks = RowBlocks()
+    ic = inc.tocoo()
+    fixed_w = float(w[fixed_cov].sum())
+    if need is None:
+        n_col = cand.size
+        blocks.add(n_pat, ic.row, ic.col, 1.0, 1.0, INF)
+        obj = sc[cand].copy()
+        integer = np.ones(n_col, np.int32)
+    else:
+        n_col = cand.size + n_pat
+        blocks.add(n_pat, np.concatenate([np.arange(n_pat), ic.row]),
+                   np.concatenate([cand.size + np.arange(n_pat), ic.col]),
+                   np.concatenate([np.ones(n_pat), -np.ones(ic.nnz)]), -INF, 0.0)
+        rest = need - fixed_w - 1e-9 * max(total_w, 1.0)
+        blocks.add(1, np.zeros(n_pat, np.int64), cand.size + np.arange(n_pat), W,
+                   max(rest, -INF), INF)
+        obj = np.concatenate([sc[cand], np.zeros(n_pat)])
+        integer = np.concatenate([np.ones(cand.size, np.int32), np.zeros(n_pat, np.int32)])
+    _group_block(blocks, rules, cand)
+    A, lo, hi = blocks.build(n_col)
+    goal = float(W.sum()) if need is None else need - fixed_w
+    start_y = _greedy_cover(inc, W if need is not None else np.ones(n_pat), goal - 1e-9 *
+                            max(total_w, 1.0) if need is not None else float(n_pat), None,
+                            sc[cand], np.inf, np.zeros(cand.size, bool))
+    start_y = _fill_groups(start_y, rules, cand, sc)
+    cov = (inc @ start_y.astype(float)) > 0 if n_pat else np.zeros(0, bool)
+    start = start_y.astype(float) if need is None else np.concatenate(
+        [start_y.astype(float), cov.astype(float)])
+    fixed_obj = float(sc[rules.fixed].sum())
+    integral = is_integral(sc[cand])
+    out = solve_milp(obj, np.zeros(n_col), np.ones(n_col), integer, A, lo, hi,
+                     offset=fixed_obj, time_limit=clock.left(), mip_rel_gap=gap_tol,
+                     mip_abs_gap=0.999 if integral else 1e-9, start=start, seed=seed,
+                     threads=threads, verbose=verbose)
+    details = {"patterns": n_pat, "candidates": int(cand.size), "nonzeros": int(A.nnz),
+               "milp_seconds": out.seconds, "milp_nodes": out.nodes}
+    if out.status == "infeasible":
+        return infeasible("set_cover", reach.n_demand, note + "no choice of sites meets the "
+                          "cover, target and group rules together", clock.elapsed, unreachable,
+                          total_weight=total_w)
+    if out.x is None:
+        return OptimizeResult(
+            objective=np.nan, sites=np.empty(0, np.int64),
+            assignment=np.full(reach.n_demand, -1, np.int64), gap=np.nan, status="time_limit",
+            seconds=clock.elapsed, bound=out.bound, unreachable_demand=unreachable,
+            message=note + f"no cover before the time limit ({out.message})",
+            model="set_cover", method="milp", total_weight=total_w, details=details)
+    y = out.x[: cand.size] > 0.5
+    mask = rules.fixed.copy()
+    mask[cand[y]] = True
+    objective = float(sc[mask].sum())
+    bound = out.bound if np.isfinite(out.bound) else objective
+    if integral:
+        bound = float(np.ceil(bound - 1e-6))
+    status = "optimal" if out.status == "optimal" else "time_limit"
+    if status == "optimal":
+        bound = min(bound, objective)
+    what = ("every reachable row with weight > 0" if need is None
+            else f"{target:.4g} of the total weight")
+    return _finish("set_cover", reach, within, mask, objective, status, bound, clock,
+                   unreachable, note + (f"set cover of {what} solved by HiGHS" if status ==
+                                        "optimal" else f"stopped early: {out.message}"),
+                   details)
+
+
+def _fill_groups(y: np.ndarray, rules: SiteRules, cand: np.ndarray, sc: np.ndarray):
+    """Add the cheapest candidates of groups still below their minimum."""
+    if not rules.has_group_minimums:
+        return y
+    mask = rules.fixed.copy()
+    mask[cand[y]] = True
+    counts = np.bincount(rules.group[mask], minlength=rules.group_min.size)
+    deficit = np.maximum(rules.group_min - counts, 0)
+    extra = select_cheapest(sc, int(mask.sum() + deficit.sum()), mask, rules.allowed,
+                            rules.group, deficit)
+    out = y.copy()
+    out[np.flatnonzero(extra[cand])] = True
+    return out
