@@ -26,6 +26,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from coverage.optimize.highs import new_highs
+
 
 @dataclass(frozen=True)
 class ClosureSolution:
@@ -130,8 +132,7 @@ def solve_closure(
                      shape=(r, n_f + n_g + n_x))
     a.sort_indices()
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("threads", 1)
     if time_limit is not None:

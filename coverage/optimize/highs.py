@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -10,6 +12,33 @@ import numpy as np
 import scipy.sparse as sp
 
 INF = highspy.kHighsInf
+_BANNER_SHOWN = False
+
+
+def new_highs() -> highspy.Highs:
+    """A silent HiGHS instance.
+
+    HiGHS prints its copyright banner on the process's stdout when the first instance is
+    created, before any option can switch logging off; in a planner's command-line report
+    that line is noise, so the first construction runs with file descriptor 1 pointed at
+    the null device.
+    """
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        _BANNER_SHOWN = True
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 @dataclass
@@ -42,7 +71,7 @@ def solve_milp(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: 
     t0 = time.perf_counter()
     a = sp.csr_array(matrix)
     n_row, n_col = a.shape
-    h = highspy.Highs()
+    h = new_highs()
     h.setOptionValue("output_flag", bool(verbose))
     h.setOptionValue("random_seed", int(seed))
     h.setOptionValue("threads", int(threads))
