@@ -101,7 +101,7 @@ def _greedy_cover(inc: sp.csr_array, W: np.ndarray, need: float, k_max: int | No
     csc = inc.tocsc()
     spent = float(cost[chosen].sum())
     got = float(W[covered].sum())
-    while got < need and (k_max is None or chosen.sum() < k_max):
+    while n_cand and got < need and (k_max is None or chosen.sum() < k_max):
         gain = csc.T @ np.where(covered, 0.0, W)
         ratio = np.where(chosen | (spent + cost > budget + 1e-9), -np.inf,
                          gain / np.maximum(cost, 1e-12))

@@ -71,6 +71,13 @@ def solve_milp(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: 
     t0 = time.perf_counter()
     a = sp.csr_array(matrix)
     n_row, n_col = a.shape
+    if n_col == 0:
+        # HiGHS answers a model without columns with status "Empty" and no solution, yet
+        # x = () is its one point (e.g. every allowed site fixed): optimal if the rows admit 0.
+        if np.all(np.asarray(row_lower) <= 0) and np.all(np.asarray(row_upper) >= 0):
+            return MilpOutcome("optimal", np.zeros(0), float(offset), float(offset),
+                               time.perf_counter() - t0, "")
+        return MilpOutcome("infeasible", None, np.nan, np.nan, time.perf_counter() - t0, "")
     h = new_highs()
     h.setOptionValue("output_flag", bool(verbose))
     h.setOptionValue("random_seed", int(seed))
@@ -103,6 +110,25 @@ def solve_milp(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: 
     is_mip = bool(integrality.any())
     bound = float(info.mip_dual_bound) if is_mip else obj
     nodes = int(info.mip_node_count) if is_mip else 0
+    if x is not None and start is not None:
+        actual = float(np.dot(np.asarray(cost, dtype=float), x)) + float(offset)
+        if abs(actual - obj) > 1e-6 * max(1.0, abs(obj)):
+            # HiGHS (seen with 1.16, presolve on) can report the objective of its best
+            # solution yet hand back the MIP start's column values. Solve again without
+            # the start; with no time left, report the values it did return for what they are.
+            left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+            if left is None or left > 0.05:
+                again = solve_milp(cost, lower, upper, integer, matrix, row_lower, row_upper,
+                                   maximise=maximise, offset=offset, time_limit=left,
+                                   mip_rel_gap=mip_rel_gap, mip_abs_gap=mip_abs_gap,
+                                   start=None, seed=seed, threads=threads, verbose=verbose,
+                                   options=options)
+                if again.x is not None:
+                    again.seconds = time.perf_counter() - t0
+                    return again
+            return MilpOutcome("time_limit", x, actual, bound, time.perf_counter() - t0,
+                               "HiGHS returned its MIP start, not the solution it reported",
+                               nodes)
     seconds = time.perf_counter() - t0
     M = highspy.HighsModelStatus
     if ms == M.kOptimal:
