@@ -217,8 +217,13 @@ def _trivial(reach, allowed_reach, rules, p, unreachable, clock, penalty, messag
 # ------------------------------------------------------------------ uncapacitated
 
 
-def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, max_nnz, seed,
-                   threads, verbose) -> OptimizeResult:
+def _prepare(reach: Reach, rules: SiteRules, p: int, penalty, clock: Clock):
+    """What both p-median models start from, or the result when there is nothing to solve.
+
+    Returns the reach restricted to allowed sites, the rows no allowed site reaches, the
+    rows to serve (reachable with weight > 0) and the note about the unreachable ones; or an
+    infeasible / trivial :class:`OptimizeResult`.
+    """
     allowed_reach = reach.only_sites(rules.allowed)
     reachable = allowed_reach.reached()
     unreachable = np.flatnonzero(~reachable)
@@ -232,6 +237,15 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
     if active.size == 0:
         return _trivial(reach, allowed_reach, rules, p, unreachable, clock, penalty,
                         note + "no weighted demand to serve")
+    return allowed_reach, unreachable, active, note
+
+
+def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, max_nnz, seed,
+                   threads, verbose) -> OptimizeResult:
+    ready = _prepare(reach, rules, p, penalty, clock)
+    if isinstance(ready, OptimizeResult):
+        return ready
+    allowed_reach, unreachable, active, note = ready
     cols = np.flatnonzero(rules.allowed)
     col_map = np.full(reach.n_sites, -1, np.int64)
     col_map[cols] = np.arange(cols.size)
@@ -553,20 +567,11 @@ def _why_uncoverable(p: int, rules: SiteRules) -> str:
 
 def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, gap_tol, seed,
                  threads, verbose) -> OptimizeResult:
-    allowed_reach = reach.only_sites(rules.allowed)
-    reachable = allowed_reach.reached()
-    unreachable = np.flatnonzero(~reachable)
+    ready = _prepare(reach, rules, p, penalty, clock)
+    if isinstance(ready, OptimizeResult):
+        return ready
+    allowed_reach, unreachable, active, note = ready
     total_w = float(reach.weights.sum())
-    problem = rules.problems(p)
-    if problem:
-        return infeasible(MODEL, reach.n_demand, problem, clock.elapsed, unreachable,
-                          total_weight=total_w)
-    active = np.flatnonzero(reachable & (reach.weights > 0))
-    note = (f"{unreachable.size} demand rows reach no allowed site and are left out; "
-            if unreachable.size else "")
-    if active.size == 0:
-        return _trivial(reach, allowed_reach, rules, p, unreachable, clock, penalty,
-                        note + "no weighted demand to serve")
     w = reach.weights[active]
     demand = float(w.sum())
     if penalty is None:
