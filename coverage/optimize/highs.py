@@ -24,12 +24,17 @@ def new_highs() -> highspy.Highs:
     the null device.
     """
     global _BANNER_SHOWN
-    if _BANNER_SHOWN:
+    saved = None
+    if not _BANNER_SHOWN:
+        _BANNER_SHOWN = True
+        try:
+            sys.stdout.flush()
+            saved = os.dup(1)
+        except (OSError, ValueError):  # no usable fd 1 (some embedded hosts): keep the banner
+            saved = None
+    if saved is None:
         h = highspy.Highs()
     else:
-        _BANNER_SHOWN = True
-        sys.stdout.flush()
-        saved = os.dup(1)
         try:
             with open(os.devnull, "w") as null:
                 os.dup2(null.fileno(), 1)
