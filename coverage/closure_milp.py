@@ -22,11 +22,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from coverage.optimize.highs import new_highs
+from coverage.optimize.highs import solve_milp
+from coverage.optimize.result import relative_gap
 
 
 @dataclass(frozen=True)
@@ -128,46 +128,26 @@ def solve_closure(
     lo.append(np.full(n_r, -np.inf))
     hi.append(np.where(rf >= 0, 0.0, np.asarray(spare, float)))
     r += n_r
-    a = sp.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+    a = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                      shape=(r, n_f + n_g + n_x))
-    a.sort_indices()
-
-    h = new_highs()
-    h.setOptionValue("random_seed", 0)
-    h.setOptionValue("threads", 1)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
-    lp.row_lower_, lp.row_upper_ = np.concatenate(lo), np.concatenate(hi)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(float)
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = a.shape[1], a.shape[0]
-    lp.integrality_ = ([highspy.HighsVarType.kInteger] * n_f
-                       + [highspy.HighsVarType.kContinuous] * (n_g + n_x))
-    h.passModel(lp)
-    h.run()
-    status = h.modelStatusToString(h.getModelStatus())
+    integer = np.concatenate([np.ones(n_f, np.int32), np.zeros(n_g + n_x, np.int32)])
+    # HiGHS's own default tolerances: the plan is judged in whole residents and centres.
+    out = solve_milp(cost, lower, upper, integer, a, np.concatenate(lo), np.concatenate(hi),
+                     time_limit=time_limit, mip_rel_gap=1e-4, mip_abs_gap=1e-6)
     seconds = time.perf_counter() - t0
-    if status in ("Infeasible", "Primal infeasible or unbounded"):
+    if out.status == "infeasible":
         return ClosureSolution(np.ones(n_f, bool), np.zeros((n_f, n_r)), "infeasible",
                                float("nan"), float("nan"), seconds,
                                "no set of closures keeps the coverage target and fits every "
                                "moved resident into spare beds within reach, even closing none")
-    sol = np.asarray(h.getSolution().col_value)
-    if sol.size == 0:
+    if out.x is None:
         return ClosureSolution(np.ones(n_f, bool), np.zeros((n_f, n_r)), "no_solution",
                                float("nan"), float("nan"), seconds,
-                               f"HiGHS found no solution ({status})")
-    keep = sol[:n_f] > 0.5
+                               f"HiGHS found no solution ({out.highs_status})")
+    keep = out.x[:n_f] > 0.5
     flows = np.zeros((n_f, n_r))
-    flows[fr, to] = sol[n_f + n_g:]
-    info = h.getInfo()
-    gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else 0.0
-    label = "optimal" if status == "Optimal" else "time_limit" if "limit" in status.lower() \
-        else status
-    return ClosureSolution(keep, np.round(flows).astype(int), label,
-                           float(info.objective_function_value), gap, seconds, status)
+    flows[fr, to] = out.x[n_f + n_g:]
+    gap = relative_gap(out.objective, out.bound)
+    label = out.status if out.status in ("optimal", "time_limit") else out.highs_status
+    return ClosureSolution(keep, np.round(flows).astype(int), label, out.objective,
+                           gap if np.isfinite(gap) else 0.0, seconds, out.highs_status)

@@ -57,7 +57,7 @@ class MilpOutcome:
     seconds: float
     message: str
     nodes: int = 0
-    row_dual: np.ndarray | None = None
+    highs_status: str = ""  # HiGHS's own model-status text, e.g. "Optimal", "Time limit reached"
 
 
 def solve_milp(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: np.ndarray,
@@ -133,22 +133,20 @@ def solve_milp(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: 
                     return again
             return MilpOutcome("time_limit", x, actual, bound, time.perf_counter() - t0,
                                "HiGHS returned its MIP start, not the solution it reported",
-                               nodes)
+                               nodes, h.modelStatusToString(ms))
     seconds = time.perf_counter() - t0
+    text = h.modelStatusToString(ms)
     M = highspy.HighsModelStatus
     if ms == M.kOptimal:
-        duals = None
-        if not is_mip and info.dual_solution_status == 2:
-            duals = np.asarray(h.getSolution().row_dual)
         return MilpOutcome("optimal", x, obj, bound if np.isfinite(bound) else obj, seconds,
-                           "", nodes, duals)
+                           "", nodes, text)
     if ms in (M.kInfeasible, M.kUnboundedOrInfeasible):
-        return MilpOutcome("infeasible", None, np.nan, np.nan, seconds, "", nodes)
+        return MilpOutcome("infeasible", None, np.nan, np.nan, seconds, "", nodes, text)
     if ms in (M.kTimeLimit, M.kIterationLimit, M.kSolutionLimit, M.kInterrupt):
-        return MilpOutcome("time_limit", x, obj, bound, seconds,
-                           f"HiGHS stopped: {h.modelStatusToString(ms)}", nodes)
-    return MilpOutcome("error", x, obj, bound, seconds,
-                       f"HiGHS ended with status {h.modelStatusToString(ms)}", nodes)
+        return MilpOutcome("time_limit", x, obj, bound, seconds, f"HiGHS stopped: {text}",
+                           nodes, text)
+    return MilpOutcome("error", x, obj, bound, seconds, f"HiGHS ended with status {text}",
+                       nodes, text)
 
 
 class RowBlocks:
