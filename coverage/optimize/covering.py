@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from .common import Clock, check_gap, check_nonneg, check_time_limit, is_integral, per_site
 from .highs import INF, RowBlocks, solve_milp
 from .reach import Reach, as_reach, check_limit
-from .result import OptimizeResult, infeasible, relative_gap
+from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
 from .sites import SiteRules, check_p, select_cheapest, site_rules
 
 #: HiGHS options for a maximal-covering MILP that starts from the vertex-substitution
@@ -247,12 +247,9 @@ def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, fo
                           "p, the budget and the group minimums together", clock.elapsed,
                           unreachable, minimise=False, total_weight=total_w)
     if out.x is None:
-        return OptimizeResult(
-            objective=np.nan, sites=np.empty(0, np.int64),
-            assignment=np.full(reach.n_demand, -1, np.int64), gap=np.nan, status="time_limit",
-            seconds=clock.elapsed, bound=out.bound, unreachable_demand=unreachable,
-            message=note + f"no solution before the time limit ({out.message})",
-            model="max_coverage", method="milp", total_weight=total_w, details=details)
+        return no_solution("max_coverage", "milp", reach.n_demand, out.bound,
+                           note + f"no solution before the time limit ({out.message})",
+                           clock.elapsed, unreachable, total_w, details)
     y = out.x[: cand.size] > 0.5
     if p is None:
         y = _prune(inc, y, rules, cand)
@@ -260,12 +257,9 @@ def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, fo
     mask[cand[y]] = True
     site, _ = within.nearest(mask)
     objective = float(w[site >= 0].sum())
-    bound = out.bound if np.isfinite(out.bound) else objective
-    if integral:
-        bound = float(np.floor(bound + 1e-6))
     status = "optimal" if out.status == "optimal" else "time_limit"
-    if status == "optimal":
-        bound = max(bound, objective)
+    bound = settle_bound(out.bound if np.isfinite(out.bound) else objective, objective,
+                         status, integral, minimise=False)
     return _finish("max_coverage", reach, within, mask, objective, status, bound, clock,
                    unreachable, note + ("maximal covering solved by HiGHS" if status ==
                                         "optimal" else f"stopped early: {out.message}"),
@@ -459,22 +453,16 @@ def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
                           "cover, target and group rules together", clock.elapsed, unreachable,
                           total_weight=total_w)
     if out.x is None:
-        return OptimizeResult(
-            objective=np.nan, sites=np.empty(0, np.int64),
-            assignment=np.full(reach.n_demand, -1, np.int64), gap=np.nan, status="time_limit",
-            seconds=clock.elapsed, bound=out.bound, unreachable_demand=unreachable,
-            message=note + f"no cover before the time limit ({out.message})",
-            model="set_cover", method="milp", total_weight=total_w, details=details)
+        return no_solution("set_cover", "milp", reach.n_demand, out.bound,
+                           note + f"no cover before the time limit ({out.message})",
+                           clock.elapsed, unreachable, total_w, details)
     y = out.x[: cand.size] > 0.5
     mask = rules.fixed.copy()
     mask[cand[y]] = True
     objective = float(sc[mask].sum())
-    bound = out.bound if np.isfinite(out.bound) else objective
-    if integral:
-        bound = float(np.ceil(bound - 1e-6))
     status = "optimal" if out.status == "optimal" else "time_limit"
-    if status == "optimal":
-        bound = min(bound, objective)
+    bound = settle_bound(out.bound if np.isfinite(out.bound) else objective, objective,
+                         status, integral)
     what = ("every reachable row with weight > 0" if need is None
             else f"{target:.4g} of the total weight")
     return _finish("set_cover", reach, within, mask, objective, status, bound, clock,

@@ -42,7 +42,7 @@ from .heuristics import (
 from .highs import INF, RowBlocks, solve_milp
 from .radius import radius_model
 from .reach import Reach, as_reach
-from .result import OptimizeResult, infeasible, relative_gap
+from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
 from .sites import SiteRules, check_p, select_cheapest, site_rules
 
 METHODS = ("auto", "exact", "heuristic")
@@ -155,9 +155,7 @@ def _finish(reach: Reach, allowed_reach: Reach, chosen_sites: np.ndarray, status
         row_cost = dist
     with np.errstate(invalid="ignore"):
         objective = float((w[reachable] * row_cost[reachable]).sum())
-    if integral and np.isfinite(bound):
-        bound = float(np.ceil(bound - 1e-6))
-    bound = min(bound, objective) if status == "optimal" else bound
+    bound = settle_bound(bound, objective, status, integral)
     gap = relative_gap(objective, bound)
     return OptimizeResult(
         objective=objective, sites=np.flatnonzero(open_mask), assignment=site, gap=gap,
@@ -308,7 +306,7 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
                        "heuristic+lagrangian", integral, details)
 
     keep = ~close
-    nnz_est = _radius_size(indptr, sub_cols, keep)
+    nnz_est = _radius_size(sub_cols, keep)
     details["radius_nonzeros_estimate"] = nnz_est
     if method == "heuristic" or (method == "auto" and nnz_est > max_nnz):
         why = ("method='heuristic'" if method == "heuristic" else
@@ -551,7 +549,7 @@ def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed
                    note + message, "radius-milp", integral, details)
 
 
-def _radius_size(indptr, cols, keep) -> int:
+def _radius_size(cols, keep) -> int:
     """Upper estimate of the radius model's nonzeros (three per reachable kept pair)."""
     return int(3 * keep[cols].sum())
 
@@ -651,13 +649,9 @@ def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, 
             f"(p={p}, {'split' if split else 'single'} assignment, fixed/forbidden/group rules "
             "applied)"), clock.elapsed, unreachable, total_weight=total_w)
     if out.x is None:
-        return OptimizeResult(
-            objective=np.nan, sites=np.empty(0, np.int64),
-            assignment=np.full(reach.n_demand, -1, np.int64), gap=np.nan,
-            status="time_limit", seconds=clock.elapsed, bound=out.bound,
-            unreachable_demand=unreachable, message=note + "time limit reached before a "
-            "feasible capacitated solution was found", model=MODEL, method="assignment-milp",
-            total_weight=total_w, details=details)
+        return no_solution(MODEL, "assignment-milp", reach.n_demand, out.bound,
+                           note + "time limit reached before a feasible capacitated solution "
+                           "was found", clock.elapsed, unreachable, total_w, details)
     x = np.clip(out.x, 0.0, 1.0)
     y = x[:m] > 0.5
     share = x[m:m + P]
@@ -678,12 +672,8 @@ def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, 
     top = order[first]
     top = top[share[top] > 1e-9]
     assignment[active[prow[top]]] = cols[pc[top]]
-    bound = out.bound
-    if integral and np.isfinite(bound):
-        bound = float(np.ceil(bound - 1e-6))
     status = "optimal" if out.status == "optimal" else "time_limit"
-    if status == "optimal":
-        bound = min(bound, objective)
+    bound = settle_bound(out.bound, objective, status, integral)
     return OptimizeResult(
         objective=objective, sites=cols[y], assignment=assignment,
         gap=relative_gap(objective, bound), status=status, seconds=clock.elapsed, bound=bound,

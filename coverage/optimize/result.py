@@ -114,3 +114,29 @@ def infeasible(model: str, n_demand: int, message: str, seconds: float,
         unreachable_demand=unreachable, message=message, model=model, method="",
         total_weight=total_weight,
     )
+
+
+def no_solution(model: str, method: str, n_demand: int, bound: float, message: str,
+                seconds: float, unreachable: np.ndarray, total_weight: float,
+                details: dict) -> OptimizeResult:
+    """A result saying the time limit ran out before any solution was found (bound known)."""
+    return OptimizeResult(
+        objective=float("nan"), sites=np.empty(0, np.int64),
+        assignment=np.full(n_demand, -1, np.int64), gap=float("nan"), status="time_limit",
+        seconds=seconds, bound=bound, unreachable_demand=unreachable, message=message,
+        model=model, method=method, total_weight=total_weight, details=details)
+
+
+def settle_bound(bound: float, objective: float, status: str, integral: bool,
+                 minimise: bool = True) -> float:
+    """The proven bound to report next to ``objective``.
+
+    With whole-number objective values the bound rounds towards the objective (a minimum
+    of at least 41.2 is at least 42); a proven optimum's bound never lies beyond the objective
+    itself (solver tolerances can put it a hair past).
+    """
+    if integral and np.isfinite(bound):
+        bound = float(np.ceil(bound - 1e-6)) if minimise else float(np.floor(bound + 1e-6))
+    if status == "optimal":
+        bound = min(bound, objective) if minimise else max(bound, objective)
+    return float(bound)
