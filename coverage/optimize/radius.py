@@ -38,15 +38,12 @@ class RadiusModel:
     row_upper: np.ndarray
     offset: float
     n_sites: int
-    n_levels: int
     z_row: np.ndarray  # demand row of each z column
     z_level: np.ndarray  # level g of each z column (g = G for a tail)
     entry_row: np.ndarray  # demand row, level and site of each site nonzero
     entry_level: np.ndarray
     entry_site: np.ndarray
     z_tail: np.ndarray  # bool per z column: the row's tail
-    first_row: np.ndarray  # per demand row, its level-0 constraint (-1 if none); its dual
-    # is the row's Lagrangian multiplier
 
     def start(self, open_sites: np.ndarray) -> np.ndarray:
         """Full primal vector for the open sites (bool per site): y and the implied z."""
@@ -183,5 +180,5 @@ def radius_model(indptr: np.ndarray, cols: np.ndarray, cost: np.ndarray, w: np.n
     lower = np.concatenate([fixed.astype(float), np.zeros(n_z)])
     upper = np.ones(n_col)
     integer = np.concatenate([np.ones(K, np.int32), np.zeros(n_z, np.int32)])
-    return RadiusModel(cost_vec, lower, upper, integer, A, lo, hi, offset, K, n_z, zr, zg, r, lv,
-                       c, is_tail, np.where(G > 0, rowoff[:-1], -1))
+    return RadiusModel(cost_vec, lower, upper, integer, A, lo, hi, offset, K, zr, zg, r, lv, c,
+                       is_tail)

@@ -38,16 +38,8 @@ class Reach:
     weights: np.ndarray
 
     @property
-    def nnz(self) -> int:
-        return int(self.indices.size)
-
-    @property
     def row_of_entry(self) -> np.ndarray:
         return np.repeat(np.arange(self.n_demand, dtype=np.int64), np.diff(self.indptr))
-
-    @property
-    def row_counts(self) -> np.ndarray:
-        return np.diff(self.indptr)
 
     def select(self, keep: np.ndarray) -> Reach:
         """Keep the entries where ``keep`` is true (the row order stays sorted)."""
@@ -85,10 +77,6 @@ class Reach:
             cost[rows[first]] = self.cost[hit[first]]
         return site, cost
 
-    def to_csr(self, values: np.ndarray | None = None) -> sp.csr_array:
-        """The pairs as an ``n_demand × n_sites`` CSR array (``values`` default: cost)."""
-        data = self.cost if values is None else values
-        return sp.csr_array((data, self.indices, self.indptr), shape=(self.n_demand, self.n_sites))
 
 
 def _check_weights(weights, n_demand: int) -> np.ndarray:
@@ -155,8 +143,6 @@ def as_reach(cost, weights=None) -> Reach:
         if neg_inf.any():
             r, c = np.argwhere(neg_inf)[0]
             raise ValueError(f"cost[{r}, {c}] = -inf: costs must be ≥ 0")
-        if m == 0:
-            raise ValueError("cost has no site columns")
         # A stable sort of each row (unreachable pairs as +inf, so last) orders the pairs
         # by cost, ties by site, several times faster than a lexsort of all pairs.
         keep = np.isfinite(dense)

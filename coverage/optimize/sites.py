@@ -50,11 +50,7 @@ class SiteRules:
 
     def minimum_sites(self) -> int:
         """Fewest open sites any solution has (fixed sites plus unmet group minimums)."""
-        n = int(self.fixed.sum())
-        if self.has_group_minimums:
-            fixed_per = np.bincount(self.group[self.fixed], minlength=self.group_min.size)
-            n += int(np.maximum(self.group_min - fixed_per, 0).sum())
-        return n
+        return int(self.fixed.sum()) + int(self.deficits().sum())
 
     def deficits(self) -> np.ndarray:
         """Per group, how many more sites beyond the fixed ones must open."""
