@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 sample: $(STAMP)
-	$(PY) -m coverage.sample --if-missing
+	$(PY) -m elder_coverage.sample --if-missing
 
 demo: sample
 	$(VENV)/bin/elder-coverage demo --out data/processed/demo --map maps/demo_map.html
@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q --nbmake notebooks
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check coverage tests benchmarks elder_coverage.py
+	$(VENV)/bin/ruff check coverage tests benchmarks
 
 # Benchmarks print figures (minutes, not part of `make test`); see benchmarks/README.md.
 bench: $(STAMP)

@@ -31,10 +31,10 @@ def main() -> None:
     args = ap.parse_args()
     warnings.simplefilter("ignore", UserWarning)
 
-    from coverage.close_merge import plan_close_merge
-    from coverage.sample.build import build_sample, sample_dir
-    from coverage.study import load_sample
-    from coverage.travel import RoadNetwork
+    from elder_coverage.close_merge import plan_close_merge
+    from elder_coverage.sample.build import build_sample, sample_dir
+    from elder_coverage.study import load_sample
+    from elder_coverage.travel import RoadNetwork
 
     folder = sample_dir("province", args.resolution)
     t = time.perf_counter()

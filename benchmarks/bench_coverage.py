@@ -7,7 +7,7 @@ RSS is its own::
     python benchmarks/bench_coverage.py --section straight   # one of: straight, allcells,
                                                              # network, nxconvert, geopandas
     python benchmarks/bench_coverage.py --sample data/processed/province_100m
-        # use a built sample (python -m coverage.sample --area province --resolution 100)
+        # use a built sample (python -m elder_coverage.sample --area province --resolution 100)
         # instead of the synthetic province for the straight-line section
 
 Synthetic input (until the sample builder's province grid is used): a 500 km × 374 km extent
@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from coverage.engine import compute_coverage, straight_line_nearest
-from coverage.schema import FACILITY_KINDS
-from coverage.travel import RoadNetwork, from_arrays
+from elder_coverage.engine import compute_coverage, straight_line_nearest
+from elder_coverage.schema import FACILITY_KINDS
+from elder_coverage.travel import RoadNetwork, from_arrays
 
 CRS = "EPSG:32652"
 X0, Y0 = 300_000.0, 4_600_000.0
@@ -154,7 +154,7 @@ def _facilities(rng, seats, cell_xy, cell_w, scale) -> gpd.GeoDataFrame:
 
 
 def _load_sample(folder: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, int]:
-    from coverage.study import load_sample
+    from elder_coverage.study import load_sample
 
     study = load_sample(folder)
     return study.cells, study.facilities, int(study.meta["counts"]["grid_cells"])
@@ -281,7 +281,7 @@ def section_nxconvert(args) -> dict:
     """Cost of turning an osmnx-style networkx graph of the same size into CSR matrices."""
     import networkx as nx
 
-    from coverage.travel import travel_graph
+    from elder_coverage.travel import travel_graph
 
     w, h = PROVINCE_KM[0] * 1000, PROVINCE_KM[1] * 1000
     xy, u, v, walk, drive = planar_road_grid(w, h, args.spacing)

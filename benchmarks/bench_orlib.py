@@ -1,7 +1,7 @@
 """OR-Library p-median instances pmed1-pmed40 (Beasley 1985) solved to proven optimality.
 
 Reads the instances from ``../shared/benchmarks/orlib/`` (not part of the repository), runs
-:func:`coverage.optimize.p_median` on each with the default (exact) settings and prints, per
+:func:`elder_coverage.optimize.p_median` on each with the default (exact) settings and prints, per
 instance, the size, the status, our objective against the published optimum, the proven
 bound, the method that closed the gap and the seconds (reading the file and all-pairs
 shortest paths are timed separately). Exits non-zero when an instance does not reach its
@@ -43,7 +43,7 @@ def main() -> int:
         print(f"SKIP: OR-Library instances not found in {args.orlib}")
         return 0
 
-    from coverage.optimize import p_median, read_orlib, read_orlib_optima
+    from elder_coverage.optimize import p_median, read_orlib, read_orlib_optima
 
     optima = read_orlib_optima(args.orlib / "pmedopt.txt")
     head = (f"{'inst':>6} {'n':>4} {'p':>3} {'status':>9} {'objective':>9} {'optimum':>8} "

@@ -150,7 +150,7 @@ def _rss_mb() -> float:
 
 
 def worker_ours(spec: dict) -> dict:
-    from coverage.optimize import max_coverage, p_median, set_cover
+    from elder_coverage.optimize import max_coverage, p_median, set_cover
 
     cost = np.load(spec["cost"])
     w = np.load(spec["weights"])
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"spopt {spopt.__version__}, PuLP {pulp.__version__}, highspy "
           f"{version('highspy')}; PuLP's available solvers: "
           f"{', '.join(pulp.listSolvers(onlyAvailable=True))} (--solver {args.solver}); "
-          "ours: HiGHS via coverage.optimize, 1 thread (its default); spopt's solver at its "
+          "ours: HiGHS via elder_coverage.optimize, 1 thread (its default); spopt's solver at its "
           "default thread count")
     print(f"{'quick' if args.quick else 'full'} sizes; each solve in a fresh process\n",
           flush=True)

@@ -12,8 +12,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coverage.access import access_table, e2sfca, gaussian_weight, stepped_weight
-from coverage.engine import CoverageInputError
+from elder_coverage.access import access_table, e2sfca, gaussian_weight, stepped_weight
+from elder_coverage.engine import CoverageInputError
 
 CRS = "EPSG:32651"
 STRAIGHT = {"day_care": {"mode": "straight_line", "radius_m": 900.0}}

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
-from coverage.aggregate import UNASSIGNED, area_table, area_tables, ranked_gaps
-from coverage.engine import CoverageInputError, compute_coverage
+from elder_coverage.aggregate import UNASSIGNED, area_table, area_tables, ranked_gaps
+from elder_coverage.engine import CoverageInputError, compute_coverage
 
 CRS = "EPSG:32651"
 KINDS = ("county_home", "township_centre", "rural_courtyard", "dining_hall", "day_care")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_maps import EVIL, EVIL_IMG, EVIL_TEMPLATE, build, overlays, points_of, small_inputs
 
-from coverage.maps import coverage_map, save_map
+from elder_coverage.maps import coverage_map, save_map
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else \
@@ -168,7 +168,7 @@ def test_hostile_title_shown_as_text(browser, tmp_path):
 def test_report_renders(browser, tmp_path):
     from test_report import inputs
 
-    from coverage.report import write_report
+    from elder_coverage.report import write_report
 
     path = write_report(tmp_path / "report.html", **inputs(), lang="zh")
     browser.get_log("browser")
@@ -183,10 +183,10 @@ def test_report_renders(browser, tmp_path):
 
 
 @pytest.mark.skipif(not (SAMPLE / "manifest.json").exists(),
-                    reason=f"sample not built ({SAMPLE}); `python -m coverage.sample` builds it")
+                    reason=f"sample not built ({SAMPLE}); `python -m elder_coverage.sample` builds it")
 def test_sample_map_size_and_load(browser, tmp_path):
-    from coverage.engine import compute_coverage
-    from coverage.study import load_sample
+    from elder_coverage.engine import compute_coverage
+    from elder_coverage.study import load_sample
 
     study = load_sample(SAMPLE)
     fac = study.facilities

@@ -10,14 +10,14 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coverage.close_merge import (
+from elder_coverage.close_merge import (
     Criteria,
     InfeasiblePlanError,
     assess_centres,
     assign_residents,
     road_distance_m,
 )
-from coverage.io.roads import add_travel_times
+from elder_coverage.io.roads import add_travel_times
 
 
 def _centres():
@@ -114,7 +114,7 @@ def test_road_distance_matches_networkx():
 
 def test_close_n_picks_the_cheapest_closures_by_enumeration():
     """close=n: the kept set minimises elder-weighted distance to the nearest kept centre."""
-    from coverage.close_merge import plan_close_merge
+    from elder_coverage.close_merge import plan_close_merge
 
     rng = np.random.default_rng(7)
     n = 6

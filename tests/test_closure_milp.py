@@ -7,8 +7,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coverage.close_merge import InfeasiblePlanError, assign_residents
-from coverage.closure_milp import solve_closure
+from elder_coverage.close_merge import InfeasiblePlanError, assign_residents
+from elder_coverage.closure_milp import solve_closure
 
 
 def _brute(groups, w, need, residents, spare, recv_fail, dist):

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from coverage.engine import CoverageInputError, CoverageWarning, compute_coverage, reach_matrix
-from coverage.standards import StandardsError
-from coverage.travel import DisconnectedGraphWarning
+from elder_coverage.engine import CoverageInputError, CoverageWarning, compute_coverage, reach_matrix
+from elder_coverage.standards import StandardsError
+from elder_coverage.travel import DisconnectedGraphWarning
 
 CRS = "EPSG:32651"
 STRAIGHT = {"dining_hall": {"mode": "straight_line", "radius_m": 450.0},
@@ -177,7 +177,7 @@ def test_snap_gap_is_walked_at_elderly_speed():
                 kinds=["dining_hall"]).cells
     assert res.loc[0, "dining_hall_time_min"] == pytest.approx((120 + 300) / 60)
     assert res.loc[0, "dining_hall_dist_m"] == pytest.approx(math.hypot(300, 120))
-    # A graph from coverage.io.roads declares its pace and winter factor: the gap follows them.
+    # A graph from elder_coverage.io.roads declares its pace and winter factor: the gap follows them.
     G.graph.update(walk_kph=3.0, walk_factor=1.3)
     res = quiet(compute_coverage, cells, fac, G, {"access": {"walk_kmh": 3.6}},
                 kinds=["dining_hall"]).cells
@@ -221,7 +221,7 @@ def test_unsnapped_facility_is_reported():
     assert out.cells.loc[0, "day_care_n_within"] == 1
 
 
-@pytest.mark.filterwarnings("ignore::coverage.engine.CoverageWarning")
+@pytest.mark.filterwarnings("ignore::elder_coverage.engine.CoverageWarning")
 def test_kind_without_facilities_is_reported_not_fatal():
     cells = make_cells(np.array([[0.0, 0.0], [50.0, 0.0]]), [3, 0])
     fac = make_facilities(np.array([[10.0, 0.0]]), ["dining_hall"])

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coverage.fairness import _weighted_gini, fairness_report
+from elder_coverage.fairness import _weighted_gini, fairness_report
 
 
 def _cells():

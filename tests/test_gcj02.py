@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coverage.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
+from elder_coverage.gcj02 import gcj02_to_wgs84, wgs84_to_gcj02
 
 
 def test_forward_matches_published_reference_point():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, box
 
-from coverage.engine import CoverageInputError
-from coverage.indicators import COLUMNS, policy_indicators
+from elder_coverage.engine import CoverageInputError
+from elder_coverage.indicators import COLUMNS, policy_indicators
 
 CRS = "EPSG:32651"
 X0, Y0 = 500000.0, 4800000.0

@@ -14,7 +14,7 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import Point
 
-from coverage.io import atomic_open, write_csv, write_geotiff, write_gpkg, write_json
+from elder_coverage.io import atomic_open, write_csv, write_geotiff, write_gpkg, write_json
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -68,7 +68,7 @@ def test_geotiff_round_trip(tmp_path: Path) -> None:
 
 
 def test_atomic_dir_replaces_only_on_success(tmp_path):
-    from coverage.io.atomic import atomic_dir
+    from elder_coverage.io.atomic import atomic_dir
 
     out = tmp_path / "run"
     with atomic_dir(out) as tmp:

@@ -8,7 +8,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
-from coverage.io import InputError, read_boundaries
+from elder_coverage.io import InputError, read_boundaries
 
 
 def townships(**cols) -> gpd.GeoDataFrame:

@@ -6,7 +6,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point
 
-from coverage.io import choose_metric_crs, resolve_crs, to_metric, utm_crs, utm_zone
+from elder_coverage.io import choose_metric_crs, resolve_crs, to_metric, utm_crs, utm_zone
 
 
 def lonlat(points: list[tuple[float, float]]) -> gpd.GeoDataFrame:

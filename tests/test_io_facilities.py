@@ -10,8 +10,8 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
-from coverage.io import InputError, normalise_kind, read_boundaries, read_facilities
-from coverage.schema import FACILITY_KINDS, KIND_LABELS
+from elder_coverage.io import InputError, normalise_kind, read_boundaries, read_facilities
+from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 
 ENGLISH_CSV = (
     "id,name,kind,capacity,nursing_beds,occupancy,built_year,fire_safety_ok,status,lon,lat\n"

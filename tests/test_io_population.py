@@ -14,7 +14,7 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 from shapely.geometry import Point, box
 
-from coverage.io import (
+from elder_coverage.io import (
     InputError,
     raster_to_cells,
     read_boundaries,
@@ -22,7 +22,7 @@ from coverage.io import (
     read_elder_table,
     read_worldpop,
 )
-from coverage.schema import CELL_COLUMNS
+from elder_coverage.schema import CELL_COLUMNS
 
 # A 3 x 4 grid of 0.01-degree cells near Jilin city, north-west corner at 126.45E 43.83N.
 WEST, NORTH, RES = 126.45, 43.83, 0.01

@@ -9,15 +9,15 @@ import networkx as nx
 import pytest
 from pyproj import Transformer
 
-from coverage.io import (
+from elder_coverage.io import (
     InputError,
     graph_from_osm_xml,
     graph_from_polygon,
     load_graph,
     save_graph,
 )
-from coverage.schema import EDGE_DRIVE_MINUTES as DRIVE
-from coverage.schema import EDGE_WALK_MINUTES as WALK
+from elder_coverage.schema import EDGE_DRIVE_MINUTES as DRIVE
+from elder_coverage.schema import EDGE_WALK_MINUTES as WALK
 
 R = 6_371_009.0  # osmnx's mean Earth radius for great-circle edge lengths (m)
 STEP = 0.009  # degrees of latitude between consecutive nodes on the 126.5E meridian
@@ -235,7 +235,7 @@ def test_graph_from_polygon_wraps_osmnx(monkeypatch: pytest.MonkeyPatch, osm_fil
 
 
 def test_read_roads_dispatches_on_file_type(tmp_path):
-    from coverage.io import read_roads
+    from elder_coverage.io import read_roads
 
     osm = tmp_path / "r.osm"
     osm.write_text(
@@ -245,7 +245,7 @@ def test_read_roads_dispatches_on_file_type(tmp_path):
         encoding="utf-8")
     G = read_roads(osm)
     assert G.number_of_edges() >= 1 and G.graph["crs"].to_epsg() == 32652
-    from coverage.io import save_graph
+    from elder_coverage.io import save_graph
 
     save_graph(G, tmp_path / "r.graphml")
     assert read_roads(tmp_path / "r.graphml").number_of_edges() == G.number_of_edges()

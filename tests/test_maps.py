@@ -17,12 +17,12 @@ import pytest
 from PIL import Image
 from shapely.geometry import Point, box
 
-from coverage.labels import STRINGS, kind_label, text
-from coverage.maps import coverage_map, map_html, save_map, service_area_polygons
-from coverage.maps.elements import LineLayer, PointLayer, js_literal
-from coverage.maps.offline import OfflineAssetError, inline_assets
-from coverage.maps.raster import cell_raster, class_breaks, classify, png_data_uri
-from coverage.standards import load_standards
+from elder_coverage.labels import STRINGS, kind_label, text
+from elder_coverage.maps import coverage_map, map_html, save_map, service_area_polygons
+from elder_coverage.maps.elements import LineLayer, PointLayer, js_literal
+from elder_coverage.maps.offline import OfflineAssetError, inline_assets
+from elder_coverage.maps.raster import cell_raster, class_breaks, classify, png_data_uri
+from elder_coverage.standards import load_standards
 
 CRS = "EPSG:32652"
 X0, Y0 = 300_000.0, 4_840_000.0
@@ -301,7 +301,7 @@ def test_save_map_atomic_on_failure(tmp_path, monkeypatch):
     def boom(html):
         raise OfflineAssetError("external")
 
-    monkeypatch.setattr("coverage.maps.build.inline_assets", boom)
+    monkeypatch.setattr("elder_coverage.maps.build.inline_assets", boom)
     with pytest.raises(OfflineAssetError):
         save_map(build("en"), target)
     assert target.read_text(encoding="utf-8") == "old"

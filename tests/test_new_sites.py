@@ -9,7 +9,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coverage.new_sites import candidate_sites, plan_new_sites
+from elder_coverage.new_sites import candidate_sites, plan_new_sites
 
 STD = {"dining_hall": {"mode": "straight_line", "radius_m": 1000}}
 

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coverage.optimize import max_coverage, set_cover
+from elder_coverage.optimize import max_coverage, set_cover
 
 # ---------------------------------------------------------------- independent reference
 

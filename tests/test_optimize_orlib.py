@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coverage.optimize import p_median, read_orlib, read_orlib_optima
+from elder_coverage.optimize import p_median, read_orlib, read_orlib_optima
 
 ORLIB = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "orlib"
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from coverage.optimize import OptimizeResult, p_median
+from elder_coverage.optimize import OptimizeResult, p_median
 
 # ---------------------------------------------------------------- independent reference
 

@@ -5,7 +5,7 @@ import sys
 
 SCRIPT = """
 import numpy as np
-from coverage.optimize import set_cover
+from elder_coverage.optimize import set_cover
 print("before")
 r = set_cover(np.array([[1.0, 2.0], [3.0, 1.0], [2.0, 2.0]]), 1.5)
 print("after", r.status, int(r.objective))

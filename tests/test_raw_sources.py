@@ -6,7 +6,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from coverage.sample.census import PROVINCE_60_PLUS, UNCODED_ZONES, load_census
+from elder_coverage.sample.census import PROVINCE_60_PLUS, UNCODED_ZONES, load_census
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 

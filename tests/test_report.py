@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import coverage.report as report
-from coverage.report import report_html, write_report
+import elder_coverage.report as report
+from elder_coverage.report import report_html, write_report
 
 EVIL = "<script>alert(1)</script>"
 EVIL_IMG = '<img src=x onerror="window.__xss=1">'

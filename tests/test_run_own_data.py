@@ -9,7 +9,7 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
-from coverage.cli import main
+from elder_coverage.cli import main
 
 LON0, LAT0, RES, ROWS, COLS = 126.40, 43.90, 0.005, 12, 16
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import rasterio
 
-from coverage.sample.build import AREAS, RAW_DIR, build_sample
-from coverage.sample.census import load_census
-from coverage.study import load_sample
+from elder_coverage.sample.build import AREAS, RAW_DIR, build_sample
+from elder_coverage.sample.census import load_census
+from elder_coverage.study import load_sample
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_failed_build_leaves_nothing_behind(tmp_path):
 
 def test_stale_sample_is_detected(tmp_path):
     """A sample built from other raw files, code or parameters is not reused."""
-    from coverage.sample.build import sample_is_current
+    from elder_coverage.sample.build import sample_is_current
 
     out = build_sample(tmp_path / "s", area=("220221",), resolution=1000)
     assert sample_is_current(out, ("220221",), 1000)
@@ -132,7 +132,7 @@ def test_stale_sample_is_detected(tmp_path):
     raw.mkdir()
     for f in RAW_DIR.iterdir():
         (raw / f.name).write_bytes(f.read_bytes())
-    from coverage.sample.build import build_fingerprint
+    from elder_coverage.sample.build import build_fingerprint
 
     same = build_fingerprint(("220221",), 1000, 20201101, raw)
     (raw / "jilin_villages.csv").write_text("code,name,township_code,county_code\n")

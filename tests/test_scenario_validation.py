@@ -2,7 +2,7 @@
 
 import pytest
 
-from coverage.scenario import ScenarioError, load_scenario, parse_scenario
+from elder_coverage.scenario import ScenarioError, load_scenario, parse_scenario
 
 
 def _write(tmp_path, text):

@@ -14,10 +14,10 @@ import pulp
 import pytest
 from spopt.locate import LSCP, MCLP, PMedian
 
-from coverage.engine import reach_matrix
-from coverage.optimize import max_coverage, p_median, set_cover
-from coverage.study import load_sample
-from coverage.travel import RoadNetwork
+from elder_coverage.engine import reach_matrix
+from elder_coverage.optimize import max_coverage, p_median, set_cover
+from elder_coverage.study import load_sample
+from elder_coverage.travel import RoadNetwork
 
 LIMIT_MIN = 20.0
 

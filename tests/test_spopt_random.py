@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 from spopt.locate import LSCP, MCLP, PMedian
 
-from coverage.optimize import max_coverage, p_median, set_cover
+from elder_coverage.optimize import max_coverage, p_median, set_cover
 
 SEEDS = [11, 23, 37]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from coverage.schema import FACILITY_KINDS
-from coverage.standards import (
+from elder_coverage.schema import FACILITY_KINDS
+from elder_coverage.standards import (
     StandardsError,
     default_standards_path,
     load_standards,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coverage.travel import (
+from elder_coverage.travel import (
     DisconnectedGraphWarning,
     GraphError,
     RoadNetwork,
@@ -211,7 +211,7 @@ def test_reach_within_block_splitting_gives_same_matrix(monkeypatch):
     dst_off = rng.uniform(0, 1, size=60)
     whole = reach_within(tg, src, src_off, dst, dst_off, 25.0)
     # Tiny blocks force the subgraph search to split down to one source per block.
-    monkeypatch.setattr("coverage.travel._BLOCK_ENTRIES", 5)
+    monkeypatch.setattr("elder_coverage.travel._BLOCK_ENTRIES", 5)
     split = reach_within(tg, src, src_off, dst, dst_off, 25.0)
     assert whole.nnz > 20
     assert (whole.indptr == split.indptr).all() and (whole.indices == split.indices).all()

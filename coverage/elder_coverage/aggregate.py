@@ -1,0 +1,308 @@
+"""Coverage and supply per township, county and the whole study area; ranked gaps.
+
+Every elder is counted exactly once: each cell belongs to exactly one township row and one
+county row (cells without a code go to an explicit ``"unassigned"`` row, never dropped), and
+for every kind ``covered + uncovered = total`` in every row. With whole-person counts the
+identities hold exactly in floating point (sums of integers below 2**53 are exact).
+
+Beds are the ``capacity`` of facilities of :data:`BED_KINDS` (dining-hall seats are not beds),
+attributed to areas by the facility's own ``township_code`` / ``county_code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from elder_coverage.engine import CoverageInputError, CoverageResult
+from elder_coverage.schema import AGE_COLUMNS, FACILITY_KINDS
+
+#: Row label for cells or facilities without an area code.
+UNASSIGNED = "unassigned"
+#: Row label of the whole study area.
+STUDY_AREA = "study_area"
+#: Kinds whose ``capacity`` counts as elder-care beds (dining halls count seats).
+BED_KINDS: tuple[str, ...] = ("county_home", "township_centre", "rural_courtyard", "day_care")
+#: Community-level services of the quarter-hour walking circle.
+COMMUNITY_KINDS: tuple[str, ...] = ("dining_hall", "rural_courtyard", "day_care")
+#: Combined coverage columns: covered by ANY of the listed kinds.
+DEFAULT_COMBINED: dict[str, tuple[str, ...]] = {"community": COMMUNITY_KINDS}
+
+LEVELS: dict[str, str | None] = {
+    "township": "township_code",
+    "county": "county_code",
+    STUDY_AREA: None,
+}
+
+
+def _cells_of(coverage: CoverageResult | gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return coverage.cells if isinstance(coverage, CoverageResult) else coverage
+
+
+def area_codes(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Area code per row as text; missing or blank codes become :data:`UNASSIGNED`."""
+    if column not in frame:
+        return pd.Series(UNASSIGNED, index=frame.index, dtype=object)
+    raw = frame[column]
+    text = raw.astype(object).where(raw.notna(), None)
+    text = text.map(lambda v: UNASSIGNED if v is None or str(v).strip() == "" else str(v).strip())
+    return text.astype(object)
+
+
+def covered_any(cells: pd.DataFrame, kinds: Sequence[str]) -> np.ndarray:
+    """True where a cell is covered by at least one of ``kinds``."""
+    out = np.zeros(len(cells), dtype=bool)
+    for k in kinds:
+        col = f"{k}_covered"
+        if col not in cells:
+            raise CoverageInputError(f"coverage table has no column {col!r}; run "
+                                     f"compute_coverage with kind {k!r}")
+        out |= cells[col].to_numpy(dtype=bool)
+    return out
+
+
+def _coverage_kinds(cells: pd.DataFrame, kinds: Sequence[str] | None) -> list[str]:
+    if kinds is not None:
+        return list(kinds)
+    return [k for k in FACILITY_KINDS if f"{k}_covered" in cells]
+
+
+def area_table(
+    coverage: CoverageResult | gpd.GeoDataFrame,
+    facilities: pd.DataFrame | None = None,
+    *,
+    level: str = "township",
+    kinds: Sequence[str] | None = None,
+    age: int = 60,
+    combined: Mapping[str, Sequence[str]] | None = None,
+    bed_kinds: Sequence[str] = BED_KINDS,
+    names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Elders, coverage and beds for each area of one level.
+
+    Parameters
+    ----------
+    coverage : CoverageResult or GeoDataFrame
+        Output of :func:`elder_coverage.engine.compute_coverage` (cells with ``<kind>_covered``).
+    facilities : DataFrame, optional
+        Facilities with ``kind``, ``capacity`` (places), optional ``nursing_beds`` and area
+        codes; without it the bed columns are NaN.
+    level : {"township", "county", "study_area"}
+    kinds : sequence of str, optional
+        Kinds to report (default: every kind with a ``_covered`` column).
+    age : {60, 65, 80}
+        Age floor of the covered/uncovered counts.
+    combined : mapping, optional
+        Extra "covered by any of" groups; default ``{"community": COMMUNITY_KINDS}`` when all
+        three are present. Pass ``{}`` for none.
+    bed_kinds : sequence of str
+        Kinds whose capacity counts as beds.
+    names : mapping, optional
+        Area code → name, added as a ``name`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per area (sorted by code, ``unassigned`` last): ``level``, ``code``,
+        ``n_cells``, ``elders_60/65/80`` (persons), for each kind or group ``<k>_covered``,
+        ``<k>_uncovered`` (persons aged ``age``+) and ``<k>_share`` (0-1, NaN with no elders),
+        ``beds``, ``nursing_beds``, ``beds_per_1000`` (beds per 1,000 elders aged ``age``+)
+        and ``nursing_bed_share`` (0-1). Missing ``nursing_beds`` count as 0.
+    """
+    if level not in LEVELS:
+        raise CoverageInputError(f"level: {level!r} is not one of {list(LEVELS)}")
+    if age not in AGE_COLUMNS:
+        raise CoverageInputError(f"age: {age} is not one of {sorted(AGE_COLUMNS)}")
+    cells = _cells_of(coverage)
+    main = AGE_COLUMNS[age]
+    if main not in cells:
+        raise CoverageInputError(f"cells: missing column {main!r}")
+    kinds = _coverage_kinds(cells, kinds)
+    if combined is None:
+        combined = ({"community": COMMUNITY_KINDS}
+                    if all(f"{k}_covered" in cells for k in COMMUNITY_KINDS) else {})
+    col = LEVELS[level]
+    key = (pd.Series(STUDY_AREA, index=cells.index, dtype=object) if col is None
+           else area_codes(cells, col))
+    data = {"_key": key.to_numpy()}
+    data["n_cells"] = np.ones(len(cells), dtype=np.int64)
+    for c in AGE_COLUMNS.values():
+        data[c] = (pd.to_numeric(cells[c]).to_numpy(dtype=float) if c in cells
+                   else np.full(len(cells), np.nan))
+    elders = data[main]
+    groups: dict[str, np.ndarray] = {k: cells[f"{k}_covered"].to_numpy(dtype=bool)
+                                     for k in kinds}
+    for name, members in combined.items():
+        groups[name] = covered_any(cells, members)
+    for k, mask in groups.items():
+        # Two disjoint masked sums, so covered + uncovered partitions the total exactly.
+        data[f"{k}_covered"] = np.where(mask, elders, 0.0)
+        data[f"{k}_uncovered"] = np.where(mask, 0.0, elders)
+    frame = pd.DataFrame(data)
+    table = frame.groupby("_key", sort=True, dropna=False).sum(min_count=0)
+    for k in groups:
+        tot = table[main].to_numpy()
+        table[f"{k}_share"] = np.divide(table[f"{k}_covered"].to_numpy(), tot,
+                                        out=np.full(len(table), np.nan), where=tot > 0)
+    ordered = ["n_cells", *AGE_COLUMNS.values()]
+    for k in groups:
+        ordered += [f"{k}_covered", f"{k}_uncovered", f"{k}_share"]
+    table = table[ordered]
+    beds = _beds_by_area(facilities, col, bed_kinds)
+    if beds is not None:
+        table = table.join(beds, how="outer")
+        for c in ordered:
+            table[c] = table[c].fillna(0)
+        table["n_cells"] = table["n_cells"].astype(np.int64)
+        for c in ("beds", "nursing_beds"):
+            table[c] = table[c].fillna(0.0)
+        tot = table[main].to_numpy()
+        table["beds_per_1000"] = np.divide(table["beds"].to_numpy() * 1000.0, tot,
+                                           out=np.full(len(table), np.nan), where=tot > 0)
+        b = table["beds"].to_numpy()
+        table["nursing_bed_share"] = np.divide(table["nursing_beds"].to_numpy(), b,
+                                               out=np.full(len(table), np.nan), where=b > 0)
+    else:
+        for c in ("beds", "nursing_beds", "beds_per_1000", "nursing_bed_share"):
+            table[c] = np.nan
+    table.index.name = "code"
+    table = table.reset_index()
+    # Areas by code, the unassigned row last so it stays visible at the bottom.
+    table["_last"] = table["code"] == UNASSIGNED
+    table = table.sort_values(["_last", "code"], kind="stable").drop(columns="_last")
+    table.insert(0, "level", level)
+    if names is not None:
+        table.insert(2, "name", table["code"].map(lambda c: names.get(c, "")))
+    return table.reset_index(drop=True)
+
+
+def _beds_by_area(facilities: pd.DataFrame | None, col: str | None,
+                  bed_kinds: Sequence[str]) -> pd.DataFrame | None:
+    if facilities is None:
+        return None
+    for c in ("kind", "capacity"):
+        if c not in facilities:
+            raise CoverageInputError(f"facilities: missing column {c!r}")
+    fac = facilities.loc[facilities["kind"].isin(list(bed_kinds))]
+    cap = pd.to_numeric(fac["capacity"], errors="coerce")
+    if cap.isna().any() or (cap < 0).any():
+        bad = fac.loc[cap.isna() | (cap < 0)].iloc[0]
+        raise CoverageInputError(f"facilities: id={bad.get('id')!r} has missing or negative "
+                                 f"capacity {bad['capacity']!r}")
+    nursing = (pd.to_numeric(fac["nursing_beds"], errors="coerce").fillna(0.0)
+               if "nursing_beds" in fac else pd.Series(0.0, index=fac.index))
+    key = (pd.Series(STUDY_AREA, index=fac.index, dtype=object) if col is None
+           else area_codes(fac, col))
+    out = pd.DataFrame({"_key": key.to_numpy(), "beds": cap.to_numpy(dtype=float),
+                        "nursing_beds": nursing.to_numpy(dtype=float)})
+    return out.groupby("_key", sort=True).sum()
+
+
+def area_tables(
+    coverage: CoverageResult | gpd.GeoDataFrame,
+    facilities: pd.DataFrame | None = None,
+    **kwargs,
+) -> pd.DataFrame:
+    """Township, county and study-area rows stacked in one table (``level`` tells them apart).
+
+    Keyword arguments are passed to :func:`area_table`.
+    """
+    parts = [area_table(coverage, facilities, level=lv, **kwargs) for lv in LEVELS]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _lonlat(geom: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
+    if geom.crs is None:
+        raise CoverageInputError("cannot give lon/lat: layer has no CRS")
+    ll = geom.to_crs(4326)
+    return ll.x.to_numpy(), ll.y.to_numpy()
+
+
+def ranked_gaps(
+    coverage: CoverageResult | gpd.GeoDataFrame,
+    kind: str | Sequence[str],
+    *,
+    villages: gpd.GeoDataFrame | None = None,
+    age: int = 60,
+    top: int | None = 50,
+) -> pd.DataFrame:
+    """Places holding the most uncovered elders, largest first.
+
+    Parameters
+    ----------
+    coverage : CoverageResult or GeoDataFrame
+        Output of :func:`elder_coverage.engine.compute_coverage`.
+    kind : str or sequence of str
+        A facility kind, or several (a cell is covered if any of them covers it).
+    villages : GeoDataFrame, optional
+        Village points with ``code`` (and ``name``, ``township_code``). Each uncovered cell
+        is given to its nearest village point and villages are ranked; without it cells are
+        ranked.
+    age : {60, 65, 80}
+        Age floor of the counts.
+    top : int or None
+        Rows to return (None: all with at least one uncovered elder).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rank``, ``code`` (village code or ``cell_id``), ``name``, ``township_code``,
+        ``county_code``, ``n_cells``, ``uncovered`` (persons), ``share`` of all uncovered
+        elders, ``cum_share``, ``lon``, ``lat`` (WGS84 degrees of the village point or cell).
+    """
+    cells = _cells_of(coverage)
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    if age not in AGE_COLUMNS:
+        raise CoverageInputError(f"age: {age} is not one of {sorted(AGE_COLUMNS)}")
+    elders = pd.to_numeric(cells[AGE_COLUMNS[age]]).to_numpy(dtype=float)
+    unc = np.where(covered_any(cells, kinds), 0.0, elders)
+    total = float(unc.sum())
+    keep = np.flatnonzero(unc > 0)
+    if villages is None:
+        lon, lat = _lonlat(cells.geometry.iloc[keep])
+        out = pd.DataFrame({
+            "code": cells["cell_id"].to_numpy()[keep],
+            "name": "",
+            "township_code": area_codes(cells, "township_code").to_numpy()[keep],
+            "county_code": area_codes(cells, "county_code").to_numpy()[keep],
+            "n_cells": 1,
+            "uncovered": unc[keep],
+            "lon": lon,
+            "lat": lat,
+        })
+    else:
+        if "code" not in villages:
+            raise CoverageInputError("villages: missing column 'code'")
+        if villages.crs is None or cells.crs is None or villages.crs != cells.crs:
+            raise CoverageInputError(f"CRS mismatch: cells are in {cells.crs} but villages in "
+                                     f"{villages.crs}; reproject one to the other")
+        vx = np.column_stack([villages.geometry.x, villages.geometry.y])
+        cx = np.column_stack([cells.geometry.x.to_numpy()[keep],
+                              cells.geometry.y.to_numpy()[keep]])
+        _, nearest = cKDTree(vx).query(cx, k=1)
+        grouped = pd.DataFrame({"v": nearest, "uncovered": unc[keep]}).groupby("v").agg(
+            n_cells=("uncovered", "size"), uncovered=("uncovered", "sum"))
+        v = villages.iloc[grouped.index.to_numpy()]
+        lon, lat = _lonlat(v.geometry)
+        out = pd.DataFrame({
+            "code": v["code"].astype(str).to_numpy(),
+            "name": v["name"].to_numpy() if "name" in v else "",
+            "township_code": area_codes(v, "township_code").to_numpy(),
+            "county_code": area_codes(v, "county_code").to_numpy(),
+            "n_cells": grouped["n_cells"].to_numpy(),
+            "uncovered": grouped["uncovered"].to_numpy(),
+            "lon": lon,
+            "lat": lat,
+        })
+    out = out.sort_values(["uncovered", "code"], ascending=[False, True], kind="stable")
+    out["share"] = out["uncovered"] / total if total > 0 else np.nan
+    out["cum_share"] = out["share"].cumsum()
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    cols = ["rank", "code", "name", "township_code", "county_code", "n_cells", "uncovered",
+            "share", "cum_share", "lon", "lat"]
+    out = out[cols].reset_index(drop=True)
+    return out if top is None else out.head(top)

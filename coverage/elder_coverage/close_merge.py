@@ -1,0 +1,436 @@
+"""Close or merge township welfare centres (撤并整合) and place their residents.
+
+Policy asks to close or merge welfare centres that are run-down, fail fire safety or stand
+empty, and to turn the good ones into regional centres. :func:`assess_centres` says which
+centres fail and why; :func:`plan_close_merge` chooses which of them to close — every failing
+centre unless it is needed to keep coverage at a target (set cover over the failing ones,
+the rest kept), or a fixed number (p-median: least elder-weighted travel time) — then moves
+each closed centre's residents to receiving centres with spare beds by the shortest road
+distance (a transportation problem solved with HiGHS), and recomputes coverage cell by cell
+so that the before/after figures agree elder by elder.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import dijkstra
+
+from elder_coverage.engine import compute_coverage, reach_matrix
+from elder_coverage.standards import Standards, resolve_standards
+from elder_coverage.travel import RoadNetwork, as_network
+
+KIND = "township_centre"
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """When a welfare centre fails (any one reason is enough).
+
+    Attributes
+    ----------
+    built_before : int
+        Built before this year: run-down stock (default 1995).
+    min_occupancy : float
+        Occupancy (0-1) below this: standing (nearly) empty (default 0.3).
+    require_fire_safety : bool
+        A failed fire-safety inspection fails the centre (default True).
+    """
+
+    built_before: int = 1995
+    min_occupancy: float = 0.3
+    require_fire_safety: bool = True
+
+
+def assess_centres(facilities: gpd.GeoDataFrame, criteria: Criteria = Criteria()) -> pd.DataFrame:
+    """Which township centres fail the closing criteria, and why.
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame
+        Facilities; rows of kind ``township_centre`` with status open are assessed.
+    criteria : Criteria
+
+    Returns
+    -------
+    DataFrame
+        ``id``, ``name``, ``county_code``, ``capacity``, ``occupancy``, ``residents``
+        (persons: occupancy × beds, rounded), ``spare_beds``, ``built_year``,
+        ``fire_safety_ok``, ``fails`` (bool) and ``reasons`` (text; missing data is not a
+        failure but is named).
+    """
+    fac = _open_centres(facilities)
+    reasons = []
+    for row in fac.itertuples():
+        why = []
+        by = getattr(row, "built_year", pd.NA)
+        if pd.notna(by) and int(by) < criteria.built_before:
+            why.append(f"built {int(by)} (< {criteria.built_before})")
+        occ = getattr(row, "occupancy", np.nan)
+        if pd.notna(occ) and float(occ) < criteria.min_occupancy:
+            why.append(f"occupancy {float(occ):.0%} (< {criteria.min_occupancy:.0%})")
+        fs = getattr(row, "fire_safety_ok", pd.NA)
+        if criteria.require_fire_safety and pd.notna(fs) and not bool(fs):
+            why.append("failed fire safety")
+        reasons.append("; ".join(why))
+    out = pd.DataFrame({
+        "id": fac["id"].to_numpy(),
+        "name": fac["name"].to_numpy(),
+        "county_code": fac.get("county_code", pd.Series(pd.NA, index=fac.index)).to_numpy(),
+        "capacity": fac["capacity"].to_numpy(),
+        "occupancy": fac.get("occupancy", pd.Series(np.nan, index=fac.index)).to_numpy(),
+        "built_year": fac.get("built_year", pd.Series(pd.NA, index=fac.index)).to_numpy(),
+        "fire_safety_ok": fac.get("fire_safety_ok", pd.Series(pd.NA, index=fac.index)).to_numpy(),
+    })
+    occ = pd.to_numeric(out["occupancy"], errors="coerce").fillna(0.0)
+    out["residents"] = np.round(occ * out["capacity"]).astype(int)
+    out["spare_beds"] = (out["capacity"] - out["residents"]).clip(lower=0).astype(int)
+    out["reasons"] = reasons
+    out["fails"] = out["reasons"] != ""
+    return out
+
+
+@dataclass
+class CloseMergePlan:
+    """Result of :func:`plan_close_merge`.
+
+    Attributes
+    ----------
+    assessment : DataFrame
+        :func:`assess_centres` of the centres in scope, plus ``decision`` (keep, close,
+        keep (needed)).
+    closed : list of str
+        Ids of the centres to close.
+    merges : DataFrame
+        One row per (closed → receiving) pair: ``from_id``, ``from_name``, ``to_id``,
+        ``to_name``, ``road_km``, ``residents_moved`` (persons),
+        ``receiving_occupancy_before`` / ``_after`` (0-1), ``catchment_elders_moved``
+        (elders 60+ whose nearest centre was the closed one and is now the receiving one).
+    before, after : dict
+        ``covered_elders`` (60+ within the standard of an open centre), ``covered_share``,
+        ``mean_time_min`` (elder-weighted time to the nearest centre, reachable elders) and
+        ``centres``.
+    lost_coverage : DataFrame
+        Cells that lose coverage: ``cell_id``, ``elders_60``, ``township_code``.
+    cells_before, cells_after : GeoDataFrame
+        Engine output for township centres before and after.
+    optimisation : dict
+        Model, status, objective, gap, seconds, message.
+    """
+
+    assessment: pd.DataFrame
+    closed: list[str]
+    merges: pd.DataFrame
+    before: dict[str, float]
+    after: dict[str, float]
+    lost_coverage: pd.DataFrame
+    cells_before: gpd.GeoDataFrame
+    cells_after: gpd.GeoDataFrame
+    optimisation: dict[str, Any] = field(default_factory=dict)
+
+
+class InfeasiblePlanError(ValueError):
+    """No plan satisfies the request; the message says why."""
+
+
+def _open_centres(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    fac = facilities[facilities["kind"] == KIND]
+    if "status" in fac:
+        fac = fac[fac["status"].fillna("open").isin(["open"])]
+    return fac.reset_index(drop=True)
+
+
+def _coverage_stats(cells: gpd.GeoDataFrame, n_centres: int) -> dict[str, float]:
+    elders = cells["elders_60"].to_numpy(float)
+    covered = cells[f"{KIND}_covered"].fillna(False).to_numpy(bool)
+    t = cells[f"{KIND}_time_min"].to_numpy(float)
+    if np.isnan(t).all():
+        t = cells[f"{KIND}_dist_m"].to_numpy(float)
+    ok = np.isfinite(t)
+    total = float(elders.sum())
+    return {
+        "centres": int(n_centres),
+        "elders": int(round(total)),
+        "covered_elders": int(round(elders[covered].sum())),
+        "covered_share": float(elders[covered].sum() / total) if total else 0.0,
+        "mean_time_min": float(np.average(t[ok], weights=elders[ok])) if elders[ok].sum() else
+        float("nan"),
+    }
+
+
+def road_distance_m(graph: Any, from_xy: np.ndarray, to_xy: np.ndarray,
+                    max_snap_m: float = 5000.0) -> np.ndarray:
+    """Shortest road distance (m) from each ``from`` point to each ``to`` point.
+
+    Points join the road at their nearest node and the straight gap is added; pairs with no
+    road path are ``inf``. One Dijkstra per ``from`` point on the edge lengths.
+    """
+    net = as_network(graph)
+    tg = net.mode("length") if isinstance(net, RoadNetwork) and net.G is not None else None
+    if tg is None:
+        raise ValueError("road distances need a road graph with edge lengths")
+    fn, fd = tg.snap(np.asarray(from_xy, float), max_snap_m)
+    tn, td = tg.snap(np.asarray(to_xy, float), max_snap_m)
+    out = np.full((len(fn), len(tn)), np.inf)
+    ok_f = np.flatnonzero(fn >= 0)
+    ok_t = np.flatnonzero(tn >= 0)
+    if ok_f.size and ok_t.size:
+        d = dijkstra(tg.csgraph, directed=True, indices=fn[ok_f])
+        out[np.ix_(ok_f, ok_t)] = d[:, tn[ok_t]] + fd[ok_f, None] + td[None, ok_t]
+    return out
+
+
+def _straight_distance_m(from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:
+    diff = from_xy[:, None, :] - to_xy[None, :, :]
+    return np.hypot(diff[..., 0], diff[..., 1])
+
+
+def assign_residents(residents: np.ndarray, spare: np.ndarray, dist_m: np.ndarray,
+                     max_distance_m: float | None = None) -> np.ndarray:
+    """Move residents of closed centres to receivers at least total road distance.
+
+    A transportation problem (HiGHS through :func:`scipy.optimize.linprog`): every resident
+    is placed, no receiver takes more than its spare beds, pairs beyond ``max_distance_m``
+    or with no road are not used. Integral because the constraint matrix is totally
+    unimodular.
+
+    Returns
+    -------
+    ndarray
+        (n_closed × n_receivers) persons moved.
+
+    Raises
+    ------
+    InfeasiblePlanError
+        Not enough spare beds within reach, with the numbers.
+    """
+    n, m = dist_m.shape
+    usable = np.isfinite(dist_m)
+    if max_distance_m is not None:
+        usable &= dist_m <= max_distance_m
+    need, have = int(residents.sum()), int(spare.sum())
+    if need == 0:
+        return np.zeros((n, m), dtype=int)
+    reachable_spare = np.array([spare[usable[i]].sum() for i in range(n)])
+    short = np.flatnonzero(reachable_spare < residents)
+    if need > have or short.size:
+        detail = "" if not short.size else (
+            f"; closed centre rows {short.tolist()} have {reachable_spare[short].tolist()} "
+            f"spare beds within reach for {residents[short].tolist()} residents")
+        raise InfeasiblePlanError(
+            f"capacities too small: {need} residents to move, {have} spare beds in the "
+            f"receiving centres{detail}")
+    rows, cols = np.nonzero(usable)
+    cost = dist_m[rows, cols] / 1000.0
+    a_eq = sp.csr_array((np.ones(rows.size), (rows, np.arange(rows.size))), shape=(n, rows.size))
+    a_ub = sp.csr_array((np.ones(rows.size), (cols, np.arange(rows.size))), shape=(m, rows.size))
+    res = linprog(cost, A_ub=a_ub, b_ub=spare, A_eq=a_eq, b_eq=residents, bounds=(0, None),
+                  method="highs")
+    if res.status != 0:
+        raise InfeasiblePlanError(f"no assignment of residents found: {res.message}")
+    flows = np.zeros((n, m))
+    flows[rows, cols] = res.x
+    return np.round(flows).astype(int)
+
+
+def plan_close_merge(
+    cells: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    graph: Any = None,
+    standards: Standards | dict | None = None,
+    *,
+    criteria: Criteria = Criteria(),
+    close: str | int = "failing",
+    coverage_target: float = 1.0,
+    max_distance_km: float | None = None,
+    time_limit: float | None = 60.0,
+) -> CloseMergePlan:
+    """Choose which township welfare centres to close and where their residents go.
+
+    Parameters
+    ----------
+    cells : GeoDataFrame
+        Demand cells (``cell_id``, ``elders_60`` persons) of the area considered.
+    facilities : GeoDataFrame
+        Facilities of the area; open ``township_centre`` rows are the candidates.
+    graph : networkx.MultiDiGraph or RoadNetwork, optional
+        Road graph; without it, straight-line standards and distances are used.
+    standards : Standards or dict, optional
+        Service standards (overrides merged on the defaults).
+    criteria : Criteria
+        What makes a centre fail.
+    close : "failing" or int
+        ``"failing"``: close every failing centre unless it is needed to keep the covered
+        elders at ``coverage_target`` × today's (fewest failing centres kept: set cover).
+        An int ``n``: close exactly ``n`` failing centres, those whose loss costs least in
+        elder-weighted travel time (p-median over the kept centres).
+    coverage_target : float
+        Share (0-1) of today's covered elders that must stay covered (``"failing"`` mode).
+    max_distance_km : float, optional
+        Residents are not moved farther than this by road.
+    time_limit : float, optional
+        Seconds for the solver; the best plan found is returned with its gap.
+
+    Returns
+    -------
+    CloseMergePlan
+
+    Raises
+    ------
+    InfeasiblePlanError
+        ``n`` larger than the failing centres, or not enough spare beds for the residents.
+    """
+    std = resolve_standards(standards)
+    net = as_network(graph)
+    assessment = assess_centres(facilities, criteria)
+    centres = _open_centres(facilities)
+    if centres.empty:
+        raise InfeasiblePlanError("no open township centres in the area")
+    failing = assessment["fails"].to_numpy()
+    before = compute_coverage(cells, centres, net, std, kinds=[KIND]).cells
+    t0 = time.perf_counter()
+    candidates = np.flatnonzero(failing)
+    fixed = np.flatnonzero(~failing)
+    xy = centres.geometry.get_coordinates().to_numpy()
+    opt: dict[str, Any] = {"candidates": int(candidates.size)}
+    if close == "failing":
+        dist_all = _distances(net, xy[candidates], xy, max_distance_km)
+        sol = _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
+                             coverage_target, time_limit)
+        opt.update(model="closure_milp", status=sol.status, objective=sol.objective,
+                   gap=sol.gap, message=sol.message)
+        if sol.status not in ("optimal", "time_limit"):
+            raise InfeasiblePlanError(sol.message)
+        closed_idx = candidates[~sol.keep]
+        kept_idx = np.sort(np.concatenate([fixed, candidates[sol.keep]]))
+        flows = sol.flows[~sol.keep][:, kept_idx]
+        dist = dist_all[~sol.keep][:, kept_idx]
+    else:
+        n_close = int(close)
+        if n_close > candidates.size:
+            raise InfeasiblePlanError(
+                f"close={n_close} but only {candidates.size} centres fail the criteria "
+                f"({', '.join(assessment.loc[failing, 'id'])})")
+        rows = np.flatnonzero(before["elders_60"].to_numpy(float) > 0)
+        # Costs up to a few times the standard: beyond that a centre serves nobody in
+        # practice. Elders whom only closing centres reach within that horizon are left
+        # unserved at a penalty of twice the horizon, so the model prefers closures whose
+        # elders can be served elsewhere but still answers when some cannot.
+        horizon = 4 * (std[KIND].minutes if net is not None else std[KIND].radius_m)
+        cost = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND, limit=horizon)
+        from elder_coverage.optimize import p_median
+
+        res = p_median(cost, len(centres) - n_close,
+                       weights=before["elders_60"].to_numpy(float)[rows], fixed=fixed,
+                       forbidden=None, time_limit=time_limit, unassigned_penalty=2 * horizon)
+        opt.update(model="p_median", status=res.status, objective=res.objective, gap=res.gap,
+                   message=res.message)
+        if res.status == "infeasible":
+            raise InfeasiblePlanError(res.message)
+        kept_idx = np.array(sorted(set(res.sites.tolist()) | set(fixed.tolist())), int)
+        closed_idx = np.array(sorted(set(range(len(centres))) - set(kept_idx.tolist())), int)
+        dist = _distances(net, xy[closed_idx], xy[kept_idx], max_distance_km)
+        flows = assign_residents(assessment["residents"].to_numpy()[closed_idx],
+                                 assessment["spare_beds"].to_numpy()[kept_idx], dist * 1000)
+    opt["seconds"] = round(time.perf_counter() - t0, 3)
+    decision = np.where(failing, "keep (needed)", "keep").astype(object)
+    decision[closed_idx] = "close"
+    assessment = assessment.assign(decision=decision)
+
+    after = compute_coverage(cells, centres.iloc[kept_idx], net, std, kinds=[KIND]).cells
+    merges = _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before, after)
+    nb = before[f"{KIND}_covered"].fillna(False).to_numpy(bool)
+    na = after[f"{KIND}_covered"].fillna(False).to_numpy(bool)
+    lost = before.loc[nb & ~na, ["cell_id", "elders_60", "township_code"]].reset_index(drop=True)
+    return CloseMergePlan(
+        assessment=assessment, closed=centres["id"].iloc[closed_idx].tolist(), merges=merges,
+        before=_coverage_stats(before, len(centres)),
+        after=_coverage_stats(after, len(kept_idx)),
+        lost_coverage=lost, cells_before=before, cells_after=after, optimisation=opt,
+    )
+
+
+def _distances(net, from_xy, to_xy, max_distance_km) -> np.ndarray:
+    """Road km (straight-line km without a graph); inf beyond ``max_distance_km``."""
+    d = (road_distance_m(net, from_xy, to_xy) if net is not None
+         else _straight_distance_m(from_xy, to_xy)) / 1000.0
+    if max_distance_km is not None:
+        d = np.where(d <= max_distance_km, d, np.inf)
+    return d
+
+
+def _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
+                   coverage_target, time_limit):
+    """Set up :func:`elder_coverage.closure_milp.solve_closure` for the failing centres."""
+    from elder_coverage.closure_milp import solve_closure
+
+    elders = before["elders_60"].to_numpy(float)
+    covered = before[f"{KIND}_covered"].fillna(False).to_numpy(bool) & (elders > 0)
+    rows = np.flatnonzero(covered)
+    reach = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND).tocsr()
+    pattern = sp.csr_array((np.ones(reach.nnz), reach.indices, reach.indptr), shape=reach.shape)
+    is_failing = np.zeros(len(centres), bool)
+    is_failing[candidates] = True
+    by_passing = (pattern @ (~is_failing).astype(float)) > 0
+    # Cells that only failing centres serve, grouped by which ones: one row per pattern.
+    sub = pattern[np.flatnonzero(~by_passing)][:, candidates].tocsr()
+    keys = [tuple(sub.indices[sub.indptr[i]:sub.indptr[i + 1]]) for i in range(sub.shape[0])]
+    w_rows = elders[rows][~by_passing]
+    uniq: dict[tuple, int] = {}
+    w = []
+    for key, wt in zip(keys, w_rows, strict=True):
+        if key not in uniq:
+            uniq[key] = len(w)
+            w.append(0.0)
+        w[uniq[key]] += wt
+    g_rows = [g for key, g in uniq.items() for _ in key]
+    g_cols = [j for key in uniq for j in key]
+    groups = sp.csr_array((np.ones(len(g_cols)), (g_rows, g_cols)),
+                          shape=(len(uniq), len(candidates)))
+    need = coverage_target * elders[rows].sum() - elders[rows][by_passing].sum()
+    receiver_failing = np.full(len(centres), -1)
+    receiver_failing[candidates] = np.arange(len(candidates))
+    return solve_closure(groups, np.array(w), need,
+                         assessment["residents"].to_numpy()[candidates],
+                         assessment["spare_beds"].to_numpy(), receiver_failing, dist_all,
+                         time_limit=time_limit)
+
+
+def _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before,
+                 after) -> pd.DataFrame:
+    cols = ["from_id", "from_name", "to_id", "to_name", "road_km", "residents_moved",
+            "receiving_occupancy_before", "receiving_occupancy_after", "catchment_elders_moved"]
+    if closed_idx.size == 0:
+        return pd.DataFrame(columns=cols)
+    cap = assessment["capacity"].to_numpy()[kept_idx].astype(float)
+    res_before = assessment["residents"].to_numpy()[kept_idx].astype(float)
+    res_after = res_before + flows.sum(axis=0)
+    ids = centres["id"].to_numpy()
+    nb = before[f"{KIND}_nearest_id"].to_numpy()
+    na = after[f"{KIND}_nearest_id"].to_numpy()
+    elders = before["elders_60"].to_numpy(float)
+    rows = []
+    for a, ci in enumerate(closed_idx):
+        targets = np.flatnonzero(flows[a] > 0)
+        if targets.size == 0:  # nobody living there: the nearest receiver by road
+            targets = [int(np.argmin(dist[a]))]
+        for b in targets:
+            ki = kept_idx[b]
+            moved = (nb == ids[ci]) & (na == ids[ki])
+            rows.append({
+                "from_id": ids[ci], "from_name": centres["name"].iloc[ci],
+                "to_id": ids[ki], "to_name": centres["name"].iloc[ki],
+                "road_km": round(float(dist[a, b]), 2) if np.isfinite(dist[a, b]) else None,
+                "residents_moved": int(flows[a, b]),
+                "receiving_occupancy_before": round(res_before[b] / cap[b], 3) if cap[b] else None,
+                "receiving_occupancy_after": round(res_after[b] / cap[b], 3) if cap[b] else None,
+                "catchment_elders_moved": int(round(elders[moved].sum())),
+            })
+    return pd.DataFrame(rows, columns=cols)

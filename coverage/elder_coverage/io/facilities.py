@@ -1,0 +1,360 @@
+"""Facility tables: CSV (lon/lat, 经度/纬度 or x/y), GeoJSON, GeoPackage, Shapefile.
+
+Output follows ``elder_coverage.schema``: ``id``, ``name``, ``kind`` (one of ``FACILITY_KINDS``),
+``capacity`` and whichever optional columns the file has, as points in a metric CRS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from elder_coverage.io._common import (
+    PathLike,
+    check_inside,
+    code_text,
+    norm_name,
+    read_points,
+    record_source,
+    rename_columns,
+)
+from elder_coverage.io.crs import to_metric
+from elder_coverage.io.errors import InputError
+from elder_coverage.schema import FACILITY_KINDS, FACILITY_OPTIONAL, FACILITY_REQUIRED, KIND_LABELS
+
+#: Column names accepted for each schema column (matched case-insensitively). The 10-letter
+#: names are what a Shapefile's DBF truncates the schema names to.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("编号", "机构编号", "设施编号", "编码", "facility_id", "序号"),
+    "name": ("名称", "机构名称", "设施名称", "name_zh"),
+    "kind": ("类型", "机构类型", "设施类型", "类别", "type", "category"),
+    "capacity": ("床位数", "床位", "核定床位", "床位数量", "座位数", "餐位数", "容量", "beds",
+                 "seats"),
+    "nursing_beds": ("护理床位", "护理床位数", "护理型床位", "nursing_be"),
+    "occupancy": ("入住率", "occupancy_rate"),
+    "built_year": ("建成年份", "建成时间", "建设年份", "建成年代", "year_built"),
+    "fire_safety_ok": ("消防合格", "消防验收", "消防", "fire_safet", "fire_ok"),
+    "status": ("状态", "运营状态"),
+    "floor_area_m2": ("建筑面积", "养老服务面积", "面积", "floor_area"),
+    "county_code": ("县代码", "区县代码", "county_cod"),
+    "township_code": ("乡镇代码", "township_c"),
+    "village_code": ("村代码", "village_co"),
+    "synthetic": ("合成",),
+}
+
+#: Short forms planners write for each kind, besides the labels in ``schema.KIND_LABELS``.
+#: 敬老院 are township-run homes (the 三级网络's middle tier); 幸福院 are village mutual-aid sites.
+KIND_SYNONYMS: dict[str, str] = {
+    "县级养老机构": "county_home",
+    "县级养老院": "county_home",
+    "县社会福利院": "county_home",
+    "社会福利院": "county_home",
+    "县级失能照护机构": "county_home",
+    "乡镇敬老院": "township_centre",
+    "敬老院": "township_centre",
+    "区域养老服务中心": "township_centre",
+    "乡镇养老服务中心": "township_centre",
+    "乡镇福利服务中心": "township_centre",
+    "农村养老大院": "rural_courtyard",
+    "养老大院": "rural_courtyard",
+    "互助站点": "rural_courtyard",
+    "农村互助养老站点": "rural_courtyard",
+    "互助幸福院": "rural_courtyard",
+    "农村幸福院": "rural_courtyard",
+    "助老餐厅": "dining_hall",
+    "老年食堂": "dining_hall",
+    "长者食堂": "dining_hall",
+    "老年餐桌": "dining_hall",
+    "日间照料中心": "day_care",
+    "日间照料站": "day_care",
+    "社区日间照料中心": "day_care",
+}
+
+STATUS_SYNONYMS: dict[str, str] = {
+    "运营": "open", "在营": "open", "营业": "open", "正常": "open", "开放": "open",
+    "规划": "planned", "拟建": "planned", "在建": "planned", "筹建": "planned",
+    "关闭": "closed", "停业": "closed", "停运": "closed", "撤并": "closed",
+}
+
+_TRUE = {"true", "t", "yes", "y", "1", "是", "合格", "通过", "已验收", "有"}
+_FALSE = {"false", "f", "no", "n", "0", "否", "不合格", "未通过", "未验收", "无"}
+
+
+def _kind_key(v: str) -> str:
+    return re.sub(r"[\s_\-]+", "", str(v)).lower()
+
+
+def _build_kind_lookup() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for kind in FACILITY_KINDS:
+        table[_kind_key(kind)] = kind
+        labels = KIND_LABELS.get(kind, {})
+        for text in (labels.get("en", ""), labels.get("zh", "")):
+            for part in [text, *text.split("/")]:
+                if part:
+                    table[_kind_key(part)] = kind
+    for text, kind in KIND_SYNONYMS.items():
+        table[_kind_key(text)] = kind
+    return table
+
+
+KIND_LOOKUP: dict[str, str] = _build_kind_lookup()
+
+
+def normalise_kind(value: Any) -> str | None:
+    """Schema kind of an English or Chinese label (``"老年食堂"`` → ``"dining_hall"``) or None."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return KIND_LOOKUP.get(_kind_key(value))
+
+
+def _allowed_kinds() -> str:
+    return "; ".join(f"{k} ({KIND_LABELS[k]['zh']})" if k in KIND_LABELS else k
+                     for k in FACILITY_KINDS)
+
+
+def _rows(mask: np.ndarray) -> list[int]:
+    return (np.flatnonzero(mask) + 1).tolist()
+
+
+def _numbers(df: pd.DataFrame, col: str, path: PathLike, field: str) -> pd.Series:
+    raw = df[col]
+    text = raw if pd.api.types.is_numeric_dtype(raw) else raw.astype(str).str.strip()
+    num = pd.to_numeric(text, errors="coerce")
+    blank = raw.isna() | (raw.astype(str).str.strip() == "")
+    bad = num.isna() & ~blank
+    if bad.any():
+        r = np.flatnonzero(bad.to_numpy())
+        raise InputError(f"not a number ({raw.iloc[r[0]]!r})", path=path, row=(r + 1).tolist(),
+                         field=field)
+    return num.astype(float)
+
+
+def _occupancy(df: pd.DataFrame, path: PathLike, field: str) -> pd.Series:
+    raw = df["occupancy"]
+    text = raw.astype(str).str.strip()
+    pct = text.str.endswith("%") & raw.notna()
+    num = pd.to_numeric(text.str.rstrip("%"), errors="coerce")
+    blank = raw.isna() | (text == "")
+    bad = num.isna() & ~blank
+    if bad.any():
+        r = np.flatnonzero(bad.to_numpy())
+        raise InputError(f"occupancy is not a number ({raw.iloc[r[0]]!r})", path=path,
+                         row=(r + 1).tolist(), field=field)
+    num = num.where(~pct, num / 100.0)
+    out = (num < 0) | (num > 1)
+    if out.any():
+        r = np.flatnonzero(out.to_numpy())
+        raise InputError(f"occupancy {num.iloc[r[0]]:g} is outside 0–1 (write 85% or 0.85)",
+                         path=path, row=(r + 1).tolist(), field=field)
+    return num.astype(float)
+
+
+def _booleans(df: pd.DataFrame, col: str, path: PathLike, field: str) -> pd.Series:
+    def one(v: Any) -> Any:
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            return pd.NA
+        if isinstance(v, bool | np.bool_):
+            return bool(v)
+        t = str(v).strip().lower()
+        if t.endswith(".0"):
+            t = t[:-2]
+        if t == "":
+            return pd.NA
+        if t in _TRUE:
+            return True
+        if t in _FALSE:
+            return False
+        return None
+
+    vals = df[col].map(one)
+    bad = vals.map(lambda v: v is None)
+    if bad.any():
+        r = np.flatnonzero(bad.to_numpy())
+        raise InputError(f"{df[col].iloc[r[0]]!r} is not yes/no (true/false, 是/否, 合格/不合格)",
+                         path=path, row=(r + 1).tolist(), field=field)
+    return vals.astype("boolean")
+
+
+def read_facilities(
+    path: PathLike,
+    *,
+    crs: Any = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    layer: str | int | None = None,
+    source_crs: Any = None,
+    lon: str | None = None,
+    lat: str | None = None,
+    x: str | None = None,
+    y: str | None = None,
+    columns: Mapping[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Read and validate a facility table.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.csv`` (UTF-8 or GBK; coordinates in ``lon``/``lat``, ``经度``/``纬度``, or ``x``/``y``
+        with ``source_crs``), or a GeoJSON/GeoPackage/Shapefile of points (polygons are
+        reduced to an interior point).
+    crs : optional
+        Metric CRS of the result. Default: the UTM zone of the facilities' centre. Pass the
+        CRS of the boundary or demand layer so all layers agree.
+    study_area : GeoDataFrame or GeoSeries, optional
+        Polygons (e.g. from :func:`~elder_coverage.io.read_boundaries`); facilities outside are
+        an error.
+    layer : str or int, optional
+        Layer of a multi-layer file.
+    source_crs : optional
+        CRS of ``x``/``y`` columns, or of a vector file that declares none.
+    lon, lat, x, y : str, optional
+        Coordinate column names, when not one of the recognised names.
+    columns : mapping, optional
+        Extra ``{file column: schema column}`` renames, e.g. ``{"机构床位": "capacity"}``.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per facility in file order, ``id`` (str, unique), ``name``, ``kind`` (a
+        ``schema.FACILITY_KINDS`` value), ``capacity`` (beds or seats, int), the optional
+        schema columns present (``occupancy`` 0–1, ``nursing_beds`` and ``built_year`` as
+        nullable ints, ``fire_safety_ok`` nullable bool, ``status`` open/planned/closed or
+        as written), then the file's other columns. ``attrs["source_crs"]`` and
+        ``attrs["source_path"]`` record the origin.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the row(s)/field: empty or unreadable file, no CRS, missing
+        required column or value, unknown kind, duplicate id, negative or fractional
+        capacity, nursing beds above capacity, occupancy outside 0–1, implausible year,
+        non-point geometry, or a facility outside ``study_area``.
+    """
+    raw = read_points(path, layer=layer, source_crs=source_crs, lon=lon, lat=lat, x=x, y=y)
+    src_crs = raw.crs
+    geom_name = raw.geometry.name
+    if columns:
+        raw = raw.rename(columns=dict(columns))
+    original = {c: c for c in raw.columns}
+    renamed = rename_columns(raw, COLUMN_ALIASES)
+    field_of = {new: old for old, new in zip(original, renamed.columns, strict=True)}
+    df = renamed
+
+    for col in FACILITY_REQUIRED:
+        if col not in df.columns:
+            names = ", ".join((col, *COLUMN_ALIASES.get(col, ())))
+            raise InputError(f"required column missing (accepted names: {names}); columns "
+                             f"are {[c for c in raw.columns if c != geom_name]}",
+                             path=path, field=col)
+    for col in FACILITY_REQUIRED:
+        blank = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if blank.any():
+            raise InputError("required value is missing", path=path, row=_rows(blank.to_numpy()),
+                             field=field_of[col])
+
+    out = gpd.GeoDataFrame(index=df.index, geometry=df.geometry, crs=src_crs)
+    ids = code_text(df["id"])
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = ids[dup].iloc[0]
+        rows = _rows((ids == first).to_numpy())
+        raise InputError(f"duplicate id {first!r} (each facility needs its own id)",
+                         path=path, row=rows, field=field_of["id"])
+    out["id"] = ids.astype(str)
+    out["name"] = df["name"].astype(str).str.strip()
+
+    kinds = df["kind"].map(normalise_kind)
+    bad = kinds.isna().to_numpy()
+    if bad.any():
+        r = np.flatnonzero(bad)
+        raise InputError(f"unknown kind {df['kind'].iloc[r[0]]!r}; allowed kinds: "
+                         f"{_allowed_kinds()}", path=path, row=(r + 1).tolist(),
+                         field=field_of["kind"])
+    out["kind"] = kinds.astype(str)
+
+    cap = _numbers(df, "capacity", path, field_of["capacity"])
+    for mask, why in ((cap < 0, "capacity is negative"),
+                      (~np.isfinite(cap) | (cap != np.round(cap)),
+                       "capacity must be a whole number of beds or seats")):
+        if mask.any():
+            r = np.flatnonzero(mask.to_numpy())
+            raise InputError(f"{why} ({cap.iloc[r[0]]:g})", path=path, row=(r + 1).tolist(),
+                             field=field_of["capacity"])
+    out["capacity"] = cap.astype(np.int64)
+
+    if "nursing_beds" in df:
+        nb = _numbers(df, "nursing_beds", path, field_of["nursing_beds"])
+        # A blank optional value is missing data, not an error.
+        bad = nb.notna() & ((nb < 0) | (nb != np.round(nb)) | (nb > cap))
+        if bad.any():
+            r = np.flatnonzero(bad.to_numpy())
+            raise InputError(f"nursing beds {nb.iloc[r[0]]:g} must be a whole number between "
+                             f"0 and capacity ({cap.iloc[r[0]]:g})", path=path,
+                             row=(r + 1).tolist(), field=field_of["nursing_beds"])
+        out["nursing_beds"] = nb.astype("Int64")
+    if "occupancy" in df:
+        out["occupancy"] = _occupancy(df, path, field_of["occupancy"])
+    if "built_year" in df:
+        yr = _numbers(df, "built_year", path, field_of["built_year"])
+        bad = yr.notna() & ((yr < 1800) | (yr > 2100) | (yr != np.round(yr)))
+        if bad.any():
+            r = np.flatnonzero(bad.to_numpy())
+            raise InputError(f"built year {yr.iloc[r[0]]:g} is not a plausible year",
+                             path=path, row=(r + 1).tolist(), field=field_of["built_year"])
+        out["built_year"] = yr.astype("Int64")
+    if "fire_safety_ok" in df:
+        out["fire_safety_ok"] = _booleans(df, "fire_safety_ok", path, field_of["fire_safety_ok"])
+    if "status" in df:
+        st = df["status"].astype(object).where(df["status"].notna(), None)
+        out["status"] = st.map(
+            lambda v: None if v is None else STATUS_SYNONYMS.get(str(v).strip(),
+                                                                str(v).strip().lower()))
+    if "floor_area_m2" in df:
+        fa = _numbers(df, "floor_area_m2", path, field_of["floor_area_m2"])
+        if (fa < 0).any():
+            r = np.flatnonzero((fa < 0).to_numpy())
+            raise InputError(f"floor area is negative ({fa.iloc[r[0]]:g})", path=path,
+                             row=(r + 1).tolist(), field=field_of["floor_area_m2"])
+        out["floor_area_m2"] = fa
+    for col in ("county_code", "township_code", "village_code"):
+        if col in df:
+            out[col] = code_text(df[col])
+    if "synthetic" in df:
+        out["synthetic"] = _booleans(df, "synthetic", path, field_of["synthetic"])
+
+    known = set(FACILITY_REQUIRED) | set(FACILITY_OPTIONAL) | {geom_name}
+    for col in df.columns:
+        if col not in known and col not in out.columns and norm_name(col) != "geometry":
+            out[col] = df[col]
+
+    out = to_metric(out.reset_index(drop=True), crs)
+    out = _as_points(out, path)
+    check_inside(out, study_area, path, label=out["id"])
+    order = [c for c in (*FACILITY_REQUIRED, *FACILITY_OPTIONAL) if c in out.columns]
+    rest = [c for c in out.columns if c not in order and c != out.geometry.name]
+    out = out[[*order, *rest, out.geometry.name]]
+    return record_source(out, src_crs, path)
+
+
+def _as_points(gdf: gpd.GeoDataFrame, path: PathLike) -> gpd.GeoDataFrame:
+    geom = gdf.geometry
+    kinds = geom.geom_type.to_numpy()
+    single_multi = (kinds == "MultiPoint") & (geom.count_geometries().to_numpy() == 1)
+    areal = np.isin(kinds, ["Polygon", "MultiPolygon"])
+    ok = (kinds == "Point") | single_multi | areal
+    if not ok.all():
+        r = np.flatnonzero(~ok)
+        raise InputError(f"geometry is {kinds[r[0]]}; facilities must be points (or polygons)",
+                         path=path, row=(r + 1).tolist(), field="geometry")
+    if single_multi.any() or areal.any():
+        fixed = geom.copy()
+        fixed[single_multi] = geom[single_multi].get_geometry(0)
+        # An interior point, not the centroid: an L-shaped compound's centroid can fall outside.
+        fixed[areal] = geom[areal].representative_point()
+        gdf = gdf.set_geometry(fixed)
+    return gdf

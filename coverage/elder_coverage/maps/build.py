@@ -1,0 +1,665 @@
+"""Assemble the interactive coverage map of one run (folium/Leaflet, one offline HTML file)."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from folium.plugins import Fullscreen
+
+from elder_coverage.aggregate import COMMUNITY_KINDS
+from elder_coverage.io.atomic import atomic_path
+from elder_coverage.labels import (
+    KIND_COLOURS,
+    check_lang,
+    kind_glyph,
+    kind_label,
+    text,
+)
+from elder_coverage.maps.elements import (
+    HtmlControl,
+    LineLayer,
+    MapControls,
+    MapTitle,
+    PointLayer,
+    ZoomClass,
+    style_element,
+)
+from elder_coverage.maps.offline import inline_assets, use_offline_assets
+from elder_coverage.maps.raster import CellRaster, cell_raster, class_breaks, classify, png_data_uri
+from elder_coverage.maps.service_areas import service_area_polygons
+from elder_coverage.schema import FACILITY_KINDS
+from elder_coverage.standards import Standards
+
+_CELL_PANE, _AREA_PANE = "ec_cells", "ec_areas"
+_CLOSED_COLOUR, _RECEIVER_COLOUR, _NEW_COLOUR, _MERGE_COLOUR = (
+    "#636363", "#1a9850", "#ffd92f", "#d73027")
+_CSS = """
+.ec-icon{background:none;border:none}
+.ec-mk{display:flex;align-items:center;justify-content:center;width:100%;height:100%;
+ box-sizing:border-box;border-radius:50%;border:2px solid #fff;color:#fff;font:bold 11px/1
+ sans-serif;box-shadow:0 0 3px rgba(0,0,0,.6)}
+.ec-closed .ec-mk{border-radius:3px;background:#636363}
+.ec-ring .ec-mk{background:none;border:4px solid #1a9850;box-shadow:0 0 4px #fff}
+.ec-new .ec-mk{border-radius:2px;border-color:#000;color:#000;transform:rotate(45deg)}
+.ec-new .ec-mk span{transform:rotate(-45deg)}
+.leaflet-control-layers-expanded{font-size:12px;line-height:1.3;max-height:70vh;overflow:auto}
+.ec-far .ec-icon .ec-mk{transform:scale(.6)}
+.ec-far .ec-icon.ec-new .ec-mk{transform:scale(.7) rotate(45deg)}
+.ec-vfar .ec-icon .ec-mk{transform:scale(.42)}
+.ec-vfar .ec-icon .ec-mk span{visibility:hidden}
+.ec-pop{min-width:200px}
+.ec-pop table{border-collapse:collapse;font-size:12px;margin-top:4px;max-width:320px}
+.ec-pop th{text-align:left;font-weight:normal;color:#555;padding:1px 8px 1px 0;
+ white-space:nowrap;vertical-align:top}
+.ec-pop td{padding:1px 0}
+.ec-panel{background:rgba(255,255,255,.92);padding:6px 8px;border-radius:4px;
+ box-shadow:0 1px 5px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-height:45vh;overflow:auto}
+.ec-panel summary{font-weight:bold;cursor:pointer}
+.ec-legend-row{display:flex;align-items:center;gap:6px;margin:2px 0}
+.ec-sw{display:inline-block;width:14px;height:14px;border:1px solid #999;flex:none}
+.ec-line{display:inline-block;width:22px;height:0;border-top:3px dashed #d73027;flex:none}
+.ec-legend-row .ec-mk{width:18px;height:18px;flex:none;font-size:9px}
+.ec-title{position:absolute;top:10px;left:50%;transform:translateX(-50%);z-index:1000;
+ background:rgba(255,255,255,.92);padding:4px 12px;border-radius:4px;font:bold 15px/1.4
+ sans-serif;box-shadow:0 1px 5px rgba(0,0,0,.4);pointer-events:none;white-space:nowrap}
+"""
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fmt_int(value: Any) -> str:
+    return f"{float(value):,.0f}"
+
+
+def _fmt_share(value: Any) -> str:
+    v = float(value)
+    # Occupancy is a 0-1 share in the schema; a value above 1.5 was given in per cent.
+    return f"{v:.0%}" if v <= 1.5 else f"{v:.0f}%"
+
+
+def _fmt_bool(lang: str):
+    def fmt(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        return text("yes", lang) if bool(value) else text("no", lang)
+
+    return fmt
+
+
+def popup_html(title: str, rows: Iterable[tuple[str, str]]) -> str:
+    """Popup HTML: a bold title and a two-column table; every string is escaped here."""
+    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
+    return f'<div class="ec-pop"><b>{_esc(title)}</b><table>{body}</table></div>'
+
+
+def _marker_html(glyph: str, colour: str) -> str:
+    return f'<div class="ec-mk" style="background:{colour}"><span>{_esc(glyph)}</span></div>'
+
+
+def _check_layer(gdf: Any, name: str, columns: Iterable[str] = (), metric: bool = False) -> None:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"{name}: expected a GeoDataFrame, got {type(gdf).__name__}")
+    if gdf.crs is None:
+        raise ValueError(f"{name}: no CRS set")
+    if metric and not pyproj.CRS.from_user_input(gdf.crs).is_projected:
+        raise ValueError(f"{name}: expected a projected (metric) CRS, got {gdf.crs}")
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        raise ValueError(f"{name}: missing column(s) {missing}")
+
+
+def _round_coords(geoms: np.ndarray, decimals: int = 5) -> np.ndarray:
+    # 1e-5 degree is ~1 m: full float precision would triple the size of every boundary.
+    return shapely.transform(geoms, lambda c: np.round(c, decimals))
+
+
+def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, tolerance_m: float) -> dict:
+    """FeatureCollection in EPSG:4326 with simplified, rounded geometry and given properties."""
+    geoms = gdf.geometry.simplify(tolerance_m, preserve_topology=True) if tolerance_m else \
+        gdf.geometry
+    geo = gpd.GeoSeries(geoms.to_numpy(), crs=gdf.crs).to_crs(4326).to_numpy()
+    geo = _round_coords(geo)
+    features = []
+    for i, (g, (_, row)) in enumerate(zip(geo, props.iterrows(), strict=True)):
+        if g is None or g.is_empty:
+            continue
+        features.append({"type": "Feature", "id": str(i),
+                         "properties": {k: row[k] for k in props.columns},
+                         "geometry": shapely.geometry.mapping(g)})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _latlon(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    pts = gdf.geometry.to_crs(4326)
+    return np.column_stack([pts.y.to_numpy(), pts.x.to_numpy()])
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def coverage_map(
+    counties: gpd.GeoDataFrame | None,
+    townships: gpd.GeoDataFrame | None,
+    cells: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    *,
+    service_areas: gpd.GeoDataFrame | None = None,
+    isochrones: gpd.GeoDataFrame | None = None,
+    standards: Standards | Mapping[str, Any] | None = None,
+    merges: pd.DataFrame | None = None,
+    closed_ids: Iterable[Any] | None = None,
+    new_sites: gpd.GeoDataFrame | None = None,
+    lang: str = "zh",
+    cell_size_m: float = 250.0,
+    age: int = 60,
+    title: str | None = None,
+    tiles: bool = True,
+    show_uncovered: str | None = None,
+) -> folium.Map:
+    """Interactive coverage map of one run.
+
+    Every part but one of the four main layers may be missing (None or empty); the map draws
+    what it is given. Strings from the data (names, codes) are HTML-escaped and reach the page
+    only as JSON, so a name such as ``<script>...</script>`` shows as text.
+
+    Parameters
+    ----------
+    counties : GeoDataFrame or None
+        Study-area county polygons with ``code`` and ``name``.
+    townships : GeoDataFrame or None
+        Township polygons with ``code``, ``name`` (and ``county_code``); the hover tooltip
+        shows each township's elders and covered share per kind, summed from ``cells``.
+    cells : GeoDataFrame or None
+        Demand-cell centres (Points, projected CRS) with ``elders_<age>`` (persons) and,
+        per facility kind ``K``, ``K_covered`` (bool), as written by the coverage engine.
+        Drawn as square cells of ``cell_size_m`` in a PNG overlay.
+    facilities : GeoDataFrame or None
+        Facility points with ``id``, ``name``, ``kind``, ``capacity`` and optionally
+        ``occupancy`` (0-1), ``nursing_beds``, ``built_year``, ``fire_safety_ok``,
+        ``covered_elders`` (persons within the standard).
+    service_areas : GeoDataFrame, optional
+        Output of :func:`elder_coverage.maps.service_area_polygons`. When None it is computed from
+        ``facilities``, ``standards`` and ``isochrones``.
+    isochrones : GeoDataFrame, optional
+        Travel-time polygons with a ``kind`` column, for network standards; without them a
+        network kind's area is its ``radius_m`` buffer, and its layer name says so.
+    standards : Standards or dict, optional
+        Service standards; None = the packaged defaults.
+    merges : DataFrame, optional
+        Close-and-merge plan: ``from_id``, ``to_id`` and optionally ``from_name``, ``to_name``,
+        ``road_km``, ``residents_moved``, ``receiving_occupancy_after``.
+    closed_ids : iterable, optional
+        Facility ids closed by the plan (``merges.from_id`` are always treated as closed).
+    new_sites : GeoDataFrame, optional
+        Proposed sites (Points) with ``kind`` and optionally ``name``, ``covered_elders_gain``.
+    lang : {"zh", "en"}
+        Language of every label.
+    cell_size_m : float, default 250
+        Side of a demand cell (metres).
+    age : {60, 65, 80}
+        Age floor of the elder counts drawn.
+    title : str, optional
+        Map title; default the localized "Elder-care facility coverage".
+    tiles : bool, default True
+        Add an OpenStreetMap base layer (needs the network; the map works without it).
+    show_uncovered : str, optional
+        Uncovered-elders layer on when the map opens: a facility kind or ``"community"``
+        (cells served by none of :data:`elder_coverage.aggregate.COMMUNITY_KINDS`, the quarter-hour
+        circle; drawn when all three have coverage columns). Default ``"community"`` when
+        drawn, else the first kind (in :data:`elder_coverage.schema.FACILITY_KINDS` order).
+
+    Returns
+    -------
+    folium.Map
+        Write it with :func:`save_map` (inlines Leaflet so the file opens offline).
+    """
+    check_lang(lang)
+    layers = {"counties": counties, "townships": townships, "cells": cells,
+              "facilities": facilities}
+    present = {k: v for k, v in layers.items() if v is not None and len(v)}
+    if not present:
+        raise ValueError("coverage_map: counties, townships, cells and facilities are all empty")
+    if counties is not None and len(counties):
+        _check_layer(counties, "counties", ["name"])
+    if townships is not None and len(townships):
+        _check_layer(townships, "townships", ["name"])
+    if cells is not None and len(cells):
+        _check_layer(cells, "cells", [f"elders_{age}"], metric=True)
+    if facilities is not None and len(facilities):
+        _check_layer(facilities, "facilities", ["id", "kind"], metric=True)
+    if new_sites is not None and len(new_sites):
+        _check_layer(new_sites, "new_sites", ["kind"])
+
+    title = title if title is not None else text("map_title", lang)
+    frame = next(iter(present.values()))
+    west, south, east, north = frame.to_crs(4326).total_bounds
+    for g in present.values():
+        w, s, e, n = g.to_crs(4326).total_bounds
+        west, south, east, north = min(west, w), min(south, s), max(east, e), max(north, n)
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=9, tiles=None,
+                   control_scale=False, zoom_control=False)
+    MapControls(text("zoom_in", lang), text("zoom_out", lang)).add_to(m)
+    use_offline_assets(m)
+    m.get_root().title = _esc(title)
+    m.get_root().header.add_child(style_element(_CSS), name="ec_css")
+    m.fit_bounds([[south, west], [north, east]])
+    if tiles:
+        folium.TileLayer("OpenStreetMap", name=text("basemap_osm", lang), overlay=False,
+                         control=True).add_to(m)
+    folium.map.CustomPane(_CELL_PANE, z_index=350, pointer_events=False).add_to(m)
+    folium.map.CustomPane(_AREA_PANE, z_index=380, pointer_events=False).add_to(m)
+
+    legend: list[str] = []
+    if cells is not None and len(cells):
+        legend += _add_cell_layers(m, cells, lang, cell_size_m, age, show_uncovered)
+    if facilities is not None and len(facilities):
+        if service_areas is None:
+            service_areas = service_area_polygons(facilities, standards, isochrones=isochrones)
+        if len(service_areas):
+            legend += _add_service_areas(m, service_areas, lang)
+    if counties is not None and len(counties):
+        _add_counties(m, counties, lang)
+    if townships is not None and len(townships):
+        _add_townships(m, townships, cells, lang, age)
+    closed = _closed_set(closed_ids, merges)
+    if facilities is not None and len(facilities):
+        # Proposed sites already added to `facilities` are drawn once, in the new-sites layer.
+        proposed = set()
+        if new_sites is not None and len(new_sites) and "id" in new_sites.columns:
+            proposed = {str(v) for v in new_sites["id"]}
+        legend += _add_facilities(m, facilities, closed | proposed, lang)
+        if closed or (merges is not None and len(merges)):
+            legend += _add_siting(m, facilities, merges, closed, lang)
+    if new_sites is not None and len(new_sites):
+        legend += _add_new_sites(m, new_sites, lang)
+
+    MapTitle(title).add_to(m)
+    # Hundreds of full-size icons would hide the cells when zoomed out: shrink them.
+    ZoomClass(11, "ec-far").add_to(m)
+    ZoomClass(10, "ec-vfar").add_to(m)
+    HtmlControl(f'<details open><summary>{_esc(text("legend", lang))}</summary>'
+                f'{"".join(legend)}</details>', position="bottomleft").add_to(m)
+    use_offline_assets(Fullscreen(position="topleft", title=text("fullscreen", lang),
+                                  title_cancel=text("fullscreen_exit", lang))).add_to(m)
+    folium.LayerControl(position="topright", collapsed=False).add_to(m)
+    return m
+
+
+def map_html(m: folium.Map) -> str:
+    """Self-contained HTML of ``m``: Leaflet and its CSS inlined, no external file loaded."""
+    return inline_assets(m.get_root().render())
+
+
+def save_map(m: folium.Map, path: str | os.PathLike) -> Path:
+    """Write ``m`` as one offline HTML file, atomically (temp file + ``os.replace``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    page = map_html(m)
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return target
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _palette(name: str, n: int, lo: float = 0.15, hi: float = 1.0) -> list[tuple[int, int, int]]:
+    cmap = matplotlib.colormaps[name]
+    pos = np.linspace(lo, hi, n) if n > 1 else np.array([hi])
+    return [tuple(int(round(255 * c)) for c in cmap(p)[:3]) for p in pos]
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def _class_labels(breaks: list[float]) -> list[str]:
+    out = []
+    for i, b in enumerate(breaks):
+        if i + 1 == len(breaks):
+            out.append(f"≥ {b:g}")
+            continue
+        nxt = breaks[i + 1]
+        if float(b).is_integer() and float(nxt).is_integer():
+            # Whole persons: "5–9" reads better than "5–10" for "from 5, below 10".
+            out.append(f"{b:g}" if nxt - 1 == b else f"{b:g}–{nxt - 1:g}")
+        else:
+            out.append(f"{b:g}–<{nxt:g}")
+    return out
+
+
+def _swatches(palette: list[tuple[int, int, int]], labels: list[str]) -> str:
+    return "".join(f'<div class="ec-legend-row"><span class="ec-sw" style="background:{_hex(c)}">'
+                   f"</span>{_esc(lab)}</div>" for c, lab in zip(palette, labels, strict=True))
+
+
+def _add_cell_layers(m: folium.Map, cells: gpd.GeoDataFrame, lang: str, cell_size_m: float,
+                     age: int, show_uncovered: str | None) -> list[str]:
+    col = f"elders_{age}"
+    elders = pd.to_numeric(cells[col], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    keep = elders > 0
+    if not keep.any():
+        return []
+    pts = cells.geometry[keep]
+    xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+    raster: CellRaster = cell_raster(xy, cells.crs, cell_size_m)
+    elders = elders[keep]
+    breaks = class_breaks(elders)
+    labels = _class_labels(breaks)
+    dens_pal = _palette("YlOrRd", len(breaks), 0.12, 0.95)
+    size = f"{cell_size_m:g}"
+    dens_name = text("density", lang, age=age, size=size)
+    folium.raster_layers.ImageOverlay(
+        png_data_uri(raster, classify(elders, breaks), dens_pal), raster.bounds,
+        name=dens_name, opacity=0.75, pixelated=True, pane=_CELL_PANE, interactive=False,
+    ).add_to(m)
+    legend = [f"<div><b>{_esc(dens_name)}</b></div>", _swatches(dens_pal, labels)]
+
+    kinds = [k for k in FACILITY_KINDS if f"{k}_covered" in cells.columns]
+    if not kinds:
+        return legend
+
+    def covered_of(kind: str) -> np.ndarray:
+        col = cells[f"{kind}_covered"].to_numpy()[keep]
+        # NA (cell not evaluated) is drawn as uncovered: nothing claims to serve it.
+        return np.asarray(pd.array(col, dtype="boolean").fillna(False), dtype=bool)
+
+    groups: list[tuple[str, np.ndarray]] = []
+    if all(k in kinds for k in COMMUNITY_KINDS):
+        # The quarter-hour circle: a cell counts as served by any community service.
+        any_cov = np.logical_or.reduce([covered_of(k) for k in COMMUNITY_KINDS])
+        groups.append(("community", any_cov))
+    groups += [(k, covered_of(k)) for k in kinds]
+    keys = [g for g, _ in groups]
+    shown = show_uncovered if show_uncovered in keys else keys[0]
+    unc_pal = _palette("RdPu", len(breaks), 0.45, 1.0)
+    for key, covered in groups:
+        label = text("community", lang) if key == "community" else kind_label(key, lang)
+        vals = np.where(covered, 0.0, elders)
+        folium.raster_layers.ImageOverlay(
+            png_data_uri(raster, classify(vals, breaks), unc_pal), raster.bounds,
+            name=text("uncovered", lang, kind=label), opacity=0.9,
+            pixelated=True, pane=_CELL_PANE, interactive=False, show=(key == shown),
+        ).add_to(m)
+    legend += [f"<div><b>{_esc(text('uncovered_legend', lang))}</b></div>",
+               _swatches(unc_pal, labels)]
+    return legend
+
+
+def _area_name(row: pd.Series, lang: str) -> str:
+    radius = f"{float(row['radius_m']):g}"
+    if row["basis"] == "network":
+        basis = text("basis_network", lang, minutes=f"{float(row['minutes']):g}")
+    elif row["basis"] == "radius_fallback":
+        basis = text("basis_fallback", lang, radius=radius)
+    else:
+        basis = text("basis_radius", lang, radius=radius)
+    return text("service_area", lang, kind=kind_label(row["kind"], lang), basis=basis)
+
+
+def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> list[str]:
+    _check_layer(areas, "service_areas", ["kind", "basis", "radius_m", "minutes"])
+    for _, row in areas.iterrows():
+        one = gpd.GeoDataFrame(geometry=[row.geometry], crs=areas.crs)
+        tol = max(10.0, float(row["radius_m"]) / 100.0)
+        colour = KIND_COLOURS.get(row["kind"], "#444444")
+        data = _geojson(one.to_crs(one.estimate_utm_crs()) if not one.crs.is_projected else one,
+                        pd.DataFrame(index=[0]), tol)
+        folium.GeoJson(
+            data, name=_area_name(row, lang), show=False, pane=_AREA_PANE, interactive=False,
+            style_function=lambda _f, c=colour: {"color": c, "weight": 1, "fillColor": c,
+                                                 "fillOpacity": 0.15},
+        ).add_to(m)
+    return [f'<div class="ec-legend-row"><span class="ec-sw" style="background:rgba(31,120,180,'
+            f'.15);border-color:#1f78b4"></span>{_esc(text("service_area_legend", lang))}</div>']
+
+
+def _add_counties(m: folium.Map, counties: gpd.GeoDataFrame, lang: str) -> None:
+    props = pd.DataFrame({"name": [_esc(v) for v in counties["name"]]})
+    if "code" in counties.columns:
+        props["code"] = [_esc(v) for v in counties["code"]]
+    data = _geojson(counties, props, 50.0)
+    fields = list(props.columns)
+    aliases = [_esc(text("f_county", lang)), _esc(text("f_code", lang))][: len(fields)]
+    folium.GeoJson(
+        data, name=text("counties", lang),
+        style_function=lambda _f: {"color": "#222222", "weight": 2.5, "fill": False},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+    ).add_to(m)
+
+
+def _add_townships(m: folium.Map, townships: gpd.GeoDataFrame, cells: gpd.GeoDataFrame | None,
+                   lang: str, age: int) -> None:
+    props = pd.DataFrame({"name": [_esc(v) for v in townships["name"]]})
+    fields, aliases = ["name"], [_esc(text("f_township", lang))]
+    col = f"elders_{age}"
+    if (cells is not None and len(cells) and "code" in townships.columns
+            and "township_code" in cells.columns and col in cells.columns):
+        codes = townships["code"].astype(str).to_numpy()
+        tcode = cells["township_code"].astype(str)
+        elders = pd.to_numeric(cells[col], errors="coerce").fillna(0.0)
+        total = elders.groupby(tcode).sum()
+        props["elders"] = [_fmt_int(total.get(c, 0.0)) for c in codes]
+        fields.append("elders")
+        aliases.append(_esc(text("f_elders", lang, age=age)))
+        for kind in FACILITY_KINDS:
+            ccol = f"{kind}_covered"
+            if ccol not in cells.columns:
+                continue
+            cov = pd.array(cells[ccol], dtype="boolean").fillna(False)
+            got = (elders * np.asarray(cov, dtype=float)).groupby(tcode).sum()
+            shares = []
+            for c in codes:
+                t = total.get(c, 0.0)
+                shares.append(f"{got.get(c, 0.0) / t:.1%}" if t > 0 else text("no_data", lang))
+            props[f"cov_{kind}"] = shares
+            fields.append(f"cov_{kind}")
+            aliases.append(_esc(text("f_covered_share", lang, kind=kind_label(kind, lang))))
+    data = _geojson(townships, props, 30.0)
+    folium.GeoJson(
+        data, name=text("townships", lang),
+        style_function=lambda _f: {"color": "#555555", "weight": 1, "dashArray": "4 3",
+                                   "fill": True, "fillOpacity": 0.0},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
+    ).add_to(m)
+
+
+def _facility_rows(row: pd.Series, lang: str) -> list[tuple[str, str]]:
+    rows = [(text("f_kind", lang), kind_label(str(row.get("kind")), lang))]
+    if not _is_missing(row.get("id")):
+        rows.append((text("f_id", lang), str(row["id"])))
+    formats = [("capacity", _fmt_int), ("occupancy", _fmt_share), ("nursing_beds", _fmt_int),
+               ("built_year", lambda v: f"{float(v):.0f}"), ("fire_safety_ok", _fmt_bool(lang)),
+               ("covered_elders", _fmt_int)]
+    for col, fmt in formats:
+        v = row.get(col)
+        if not _is_missing(v):
+            try:
+                rows.append((text(f"f_{col}", lang), fmt(v)))
+            except (TypeError, ValueError):
+                rows.append((text(f"f_{col}", lang), str(v)))
+    return rows
+
+
+def _name_of(row: pd.Series) -> str:
+    v = row.get("name")
+    return str(row.get("id")) if _is_missing(v) else str(v)
+
+
+def _closed_set(closed_ids: Iterable[Any] | None, merges: pd.DataFrame | None) -> set[str]:
+    out = {str(v) for v in (closed_ids if closed_ids is not None else [])}
+    if merges is not None and len(merges):
+        if "from_id" not in merges.columns:
+            raise ValueError("merges: missing column 'from_id'")
+        out |= {str(v) for v in merges["from_id"]}
+    return out
+
+
+def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, skip: set[str],
+                    lang: str) -> list[str]:
+    ids = facilities["id"].astype(str).to_numpy()
+    open_ = facilities[~np.isin(ids, list(skip))]
+    open_ = open_[open_.geometry.notna() & ~open_.geometry.is_empty]
+    if not len(open_):
+        return []
+    latlon = _latlon(open_)
+    kinds = [k for k in FACILITY_KINDS if (open_["kind"] == k).any()]
+    kinds += sorted(set(open_["kind"].dropna().astype(str)) - set(FACILITY_KINDS))
+    legend = []
+    for kind in kinds:
+        sel = np.flatnonzero((open_["kind"].astype(str) == kind).to_numpy())
+        pts = []
+        for i in sel:
+            row = open_.iloc[i]
+            name = _name_of(row)
+            pts.append((latlon[i, 0], latlon[i, 1], popup_html(name, _facility_rows(row, lang)),
+                        name))
+        icon = _marker_html(kind_glyph(kind, lang), KIND_COLOURS.get(kind, "#444444"))
+        label = kind_label(kind, lang)
+        PointLayer(pts, icon, text("facilities_layer", lang, kind=label)).add_to(m)
+        legend.append(f'<div class="ec-legend-row">{icon}{_esc(label)} ({len(pts)})</div>')
+    return legend
+
+
+def _merge_fields(r: pd.Series, lang: str) -> list[tuple[str, str]]:
+    rows = []
+    for col, fmt in [("road_km", lambda v: f"{float(v):.1f}"), ("residents_moved", _fmt_int),
+                     ("catchment_elders_moved", _fmt_int),
+                     ("receiving_occupancy_before", _fmt_share),
+                     ("receiving_occupancy_after", _fmt_share)]:
+        v = r.get(col)
+        if not _is_missing(v):
+            rows.append((text(f"f_{col}", lang), fmt(v)))
+    return rows
+
+
+def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFrame | None,
+                closed: set[str], lang: str) -> list[str]:
+    ids = facilities["id"].astype(str)
+    if ids.duplicated().any():
+        dup = ids[ids.duplicated()].iloc[0]
+        raise ValueError(f"facilities: id {dup!r} appears more than once")
+    latlon = dict(zip(ids, map(tuple, _latlon(facilities)), strict=True))
+    by_id = {i: facilities.iloc[n] for n, i in enumerate(ids)}
+    merges = merges if merges is not None else pd.DataFrame(columns=["from_id", "to_id"])
+    if len(merges) and "to_id" not in merges.columns:
+        raise ValueError("merges: missing column 'to_id'")
+    for n, (f, t) in enumerate(zip(merges["from_id"].astype(str), merges["to_id"].astype(str),
+                                   strict=True)):
+        for field, v in (("from_id", f), ("to_id", t)):
+            if v not in latlon:
+                raise ValueError(f"merges row {n}: {field} {v!r} is not a facility id (closed "
+                                 "and receiving facilities must be in `facilities`)")
+    unknown = sorted(closed - set(latlon))
+    if unknown:
+        raise ValueError(f"closed_ids: {unknown[0]!r} is not a facility id (pass closed "
+                         "facilities in `facilities`: the map moves them to the closed layer)")
+
+    def name(r: pd.Series, col: str, fid: str) -> str:
+        v = r.get(col)
+        return _name_of(by_id[fid]) if _is_missing(v) else str(v)
+
+    receiver_of: dict[str, list[str]] = {}
+    lines, received = [], {}
+    for _, r in merges.iterrows():
+        f, t = str(r["from_id"]), str(r["to_id"])
+        fname, tname = name(r, "from_name", f), name(r, "to_name", t)
+        receiver_of.setdefault(f, []).append(tname)  # residents may be split over receivers
+        received.setdefault(t, []).append((fname, r))
+        rows = [(text("f_from", lang), fname), (text("f_to", lang), tname)] + _merge_fields(r,
+                                                                                             lang)
+        lines.append(([latlon[f], latlon[t]], popup_html(f"{fname} → {tname}", rows)))
+
+    legend = []
+    pts = []
+    for fid in sorted(closed):
+        row = by_id[fid]
+        rows = _facility_rows(row, lang)
+        rows += [(text("f_to", lang), t) for t in receiver_of.get(fid, [])]
+        nm = _name_of(row)
+        pts.append((*latlon[fid], popup_html(nm, rows), nm))
+    if pts:
+        icon = _marker_html("✕", _CLOSED_COLOUR)
+        PointLayer(pts, icon, text("closed_layer", lang), class_name="ec-icon ec-closed",
+                   icon_size=20).add_to(m)
+        legend.append(f'<div class="ec-legend-row ec-closed">{icon}'
+                      f'{_esc(text("closed_layer", lang))} ({len(pts)})</div>')
+    if received:
+        pts = []
+        for tid in sorted(received):
+            row = by_id[tid]
+            rows = _facility_rows(row, lang)
+            for fname, _r in received[tid]:
+                rows.append((text("f_from", lang), fname))
+            last = received[tid][-1][1].get("receiving_occupancy_after")
+            if not _is_missing(last):
+                rows.append((text("f_receiving_occupancy_after", lang), _fmt_share(last)))
+            nm = _name_of(row)
+            pts.append((*latlon[tid], popup_html(nm, rows), nm))
+        icon = '<div class="ec-mk"></div>'
+        PointLayer(pts, icon, text("receiving_layer", lang), class_name="ec-icon ec-ring",
+                   icon_size=34).add_to(m)
+        legend.append(f'<div class="ec-legend-row ec-ring">{icon}'
+                      f'{_esc(text("receiving_layer", lang))} ({len(pts)})</div>')
+    if lines:
+        LineLayer(lines, {"color": _MERGE_COLOUR, "weight": 3, "dashArray": "6 4",
+                          "opacity": 0.9}, text("merge_lines", lang)).add_to(m)
+        legend.append(f'<div class="ec-legend-row"><span class="ec-line"></span>'
+                      f'{_esc(text("merge_lines", lang))} ({len(lines)})</div>')
+    return legend
+
+
+def _add_new_sites(m: folium.Map, new_sites: gpd.GeoDataFrame, lang: str) -> list[str]:
+    sites = new_sites[new_sites.geometry.notna() & ~new_sites.geometry.is_empty]
+    latlon = _latlon(sites)
+    pts = []
+    for i in range(len(sites)):
+        row = sites.iloc[i]
+        kind = str(row["kind"])
+        nm = text("new_sites", lang) if _is_missing(row.get("name")) else str(row["name"])
+        rows = [(text("f_kind", lang), kind_label(kind, lang))]
+        if not _is_missing(row.get("id")):
+            rows.append((text("f_id", lang), str(row["id"])))
+        for col in ("covered_elders_gain", "covered_gain"):
+            if not _is_missing(row.get(col)):
+                rows.append((text(f"f_{col}", lang), _fmt_int(row[col])))
+        pts.append((latlon[i, 0], latlon[i, 1], popup_html(nm, rows), nm))
+    if not pts:
+        return []
+    icon = _marker_html("★", _NEW_COLOUR)
+    PointLayer(pts, icon, text("new_sites", lang), class_name="ec-icon ec-new",
+               icon_size=22).add_to(m)
+    return [f'<div class="ec-legend-row ec-new">{icon}{_esc(text("new_sites", lang))} '
+            f"({len(pts)})</div>"]
+
+

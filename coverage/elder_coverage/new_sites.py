@@ -1,0 +1,305 @@
+"""New dining halls and rural courtyards: fewest sites to reach a target, or the best N.
+
+Candidates are the settlements that do not yet have a facility of the kind (villages,
+township seats or both); existing facilities of the kind stay open (fixed). What must be
+served is chosen with ``measure``:
+
+- ``"elders"``: persons aged 60+ in the demand cells (weight = elders);
+- ``"townships"``: township-level units — the policy's "a dining hall in every township": a
+  township is served by a site located in it (``township_code``) or whose standard reaches its
+  seat, as in :mod:`elder_coverage.indicators` (weight 1 per township);
+- ``"villages"``: villages with many older people (≥ ``many_elders`` aged 60+) — the policy's
+  "a courtyard in every village with many older people": served by a site registered to the
+  village (``village_code``) or whose standard reaches the village point (weight 1 per village).
+
+A coverage target (share 0-1 of the weight) gives a set-cover model (fewest new sites);
+``max_new`` gives a maximal-covering model (most weight with that many new sites). Both run
+on the sparse demand × site reach matrix of the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from elder_coverage.engine import reach_matrix
+from elder_coverage.standards import Standards, resolve_standards
+from elder_coverage.travel import as_network
+
+#: Villages with at least this many residents aged 60+ count as "many older people".
+DEFAULT_MANY_ELDERS = 100
+
+
+@dataclass
+class NewSitesPlan:
+    """Result of :func:`plan_new_sites`.
+
+    Attributes
+    ----------
+    kind, measure : str
+    new_sites : GeoDataFrame
+        Chosen candidates: ``id``, ``name``, ``kind``, ``source`` (village / seat code),
+        ``covered_gain`` (weight newly served by this site alone, in order of choice).
+    before, after : dict
+        ``served`` (weight), ``total``, ``share``, ``sites`` for the kind.
+    unreachable : list
+        Demand ids (cell_id or code) that no existing or candidate site can serve.
+    optimisation : dict
+        Model, status, objective, gap, seconds, message.
+    """
+
+    kind: str
+    measure: str
+    new_sites: gpd.GeoDataFrame
+    before: dict[str, float]
+    after: dict[str, float]
+    unreachable: list
+    optimisation: dict[str, Any] = field(default_factory=dict)
+
+
+def demand_points(
+    measure: str,
+    cells: gpd.GeoDataFrame,
+    seats: gpd.GeoDataFrame | None = None,
+    villages: gpd.GeoDataFrame | None = None,
+    many_elders: int = DEFAULT_MANY_ELDERS,
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Demand points and weights for a measure (see the module docstring).
+
+    Returns
+    -------
+    points : GeoDataFrame
+        Points with ``cell_id`` (a unique id: cell id or area code) and ``elders_60``.
+    weights : ndarray
+        Elders (``"elders"``) or 1 per township/village.
+    """
+    if measure == "elders":
+        pts = cells[cells["elders_60"] > 0].reset_index(drop=True)
+        return pts, pts["elders_60"].to_numpy(float)
+    if measure == "townships":
+        if seats is None or seats.empty:
+            raise ValueError("measure 'townships' needs township seats")
+        pts = seats.assign(cell_id=seats["code"], elders_60=0.0)[["cell_id", "elders_60",
+                                                                  "geometry"]]
+        return pts.reset_index(drop=True), np.ones(len(pts))
+    if measure == "villages":
+        if villages is None or "elders_60" not in villages:
+            raise ValueError("measure 'villages' needs village points with elders_60")
+        sel = villages[(villages["elders_60"] >= many_elders)
+                       & ~villages.get("is_urban", pd.Series(False, index=villages.index))]
+        pts = sel.assign(cell_id=sel["code"])[["cell_id", "elders_60", "geometry"]]
+        return pts.reset_index(drop=True), np.ones(len(pts))
+    raise ValueError(f"measure must be elders, townships or villages, not {measure!r}")
+
+
+def candidate_sites(
+    kind: str,
+    facilities: gpd.GeoDataFrame,
+    seats: gpd.GeoDataFrame | None,
+    villages: gpd.GeoDataFrame | None,
+    candidates: str = "both",
+) -> gpd.GeoDataFrame:
+    """Settlements without a facility of ``kind``, as candidate site points.
+
+    Rural courtyards are village-level: only rural villages are candidates for them.
+    """
+    have = facilities.loc[facilities["kind"] == kind]
+    taken_v = set(have.get("village_code", pd.Series(dtype=str)).dropna())
+    taken_t = set(have.loc[have.get("village_code", pd.Series("", index=have.index))
+                           .fillna("").eq(""), "township_code"].dropna()) \
+        if "township_code" in have else set()
+    def as_candidates(places: gpd.GeoDataFrame, township: pd.Series) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame({
+            "id": "NEW-" + places["code"], "name": places["name"], "source": places["code"],
+            "township_code": township, "county_code": places["county_code"]},
+            geometry=places.geometry.to_numpy(), crs=places.crs)
+
+    parts = []
+    if candidates in ("seats", "both") and seats is not None and kind != "rural_courtyard":
+        s = seats[~seats["code"].isin(taken_t)]
+        parts.append(as_candidates(s, s["code"]))
+    if candidates in ("villages", "both") and villages is not None:
+        v = villages[~villages["code"].isin(taken_v)]
+        if kind == "rural_courtyard" and "is_urban" in v:
+            v = v[~v["is_urban"].astype(bool)]
+        parts.append(as_candidates(v, v["township_code"]))
+    if not parts:
+        raise ValueError(f"no candidate sites for {kind} (candidates={candidates!r})")
+    out = pd.concat(parts, ignore_index=True)
+    out = out.drop_duplicates("id").reset_index(drop=True)
+    return gpd.GeoDataFrame(out.assign(kind=kind), crs=parts[0].crs)
+
+
+def plan_new_sites(
+    kind: str,
+    cells: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    graph: Any = None,
+    standards: Standards | dict | None = None,
+    *,
+    seats: gpd.GeoDataFrame | None = None,
+    villages: gpd.GeoDataFrame | None = None,
+    measure: str = "elders",
+    target: float | None = 1.0,
+    max_new: int | None = None,
+    candidates: str = "both",
+    many_elders: int = DEFAULT_MANY_ELDERS,
+    time_limit: float | None = 60.0,
+) -> NewSitesPlan:
+    """Fewest new sites of ``kind`` to reach ``target``, or the best ``max_new`` sites.
+
+    Parameters
+    ----------
+    kind : str
+        ``dining_hall``, ``rural_courtyard``, ``day_care`` or ``township_centre``.
+    cells, facilities, graph, standards
+        As in :func:`elder_coverage.engine.compute_coverage`.
+    seats, villages : GeoDataFrame, optional
+        Township seats and villages: candidates and the township/village measures.
+    measure : {"elders", "townships", "villages"}
+    target : float, optional
+        Share (0-1) of the measure to serve; the reachable maximum is reported when the
+        target cannot be met. Ignored when ``max_new`` is given.
+    max_new : int, optional
+        Open exactly this many new sites (or fewer if fewer help), maximising what is served.
+    candidates : {"villages", "seats", "both"}
+    many_elders : int
+        Threshold of the ``"villages"`` measure (persons aged 60+).
+    time_limit : float, optional
+        Solver seconds.
+
+    Returns
+    -------
+    NewSitesPlan
+    """
+    from elder_coverage.optimize import max_coverage, set_cover
+
+    std = resolve_standards(standards)
+    net = as_network(graph)
+    pts, weights = demand_points(measure, cells, seats, villages, many_elders)
+    existing = facilities[(facilities["kind"] == kind)
+                          & facilities.get("status", pd.Series("open", index=facilities.index))
+                          .fillna("open").eq("open")]
+    cand = candidate_sites(kind, facilities, seats, villages, candidates)
+    sites = pd.concat([
+        gpd.GeoDataFrame({"id": existing["id"].to_numpy(), "kind": kind},
+                         geometry=existing.geometry.to_numpy(), crs=existing.crs),
+        cand[["id", "kind", "geometry"]],
+    ], ignore_index=True)
+    sites = gpd.GeoDataFrame(sites, crs=cand.crs)
+    n_exist = len(existing)
+    reach = reach_matrix(pts, sites, net, std, kind=kind)
+    if measure in ("townships", "villages"):
+        area = "township_code" if measure == "townships" else "village_code"
+        codes = np.concatenate([existing.get(area, pd.Series(None, index=existing.index))
+                                .astype(object).to_numpy(),
+                                cand["township_code" if measure == "townships" else "source"]
+                                .to_numpy()])
+        reach = _with_membership(reach, pts["cell_id"].to_numpy(), codes)
+    fixed = np.arange(n_exist)
+    served_before = _served(reach, weights, fixed)
+    total = float(weights.sum())
+    if max_new is not None:
+        res = max_coverage(reach, n_exist + max_new, np.inf, weights=weights, fixed=fixed,
+                           time_limit=time_limit)
+        model = "max_coverage"
+    else:
+        res = set_cover(reach, np.inf, weights=weights, fixed=fixed, time_limit=time_limit,
+                        coverage_target=target)
+        model = "set_cover"
+    opt = {"model": model, "status": res.status, "objective": res.objective, "gap": res.gap,
+           "seconds": round(res.seconds, 3), "message": res.message}
+    chosen = np.array([s for s in res.sites.tolist() if s >= n_exist], dtype=int)
+    new = cand.iloc[chosen - n_exist].copy() if chosen.size else cand.iloc[[]].copy()
+    # Order the new sites by marginal gain, so the list reads as a build sequence.
+    new["covered_gain"] = _marginal_gains(reach, weights, fixed, chosen)
+    new = new.sort_values("covered_gain", ascending=False, kind="stable").reset_index(drop=True)
+    all_sites = np.concatenate([fixed, chosen])
+    served_after = _served(reach, weights, all_sites)
+    reachable_any = np.diff(reach.tocsr().indptr) > 0
+    return NewSitesPlan(
+        kind=kind, measure=measure, new_sites=new,
+        before={"served": served_before, "total": total,
+                "share": served_before / total if total else 0.0, "sites": n_exist},
+        after={"served": served_after, "total": total,
+               "share": served_after / total if total else 0.0, "sites": n_exist + len(new)},
+        unreachable=pts.loc[~reachable_any, "cell_id"].tolist(),
+        optimisation=opt,
+    )
+
+
+def _with_membership(reach, demand_codes: np.ndarray, site_codes: np.ndarray):
+    """Add (cost 0) the pairs where the site is registered to the demand unit itself."""
+    import scipy.sparse as sp
+
+    index = {c: i for i, c in enumerate(demand_codes)}
+    pairs = [(index[c], j) for j, c in enumerate(site_codes) if c in index]
+    if not pairs:
+        return reach
+    r, c = np.array(pairs).T
+    coo = sp.coo_array(reach)
+    rows = np.concatenate([coo.row, r])
+    cols = np.concatenate([coo.col, c])
+    vals = np.concatenate([coo.data, np.zeros(len(r))])
+    # Keep the smallest cost per pair (explicit zeros stay stored: they mean "served").
+    order = np.lexsort((vals, cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.ones(len(rows), bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_array((vals[first], (rows[first], cols[first])), shape=reach.shape)
+
+
+def _served(reach, weights: np.ndarray, sites: np.ndarray) -> float:
+    if len(sites) == 0:
+        return 0.0
+    hit = reach.tocsc()[:, np.asarray(sites, int)].tocsr()
+    return float(weights[np.diff(hit.indptr) > 0].sum())
+
+
+def _marginal_gains(reach, weights, fixed, chosen) -> list[float]:
+    csc = reach.tocsc()
+    served = np.zeros(reach.shape[0], bool)
+    if len(fixed):
+        served[np.diff(csc[:, fixed].tocsr().indptr) > 0] = True
+    gains = []
+    for s in chosen:
+        col = csc[:, [int(s)]].tocoo().row
+        new = col[~served[col]]
+        gains.append(float(weights[new].sum()))
+        served[col] = True
+    return gains
+
+
+def tradeoff_curve(
+    kind: str,
+    cells: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    graph: Any = None,
+    standards: Standards | dict | None = None,
+    *,
+    max_new: int = 20,
+    step: int = 1,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Served weight against the number of new sites (0, step, … max_new), each optimal.
+
+    Returns
+    -------
+    DataFrame
+        ``new_sites``, ``served``, ``share``, ``status``.
+    """
+    rows = []
+    for n in range(0, max_new + 1, step):
+        if n == 0:
+            plan = plan_new_sites(kind, cells, facilities, graph, standards, max_new=1, **kwargs)
+            rows.append({"new_sites": 0, "served": plan.before["served"],
+                         "share": plan.before["share"], "status": "existing"})
+            continue
+        plan = plan_new_sites(kind, cells, facilities, graph, standards, max_new=n, **kwargs)
+        rows.append({"new_sites": n, "served": plan.after["served"],
+                     "share": plan.after["share"], "status": plan.optimisation["status"]})
+    return pd.DataFrame(rows)

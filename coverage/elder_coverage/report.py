@@ -1,0 +1,555 @@
+"""One-file HTML report of a run: indicators against policy targets, area tables, charts.
+
+The report is a single ``report.html`` with its bar charts embedded as PNG ``data:`` URIs, so
+it can be mailed, opened offline and printed on A4 (``@media print`` rules). Every string from
+the data is escaped with :func:`html.escape`. The same inputs give the same bytes: no
+timestamps, PNGs written without software/date metadata, stable row order.
+
+Charts use a CJK font when matplotlib finds one (:func:`cjk_font`); without one their text is
+English and areas are shown by code, while the HTML around them stays in ``lang``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from elder_coverage.io.atomic import atomic_path
+from elder_coverage.labels import check_lang, kind_label, text
+from elder_coverage.schema import FACILITY_KINDS
+
+#: Fonts tried, in order, for Chinese text in charts.
+CJK_FONTS: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC",
+    "AR PL UMing CN", "Droid Sans Fallback",
+)
+#: Columns expected in the indicators table (from :func:`elder_coverage.indicators.policy_indicators`).
+INDICATOR_COLUMNS: tuple[str, ...] = ("indicator", "label_zh", "label_en", "value", "target",
+                                      "year", "gap", "unit")
+
+_CSS = """
+:root{--ok:#1a7f37;--bad:#b42318;--muted:#667085}
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",sans-serif;margin:24px auto;
+ max-width:1100px;padding:0 16px;color:#1d2939;line-height:1.45}
+h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;border-bottom:2px solid #d0d5dd;
+ padding-bottom:3px;margin-top:28px}
+.sub{color:var(--muted)}
+.warn{background:#fff4e5;border-left:4px solid #f79009;padding:6px 10px}
+.figures{display:flex;gap:12px;flex-wrap:wrap}
+.figure{border:1px solid #d0d5dd;border-radius:6px;padding:8px 14px;min-width:150px}
+.figure b{display:block;font-size:20px}
+table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
+th,td{border:1px solid #d0d5dd;padding:3px 6px;text-align:left;vertical-align:top}
+th{background:#f2f4f7}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.txt,.met,.short,.na{white-space:nowrap}
+.met{color:var(--ok);font-weight:bold}.short{color:var(--bad);font-weight:bold}
+.na{color:var(--muted)}
+.chart img{max-width:100%;height:auto}
+.note{color:var(--muted);font-size:12px}
+footer{margin-top:32px;color:var(--muted);font-size:12px}
+@page{size:A4;margin:14mm 12mm}
+@media print{
+ body{margin:0;max-width:none;padding:0;font-size:10pt}
+ h1{font-size:16pt}h2{font-size:13pt;page-break-after:avoid;break-after:avoid}
+ table{font-size:8.5pt;page-break-inside:auto}
+ thead{display:table-header-group}
+ tr,.figure,.chart{page-break-inside:avoid;break-inside:avoid}
+ th{background:#eee !important;-webkit-print-color-adjust:exact;print-color-adjust:exact}
+ .chart img{max-width:100%;max-height:120mm}
+ a{color:inherit;text-decoration:none}
+}
+"""
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if _missing(value):
+        return "–"
+    try:
+        return f"{float(value):,.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    if _missing(value):
+        return "–"
+    try:
+        return f"{100.0 * float(value):.{digits}f}%"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _year(value: Any) -> str:
+    if _missing(value):
+        return "–"
+    try:
+        return f"{int(float(value))}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _unit_value(value: Any, unit: Any) -> str:
+    return _pct(value) if unit == "share" else _num(value, 2)
+
+
+def _unit_label(unit: Any, lang: str) -> str:
+    if unit == "share":
+        return text("unit_share", lang)
+    if unit == "m2/person":
+        return text("unit_m2_person", lang)
+    return "" if _missing(unit) else str(unit)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]], lang: str) -> str:
+    """HTML table; each cell is (escaped html, css class). Headers are escaped here."""
+    if not rows:
+        return f'<p class="na">{_esc(text("no_rows", lang))}</p>'
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for v, c in row)
+        + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# --------------------------------------------------------------------------- charts
+
+
+_CJK_FILE_HINTS: tuple[str, ...] = ("cjk", "wqy", "sourcehan", "droidsansfallback", "uming",
+                                     "ukai", "simhei", "msyh", "pingfang", "notosanssc")
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """Name of the first installed font of :data:`CJK_FONTS` that matplotlib can use, or None.
+
+    matplotlib's font list is cached on disk and misses fonts installed after the cache was
+    built, so CJK-looking system font files are registered before giving up.
+    """
+    fm = matplotlib.font_manager
+    names = {f.name for f in fm.fontManager.ttflist}
+    found = next((f for f in CJK_FONTS if f in names), None)
+    if found is None:
+        for path in sorted(fm.findSystemFonts()):
+            if any(h in Path(path).name.lower().replace("-", "") for h in _CJK_FILE_HINTS):
+                try:
+                    fm.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        names = {f.name for f in fm.fontManager.ttflist}
+        found = next((f for f in CJK_FONTS if f in names), None)
+    return found
+
+
+def _png(fig: Figure) -> str:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    # No "Software" text chunk: the bytes must not depend on the matplotlib version string.
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _rc(font: str | None) -> dict[str, Any]:
+    rc: dict[str, Any] = {"axes.unicode_minus": False, "svg.hashsalt": "elder-coverage",
+                          "font.size": 9}
+    if font:
+        rc["font.family"] = "sans-serif"
+        rc["font.sans-serif"] = [font, "DejaVu Sans"]
+    return rc
+
+
+def _indicator_chart(ind: pd.DataFrame, chart_lang: str, font: str | None) -> str | None:
+    """Horizontal bars: value of each share indicator, with its targets as ticks."""
+    if not len(ind) or "unit" not in ind:
+        return None
+    shares = ind[ind["unit"] == "share"]
+    if not len(shares):
+        return None
+    label_col = "label_zh" if chart_lang == "zh" and "label_zh" in ind else "label_en"
+    order = list(dict.fromkeys(shares["indicator"]))
+    with matplotlib.rc_context(_rc(font)):
+        fig = Figure(figsize=(7.5, 0.55 * len(order) + 1.2), layout="constrained")
+        ax = fig.add_subplot()
+        ys = np.arange(len(order))[::-1]
+        for y, key in zip(ys, order, strict=True):
+            rows = shares[shares["indicator"] == key]
+            value = rows["value"].iloc[0]
+            if not _missing(value):
+                ax.barh(y, 100 * float(value), color="#4e79a7", height=0.55,
+                        label=text("chart_value", chart_lang) if y == ys[0] else None)
+                ax.text(100 * float(value) + 1, y, f"{100 * float(value):.0f}%", va="center")
+            for _, r in rows.iterrows():
+                if not _missing(r["target"]):
+                    ax.plot([100 * float(r["target"])] * 2, [y - 0.38, y + 0.38],
+                            color="#e15759", lw=2)
+                    ax.text(100 * float(r["target"]), y + 0.42, _year(r["year"]),
+                            ha="center", va="bottom", fontsize=7, color="#e15759")
+        ax.plot([], [], color="#e15759", lw=2, label=text("chart_target", chart_lang))
+        labels = [str(shares.loc[shares["indicator"] == k, label_col].iloc[0]) for k in order]
+        ax.set_yticks(ys, [_wrap(s, 22 if chart_lang == "zh" else 40) for s in labels])
+        ax.set_xlim(0, 115)
+        ax.set_xlabel("%")
+        ax.set_title(text("chart_indicator_title", chart_lang))
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        return _png(fig)
+
+
+def _wrap(s: str, width: int) -> str:
+    if len(s) <= width:
+        return s
+    if " " in s:
+        out, line = [], ""
+        for word in s.split():
+            if line and len(line) + 1 + len(word) > width:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}".strip()
+        out.append(line)
+        return "\n".join(out)
+    return "\n".join(s[i:i + width] for i in range(0, len(s), width))
+
+
+def _share_columns(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column, key) of the per-kind and combined coverage shares, in schema order."""
+    out = [(f"{k}_share", k) for k in FACILITY_KINDS if f"{k}_share" in table.columns]
+    out += [(c, c[: -len("_share")]) for c in table.columns
+            if c.endswith("_share") and c != "nursing_bed_share"
+            and c[: -len("_share")] not in FACILITY_KINDS]
+    return out
+
+
+def _share_label(key: str, lang: str) -> str:
+    if key in FACILITY_KINDS:
+        return kind_label(key, lang)
+    if key == "community":
+        return text("community", lang)
+    return key
+
+
+def _county_chart(counties: pd.DataFrame, chart_lang: str, font: str | None) -> str | None:
+    """Grouped bars: covered share of each kind (and combined group), per county."""
+    shares = _share_columns(counties)
+    if not len(counties) or not shares:
+        return None
+    rows = counties
+    if "code" in rows:
+        rows = rows[rows["code"].astype(str) != "unassigned"]
+    if not len(rows):
+        return None
+    if font is not None and "name" in rows:
+        codes = rows["code"] if "code" in rows else rows["name"]
+        names = [str(c) if _missing(n) else str(n)
+                 for n, c in zip(rows["name"], codes, strict=True)]
+    elif "code" in rows:
+        names = [str(c) for c in rows["code"]]
+    else:
+        names = [str(i + 1) for i in range(len(rows))]
+    colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"]
+    n, k = len(rows), len(shares)
+    width = 0.8 / k
+    with matplotlib.rc_context(_rc(font)):
+        fig = Figure(figsize=(min(11.0, 4.0 + 0.55 * n * k / 2), 3.6), layout="constrained")
+        ax = fig.add_subplot()
+        base = np.arange(n)
+        for j, (col, key) in enumerate(shares):
+            vals = 100 * pd.to_numeric(rows[col], errors="coerce").fillna(0).to_numpy(float)
+            ax.bar(base - 0.4 + (j + 0.5) * width, vals, width=width * 0.92,
+                   color=colours[j % len(colours)], label=_share_label(key, chart_lang))
+        ax.set_xticks(base, [_wrap(s, 8) for s in names])
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("%")
+        ax.set_title(text("chart_county_title", chart_lang))
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.grid(axis="y", alpha=0.3)
+        return _png(fig)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary_section(summary: Mapping[str, Any], lang: str) -> str:
+    parts = [f"<h2>{_esc(text('summary', lang))}</h2>"]
+    figures = [(text("c_elders60", lang), summary.get("elders_total")),
+               (text("c_elders65", lang), summary.get("elders_65")),
+               (text("c_elders80", lang), summary.get("elders_80"))]
+    cards = "".join(f'<div class="figure">{_esc(k)}<b>{_esc(_num(v))}</b></div>'
+                    for k, v in figures if not _missing(v))
+    if cards:
+        parts.append(f'<div class="figures">{cards}</div>')
+    kinds = summary.get("kinds")
+    if isinstance(kinds, Mapping) and kinds:
+        parts.append(f"<h3>{_esc(text('coverage_by_kind', lang))}</h3>")
+        headers = [text("f_kind", lang), text("c_covered", lang), text("c_covered_share", lang),
+                   text("c_uncovered", lang), text("c_unreachable", lang), text("c_basis", lang)]
+        order = [k for k in FACILITY_KINDS if k in kinds] + sorted(set(kinds) - set(FACILITY_KINDS))
+        rows = []
+        for k in order:
+            d = kinds[k] if isinstance(kinds[k], Mapping) else {}
+            basis = ("basis_network_short" if d.get("network") else "basis_line_short")
+            rows.append([(_esc(kind_label(k, lang)), ""),
+                         (_esc(_num(d.get("covered_elders"))), "num"),
+                         (_esc(_pct(d.get("covered_share"))), "num"),
+                         (_esc(_num(d.get("uncovered_elders"))), "num"),
+                         (_esc(_num(d.get("unreachable_elders"))), "num"),
+                         (_esc(text(basis, lang)), "")])
+        parts.append(_table(headers, rows, lang))
+    notes = summary.get("notes")
+    if isinstance(notes, Sequence) and not isinstance(notes, str) and notes:
+        items = "".join(f"<li>{_esc(n)}</li>" for n in notes)
+        parts.append(f"<h3>{_esc(text('notes', lang))}</h3><ul class='note'>{items}</ul>")
+    return "\n".join(parts)
+
+
+def _before_lookup(summary: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
+    before = summary.get("indicators_before")
+    if not isinstance(before, Sequence) or isinstance(before, str):
+        return {}
+    out = {}
+    for rec in before:
+        if isinstance(rec, Mapping) and "indicator" in rec:
+            out[(str(rec["indicator"]), _year(rec.get("year")))] = rec.get("value")
+    return out
+
+
+def _indicator_section(ind: pd.DataFrame, summary: Mapping[str, Any], lang: str,
+                       chart: str | None) -> str:
+    missing = [c for c in INDICATOR_COLUMNS if c not in ind.columns]
+    if missing:
+        raise ValueError(f"indicators: missing column(s) {missing}")
+    before = _before_lookup(summary)
+    headers = [text("c_indicator", lang)]
+    if before:
+        headers.append(text("c_before", lang))
+    headers += [text("c_value", lang), text("c_target", lang), text("c_year", lang),
+                text("c_gap", lang), text("c_unit", lang), text("c_status", lang)]
+    rows = []
+    for _, r in ind.iterrows():
+        label = r["label_zh"] if lang == "zh" else r["label_en"]
+        cell_label = _esc(label)
+        note = r.get("note")
+        if not _missing(note) and str(note):
+            cell_label += f'<br><span class="note">{_esc(note)}</span>'
+        row = [(cell_label, "")]
+        if before:
+            row.append((_esc(_unit_value(before.get((str(r["indicator"]), _year(r["year"]))),
+                                         r["unit"])), "num"))
+        if _missing(r["target"]) or _missing(r["value"]):
+            status, css = text("status_unknown", lang), "na"
+        elif float(r["gap"]) <= 1e-12:
+            status, css = text("status_met", lang), "met"
+        else:
+            status, css = text("status_short", lang), "short"
+        gap = r["gap"]
+        row += [(_esc(_unit_value(r["value"], r["unit"])), "num"),
+                (_esc(_unit_value(r["target"], r["unit"])), "num"),
+                (_esc(_year(r["year"])), "num"),
+                (_esc(_unit_value(gap, r["unit"]) if not _missing(gap) else "–"), "num"),
+                (_esc(_unit_label(r["unit"], lang)), ""),
+                (_esc(status), css)]
+        rows.append(row)
+    out = [f"<h2>{_esc(text('indicators', lang))}</h2>", _table(headers, rows, lang)]
+    if chart:
+        out.append(f'<div class="chart"><img alt="{_esc(text("chart_indicator_title", lang))}" '
+                   f'src="{chart}"></div>')
+    return "\n".join(out)
+
+
+def _area_section(table: pd.DataFrame, heading: str, lang: str, chart: str | None = None) -> str:
+    out = [f"<h2>{_esc(heading)}</h2>"]
+    if chart:
+        out.append(f'<div class="chart"><img alt="{_esc(text("chart_county_title", lang))}" '
+                   f'src="{chart}"></div>')
+    if table is None or not len(table):
+        out.append(f'<p class="na">{_esc(text("no_rows", lang))}</p>')
+        return "\n".join(out)
+    cols: list[tuple[str, str, Any]] = []
+    if "code" in table:
+        cols.append(("code", text("f_code", lang), str))
+    if "name" in table:
+        cols.append(("name", text("f_name", lang), lambda v: "" if _missing(v) else str(v)))
+    if "elders_60" in table:
+        cols.append(("elders_60", text("c_elders60", lang), _num))
+    for col, key in _share_columns(table):
+        cols.append((col, text("c_share", lang, kind=_share_label(key, lang)), _pct))
+    for col, key, fmt in [("beds", "c_beds", _num),
+                          ("beds_per_1000", "c_beds_per_1000", lambda v: _num(v, 1)),
+                          ("nursing_bed_share", "c_nursing_bed_share", _pct)]:
+        if col in table:
+            cols.append((col, text(key, lang), fmt))
+    rows = []
+    for _, r in table.iterrows():
+        rows.append([(_esc(fmt(r[c])), "txt" if c in ("code", "name") else "num")
+                     for c, _, fmt in cols])
+    out.append(_table([h for _, h, _ in cols], rows, lang))
+    return "\n".join(out)
+
+
+def _merge_section(merges: pd.DataFrame | None, lang: str) -> str:
+    if merges is None:
+        return ""
+    spec = [("from_name", "f_from", str), ("from_id", "f_id", str), ("to_name", "f_to", str),
+            ("to_id", "f_id", str), ("road_km", "f_road_km", lambda v: _num(v, 1)),
+            ("residents_moved", "f_residents_moved", _num),
+            ("catchment_elders_moved", "f_catchment_elders_moved", _num),
+            ("receiving_occupancy_before", "f_receiving_occupancy_before", lambda v: _pct(v, 0)),
+            ("receiving_occupancy_after", "f_receiving_occupancy_after", lambda v: _pct(v, 0))]
+    cols = [(c, text(k, lang), f) for c, k, f in spec if c in merges.columns]
+    rows = [[(_esc("–" if _missing(r[c]) else f(r[c])), "num" if f is not str else "")
+             for c, _, f in cols] for _, r in merges.iterrows()]
+    return f"<h2>{_esc(text('merges', lang))}</h2>\n" + _table([h for _, h, _ in cols], rows, lang)
+
+
+def _new_sites_section(new_sites: pd.DataFrame | None, lang: str) -> str:
+    if new_sites is None:
+        return ""
+    spec = [("kind", "f_kind", lambda v: kind_label(str(v), lang)), ("id", "f_id", str),
+            ("name", "f_name", str),
+            ("covered_elders_gain", "f_covered_elders_gain", _num),
+            ("covered_gain", "f_covered_gain", _num),
+            ("lon", "c_lon", lambda v: _num(v, 5)), ("lat", "c_lat", lambda v: _num(v, 5))]
+    numeric = ("covered_elders_gain", "covered_gain", "lon", "lat")
+    cols = [(c, text(k, lang), f) for c, k, f in spec if c in new_sites.columns]
+    rows = [[(_esc("–" if _missing(r[c]) else f(r[c])), "num" if c in numeric else "")
+             for c, _, f in cols] for _, r in new_sites.iterrows()]
+    return (f"<h2>{_esc(text('new_sites_table', lang))}</h2>\n"
+            + _table([h for _, h, _ in cols], rows, lang))
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def report_html(
+    *,
+    summary: Mapping[str, Any],
+    indicators: pd.DataFrame,
+    counties_table: pd.DataFrame | None,
+    townships_table: pd.DataFrame | None,
+    merges: pd.DataFrame | None = None,
+    new_sites: pd.DataFrame | None = None,
+    lang: str = "zh",
+    title: str | None = None,
+    charts: bool = True,
+) -> str:
+    """The report as an HTML string (see :func:`write_report` for the parameters)."""
+    check_lang(lang)
+    title = title if title else text("report_title", lang)
+    font = cjk_font()
+    chart_lang = lang if (lang == "en" or font is not None) else "en"
+    ind_chart = _indicator_chart(indicators, chart_lang, font) if charts else None
+    county_chart = (_county_chart(counties_table, chart_lang, font)
+                    if charts and counties_table is not None else None)
+    sub = [str(v) for v in (summary.get("scenario"), summary.get("description"))
+           if not _missing(v) and str(v) and str(v) != title]
+    body = [f"<h1>{_esc(title)}</h1>"]
+    if sub:
+        body.append(f'<p class="sub">{" · ".join(_esc(s) for s in sub)}</p>')
+    if summary.get("synthetic"):
+        body.append(f'<p class="warn">{_esc(text("synthetic_warning", lang))}</p>')
+    if charts and chart_lang != lang and text("chart_font_note", lang):
+        body.append(f'<p class="note">{_esc(text("chart_font_note", lang))}</p>')
+    body.append(_summary_section(summary, lang))
+    body.append(_indicator_section(indicators, summary, lang, ind_chart))
+    body.append(_area_section(counties_table, text("by_county", lang), lang, county_chart))
+    body.append(_area_section(townships_table, text("by_township", lang), lang))
+    body.append(_merge_section(merges, lang))
+    body.append(_new_sites_section(new_sites, lang))
+    version = summary.get("elder_coverage_version")
+    footer = text("generated_by", lang) + (f" {version}" if not _missing(version) else "")
+    body.append(f"<footer>{_esc(footer)}</footer>")
+    html_lang = "zh-CN" if lang == "zh" else "en"
+    return (f'<!DOCTYPE html>\n<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(b for b in body if b) + "\n</body>\n</html>\n")
+
+
+def write_report(
+    path: str | os.PathLike,
+    *,
+    summary: Mapping[str, Any],
+    indicators: pd.DataFrame,
+    counties_table: pd.DataFrame | None,
+    townships_table: pd.DataFrame | None,
+    merges: pd.DataFrame | None = None,
+    new_sites: pd.DataFrame | None = None,
+    lang: str = "zh",
+    title: str | None = None,
+    charts: bool = True,
+) -> Path:
+    """Write the run report as one self-contained HTML file, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file (``report.html``); written to a temporary file beside it, then renamed.
+    summary : mapping
+        Run summary (as in ``summary.json``): optional ``scenario``, ``description``,
+        ``synthetic``, ``elders_total``/``elders_65``/``elders_80`` (persons), ``kinds``
+        (kind → ``covered_elders``, ``covered_share``, ``uncovered_elders``,
+        ``unreachable_elders``, ``network``), ``indicators_before`` (records, shown as a
+        "before" column), ``notes`` (list of str), ``elder_coverage_version``.
+    indicators : DataFrame
+        Columns ``indicator``, ``label_zh``, ``label_en``, ``value``, ``target``, ``year``,
+        ``gap``, ``unit`` (``share`` as 0-1, or ``m2/person``), optional ``note``.
+    counties_table, townships_table : DataFrame or None
+        Area tables (:func:`elder_coverage.aggregate.area_table`): ``code``, ``name``,
+        ``elders_60``, ``<kind>_share`` (0-1), ``beds``, ``beds_per_1000``,
+        ``nursing_bed_share``; any subset.
+    merges : DataFrame, optional
+        Close-and-merge plan (``from_id``, ``from_name``, ``to_id``, ``to_name``, ``road_km``,
+        ``residents_moved``, ``catchment_elders_moved``, ``receiving_occupancy_before``,
+        ``receiving_occupancy_after``; any subset); None leaves the section out.
+    new_sites : DataFrame, optional
+        New sites (``kind``, ``id``, ``name``, ``covered_elders_gain`` or ``covered_gain``,
+        ``lon``, ``lat``).
+    lang : {"zh", "en"}
+    title : str, optional
+        Report title; default the localized "Elder-care coverage report".
+    charts : bool, default True
+        Draw the bar charts (matplotlib, Agg).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    page = report_html(summary=summary, indicators=indicators, counties_table=counties_table,
+                       townships_table=townships_table, merges=merges, new_sites=new_sites,
+                       lang=lang, title=title, charts=charts)
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(page.encode("utf-8"))
+    return target
+
+
+__all__ = ["CJK_FONTS", "cjk_font", "report_html", "write_report"]

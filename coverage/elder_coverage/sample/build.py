@@ -1,0 +1,272 @@
+"""Build ``data/processed/<area>`` from ``data/raw``: one deterministic command.
+
+``python -m elder_coverage.sample`` writes the default study area (the five rural counties of
+Jilin City at 250 m); ``--area province --resolution 100`` makes the whole province for the
+scale benchmarks. Same raw inputs and seed → the same bytes: fixed seeds per zone, stable
+sorts, and GeoPackage timestamps pinned through GDAL's ``OGR_CURRENT_DATE``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import shapely
+
+from elder_coverage.io.atomic import atomic_dir
+from elder_coverage.io.crs import choose_metric_crs
+from elder_coverage.sample.census import load_census
+from elder_coverage.sample.facilities import build_facilities
+from elder_coverage.sample.grid import ElderGrid, build_elder_grid
+from elder_coverage.sample.layout import HOST_DISTRICTS, build_layout
+from elder_coverage.sample.roads import build_roads
+from elder_coverage.schema import AGE_COLUMNS
+
+RAW_DIR = Path(__file__).resolve().parents[3] / "data" / "raw"
+PROCESSED_DIR = Path(__file__).resolve().parents[3] / "data" / "processed"
+DEFAULT_SEED = 20201101
+DEFAULT_RESOLUTION_M = 250.0
+#: Study areas by name: county codes, or None for the whole province.
+AREAS: dict[str, tuple[str, ...] | None] = {
+    # 永吉 蛟河 桦甸 舒兰 磐石: the five rural counties of Jilin City.
+    "jilin_city_rural": ("220221", "220281", "220282", "220283", "220284"),
+    "province": None,
+}
+DEFAULT_AREA = "jilin_city_rural"
+SYNTHETIC_NOTE = (
+    "SYNTHETIC sample: county polygons, township/village names and codes and census county "
+    "totals are real; settlement positions, township cells, the elder grid's spatial pattern, "
+    "facilities and roads are synthesised (seeded) and do not describe real places."
+)
+# Pinned so that GeoPackage metadata timestamps do not change between builds.
+_FIXED_DATE = "2020-11-01T00:00:00Z"
+
+
+def sample_dir(area: str = DEFAULT_AREA, resolution: float = DEFAULT_RESOLUTION_M) -> Path:
+    """Default output folder of a sample build, e.g. ``data/processed/jilin_city_rural_250m``."""
+    return PROCESSED_DIR / f"{area}_{int(resolution)}m"
+
+
+def _county_codes(area: str | tuple[str, ...]) -> tuple[str, ...] | None:
+    if isinstance(area, str):
+        if area not in AREAS:
+            raise ValueError(f"unknown study area {area!r}; known: {sorted(AREAS)}")
+        return AREAS[area]
+    return tuple(area)
+
+
+def _write_raster(path: Path, grid: ElderGrid, age: int) -> None:
+    rows, cols = grid.counts[age].shape
+    profile = {
+        "driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "int32",
+        "crs": grid.crs, "transform": grid.transform, "nodata": -1,
+        "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(grid.counts[age], 1)
+        dst.update_tags(SYNTHETIC="yes", AGE_FLOOR=str(age), UNIT="persons",
+                        NOTE=SYNTHETIC_NOTE)
+        dst.set_band_description(1, f"elders aged {age}+ (persons, synthetic dasymetric)")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_fingerprint(area: str | tuple[str, ...], resolution: float, seed: int,
+                      raw_dir: str | Path = RAW_DIR) -> str:
+    """Hash of everything a build depends on: raw files, builder code, parameters.
+
+    Stored in ``manifest.json``; a sample whose fingerprint differs is stale and is rebuilt
+    by ``--if-missing`` (and by the test fixture) instead of being silently reused.
+    """
+    h = hashlib.sha256()
+    h.update(repr((area, float(resolution), int(seed))).encode())
+    code = sorted(Path(__file__).parent.glob("*.py"))
+    for path in sorted(Path(raw_dir).iterdir()) + code:
+        if path.is_file() and path.name != "SOURCES.md":
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def sample_is_current(folder: str | Path, area: str | tuple[str, ...] = DEFAULT_AREA,
+                      resolution: float = DEFAULT_RESOLUTION_M, seed: int = DEFAULT_SEED) -> bool:
+    """True when ``folder`` holds a sample built from today's raw files, code and parameters."""
+    manifest = Path(folder) / "manifest.json"
+    if not manifest.exists():
+        return False
+    try:
+        stored = json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError):
+        return False
+    return stored == build_fingerprint(area, resolution, seed)
+
+
+def build_sample(
+    out: str | Path | None = None,
+    area: str | tuple[str, ...] = DEFAULT_AREA,
+    resolution: float = DEFAULT_RESOLUTION_M,
+    seed: int = DEFAULT_SEED,
+    raw_dir: str | Path = RAW_DIR,
+) -> Path:
+    """Build the synthetic Jilin sample for a study area.
+
+    Parameters
+    ----------
+    out : path-like, optional
+        Output folder (replaced atomically); default :func:`sample_dir`.
+    area : str or tuple of str
+        A name in :data:`AREAS` or county codes.
+    resolution : float
+        Elder-grid cell size in metres.
+    seed : int
+        Seed of every random choice.
+    raw_dir : path-like
+        Folder with the committed raw sources.
+
+    Returns
+    -------
+    Path
+        The output folder, holding ``counties.gpkg``, ``townships.gpkg`` (layers ``cells``
+        and ``seats``), ``villages.gpkg``, ``facilities.gpkg`` and ``facilities.csv``,
+        ``elders_60.tif`` / ``elders_65.tif`` / ``elders_80.tif`` (persons per cell),
+        ``roads.graphml`` and ``manifest.json``.
+    """
+    from elder_coverage.io.roads import add_travel_times, save_graph
+
+    raw = Path(raw_dir)
+    name = area if isinstance(area, str) else "custom"
+    out = Path(out) if out is not None else sample_dir(name, resolution)
+    codes = _county_codes(area)
+    census = load_census(raw / "census2020_jilin_counties.csv")
+    counties = gpd.read_file(raw / "jilin_counties.geojson")
+    townships = pd.read_csv(raw / "jilin_townships.csv", dtype=str)
+    villages = pd.read_csv(raw / "jilin_villages.csv", dtype=str)
+    if codes is not None:
+        unknown = sorted(set(codes) - set(counties["code"]))
+        if unknown:
+            raise ValueError(f"county codes without a polygon in {raw}: {unknown}")
+        counties = counties[counties["code"].isin(codes)]
+    else:
+        codes = tuple(sorted(set(townships["county_code"])))
+    # Development zones laid out inside their host districts join when all hosts are in.
+    present = set(counties["code"])
+    zones = [z for z, hosts in HOST_DISTRICTS.items() if all(h in present for h in hosts)]
+    wanted = sorted(set(counties["code"]) | set(zones))
+    townships = townships[townships["county_code"].isin(wanted)]
+    villages = villages[villages["county_code"].isin(wanted)]
+
+    crs = choose_metric_crs(counties)
+    counties_m = counties.to_crs(crs).sort_values("code").reset_index(drop=True)
+    seats, cells, village_pts = build_layout(counties_m, townships, villages, seed)
+    grid = build_elder_grid(cells, seats, village_pts, census, resolution)
+
+    # County layer: real polygons; zones without one get the union of their township cells.
+    extra = []
+    for z in zones:
+        geom = shapely.union_all(cells.loc[cells["county_code"] == z, "geometry"].to_numpy())
+        extra.append({"code": z, "name": census.loc[z, "county"], "city_code": z[:4],
+                      "city_name": census.loc[z, "city"], "geometry": geom})
+    parts = [counties_m.assign(real_geometry=True)]
+    if extra:
+        parts.append(gpd.GeoDataFrame(extra, crs=crs).assign(real_geometry=False))
+    counties_out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
+    counties_out = counties_out.sort_values("code").reset_index(drop=True)
+    cen = census.loc[counties_out["code"], ["total", "urban", "rural", "age60", "age65", "age80"]]
+    counties_out = counties_out.join(cen.reset_index(drop=True))
+    counties_out["census_note"] = census.loc[counties_out["code"], "note"].to_numpy()
+
+    names = dict(zip(census.index, census["county"], strict=True))
+    facilities = build_facilities(seats, village_pts, seed, county_names=names)
+    # The county seat is the first urban sub-district, else the first township.
+    heads = {
+        county: (g.loc[g["is_urban"], "code"] if g["is_urban"].any() else g["code"]).iloc[0]
+        for county, g in seats.groupby("county_code", sort=True)
+    }
+    graph = add_travel_times(build_roads(seats, village_pts, heads))
+
+    # Village elders (60+) from the grid, for the "villages with many older people" indicator.
+    village_pts = _village_elders(village_pts, cells["code"].to_numpy(), grid)
+
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
+    with atomic_dir(out) as tmp:
+        counties_out.to_file(tmp / "counties.gpkg", layer="counties", driver="GPKG")
+        cells.to_file(tmp / "townships.gpkg", layer="cells", driver="GPKG")
+        seats.to_file(tmp / "townships.gpkg", layer="seats", driver="GPKG")
+        village_pts.to_file(tmp / "villages.gpkg", layer="villages", driver="GPKG")
+        facilities.to_file(tmp / "facilities.gpkg", layer="facilities", driver="GPKG")
+        ll = facilities.to_crs(4326)
+        table = pd.DataFrame(facilities.drop(columns="geometry"))
+        table.insert(3, "lon", ll.geometry.x.round(6))
+        table.insert(4, "lat", ll.geometry.y.round(6))
+        table.to_csv(tmp / "facilities.csv", index=False, lineterminator="\n")
+        for age in AGE_COLUMNS:
+            _write_raster(tmp / f"elders_{age}.tif", grid, age)
+        save_graph(graph, tmp / "roads.graphml")
+        county_idx = np.concatenate([[""], cells["county_code"].to_numpy()])[grid.township]
+        sums = {}
+        for code in sorted(set(cells["county_code"])):
+            sel = county_idx == code
+            sums[code] = {f"{a}+": int(grid.counts[a][sel].sum()) for a in AGE_COLUMNS}
+        manifest = {
+            "area": name,
+            "county_codes": sorted(set(cells["county_code"])),
+            "resolution_m": resolution,
+            "seed": seed,
+            "crs": crs.to_string() if hasattr(crs, "to_string") else str(crs),
+            "synthetic": True,
+            "note": SYNTHETIC_NOTE,
+            "fingerprint": build_fingerprint(area, resolution, seed, raw),
+            "counts": {
+                "townships": len(seats), "villages": len(village_pts),
+                "facilities": facilities["kind"].value_counts().sort_index().to_dict(),
+                "road_nodes": graph.number_of_nodes(), "road_edges": graph.number_of_edges(),
+                "grid_cells": int(grid.township.size),
+                "populated_cells": int((grid.counts[60] > 0).sum()),
+            },
+            "elders_by_county": sums,
+            "elders_total": {f"{a}+": int(grid.counts[a][grid.counts[a] > 0].sum())
+                             for a in AGE_COLUMNS},
+            "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
+        }
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+            encoding="utf-8")
+    return out
+
+
+def _village_elders(
+    villages: gpd.GeoDataFrame, township_codes: np.ndarray, grid: ElderGrid
+) -> gpd.GeoDataFrame:
+    """Attach to each village the 60+ of the grid cells nearest to it within its township.
+
+    Each populated cell goes to its nearest village of the same township, so village counts
+    partition the township's grid elders (nothing counted twice). ``township_codes`` lists
+    the township of each grid index (index ``i`` is stored as ``i + 1`` in the grid).
+    """
+    from scipy.spatial import cKDTree
+
+    out = villages.copy()
+    elders = np.zeros(len(out), dtype=np.int64)
+    rows, cols = np.nonzero(grid.counts[60] > 0)
+    xs, ys = rasterio.transform.xy(grid.transform, rows, cols)
+    xy = np.column_stack([xs, ys])
+    town_of_cell = grid.township[rows, cols]
+    index_of = {code: i + 1 for i, code in enumerate(township_codes)}
+    vxy = np.column_stack([out.geometry.x, out.geometry.y])
+    for code in sorted(set(out["township_code"])):
+        mask = town_of_cell == index_of[code]
+        if not mask.any():
+            continue
+        pos = np.flatnonzero(out["township_code"].to_numpy() == code)
+        _, nearest = cKDTree(vxy[pos]).query(xy[mask])
+        np.add.at(elders, pos[nearest], grid.counts[60][rows[mask], cols[mask]])
+    out["elders_60"] = elders
+    return out

@@ -1,0 +1,604 @@
+"""Road graph → scipy CSR travel-time matrix, snapping points to nodes, multi-source searches.
+
+The road graph is an osmnx-style projected MultiDiGraph whose edges carry travel times in
+minutes (``walk_min``, ``drive_min``). Everything here works on one travel mode at a time:
+:func:`travel_graph` turns the networkx graph into a :class:`TravelGraph` (CSR matrix of
+minutes, node coordinates in metres, a KD-tree over the nodes usable in that mode), and the
+searches run on it with :mod:`scipy.sparse.csgraph`.
+
+Direction matters: edges are directed (one-way streets), and an elder travels FROM a cell TO a
+facility. Searches therefore start at the facilities and run over the transposed graph, so the
+distance found at a cell's node is the time from that node to the facility.
+
+Points join the network at their nearest usable node; the straight-line gap is travelled at
+the off-network speed of the mode and added to the time. Points farther than ``max_snap_m``
+from every usable node are not snapped (node index -1) and are reported unreachable.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pyproj
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+
+from elder_coverage.schema import EDGE_DRIVE_MINUTES, EDGE_WALK_MINUTES
+
+#: Edge attribute holding the travel time (minutes) of each travel mode.
+TRAVEL_WEIGHTS: dict[str, str] = {"walk": EDGE_WALK_MINUTES, "drive": EDGE_DRIVE_MINUTES}
+
+# Dense search output is (sources × nodes) float64; keep each block near 128 MB.
+_BLOCK_ENTRIES = 16_000_000
+
+
+class GraphError(ValueError):
+    """The road graph cannot be used: missing coordinates, bad weights or CRS."""
+
+
+class DisconnectedGraphWarning(UserWarning):
+    """The usable part of the road graph falls into several disconnected pieces (or none)."""
+
+
+@dataclass(frozen=True)
+class ConnectivityReport:
+    """Weakly connected pieces of the usable graph in one travel mode.
+
+    Attributes
+    ----------
+    travel : str
+        Travel mode (or weight name) the report is about.
+    n_usable_nodes : int
+        Nodes with at least one usable edge in this mode.
+    n_components : int
+        Number of weakly connected pieces among the usable nodes.
+    largest_size : int
+        Nodes in the largest piece.
+    """
+
+    travel: str
+    n_usable_nodes: int
+    n_components: int
+    largest_size: int
+
+    @property
+    def connected(self) -> bool:
+        return self.n_components == 1
+
+    def message(self) -> str:
+        if self.n_usable_nodes == 0:
+            return (f"{self.travel} graph has no usable edge (no finite travel time in this "
+                    "mode): every point is unreachable by it")
+        if self.connected:
+            return f"{self.travel} graph: {self.n_usable_nodes} usable nodes, connected"
+        outside = self.n_usable_nodes - self.largest_size
+        return (
+            f"{self.travel} graph has {self.n_components} disconnected parts: the largest holds "
+            f"{self.largest_size} of {self.n_usable_nodes} usable nodes, {outside} nodes lie in "
+            "other parts (points snapped there reach only facilities in the same part)"
+        )
+
+
+@dataclass
+class TravelGraph:
+    """A road graph prepared for one travel mode.
+
+    Attributes
+    ----------
+    csgraph : scipy.sparse.csr_array
+        (n_nodes × n_nodes) travel time in minutes of edge u → v (fastest parallel edge).
+        Explicit zeros are real zero-minute edges.
+    xy : numpy.ndarray
+        (n_nodes, 2) node coordinates in metres.
+    node_ids : numpy.ndarray
+        Original node keys, row order of ``csgraph``.
+    crs : pyproj.CRS or None
+        Projected CRS of the coordinates.
+    travel : str
+        Travel mode ("walk", "drive") or the weight name used.
+    access_kmh : float or None
+        Off-network speed the graph itself declares (its ``walk_kph`` for walking), so the gap
+        to the nearest node is walked at the same pace as the edges; None = not declared.
+    slowdown : float
+        Seasonal time multiplier the edge times carry (graph ``walk_factor`` /
+        ``drive_factor``, 1 when absent); applied to the off-network gap as well.
+    """
+
+    csgraph: sp.csr_array
+    xy: np.ndarray
+    node_ids: np.ndarray
+    crs: pyproj.CRS | None
+    travel: str
+    access_kmh: float | None = None
+    slowdown: float = 1.0
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.csgraph.shape[0])
+
+    @property
+    def transposed(self) -> sp.csr_array:
+        """The graph with every edge reversed (searches from facilities run on this)."""
+        if "T" not in self._cache:
+            self._cache["T"] = sp.csr_array(self.csgraph.T)
+        return self._cache["T"]
+
+    @property
+    def usable(self) -> np.ndarray:
+        """Indices of nodes with at least one usable edge (in or out) in this mode."""
+        if "usable" not in self._cache:
+            g = self.csgraph
+            deg = np.diff(g.indptr) + np.bincount(g.indices, minlength=self.n_nodes)
+            self._cache["usable"] = np.flatnonzero(deg > 0)
+        return self._cache["usable"]
+
+    @property
+    def tree(self) -> cKDTree:
+        """KD-tree over the usable nodes' coordinates."""
+        if "tree" not in self._cache:
+            self._cache["tree"] = cKDTree(self.xy[self.usable])
+        return self._cache["tree"]
+
+    @property
+    def max_speed(self) -> float:
+        """Fastest straight-line progress over any edge (metres per minute); inf if unbounded.
+
+        Bounds how far (as the crow flies) a time-limited search can get, which lets bounded
+        searches run on a small subgraph. Computed from node coordinates, not ``length``, so it
+        holds even when an edge's stored length is shorter than the gap between its ends.
+        """
+        if "vmax" not in self._cache:
+            g = sp.coo_array(self.csgraph)
+            gap = np.hypot(*(self.xy[g.row] - self.xy[g.col]).T)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                speed = np.where(gap > 0, gap / g.data, 0.0)
+            self._cache["vmax"] = float(speed.max()) if speed.size else 0.0
+        return self._cache["vmax"]
+
+    def connectivity(self) -> ConnectivityReport:
+        """Count the weakly connected pieces among usable nodes."""
+        if "conn" not in self._cache:
+            use = self.usable
+            if use.size == 0:
+                rep = ConnectivityReport(self.travel, 0, 0, 0)
+            else:
+                n, labels = connected_components(self.csgraph, directed=True,
+                                                 connection="weak")
+                sizes = np.bincount(labels[use])
+                sizes = sizes[sizes > 0]
+                rep = ConnectivityReport(self.travel, int(use.size), int(sizes.size),
+                                         int(sizes.max()))
+            self._cache["conn"] = rep
+        return self._cache["conn"]
+
+    def snap(self, xy: np.ndarray, max_snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Join points to their nearest usable node.
+
+        Parameters
+        ----------
+        xy : numpy.ndarray
+            (n, 2) point coordinates in metres, same CRS as the graph.
+        max_snap_m : float
+            Points farther than this (metres) from every usable node are not snapped.
+
+        Returns
+        -------
+        node : numpy.ndarray of int64
+            Graph node index per point, -1 when not snapped.
+        gap_m : numpy.ndarray of float64
+            Straight-line distance to that node (metres); inf when not snapped.
+        """
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        node = np.full(len(xy), -1, dtype=np.int64)
+        gap = np.full(len(xy), np.inf)
+        if len(xy) == 0 or self.usable.size == 0:
+            return node, gap
+        d, i = self.tree.query(xy, k=1, distance_upper_bound=max_snap_m, workers=-1)
+        ok = np.isfinite(d)
+        node[ok] = self.usable[i[ok]]
+        gap[ok] = d[ok]
+        return node, gap
+
+
+def _check_projected(crs: Any, what: str) -> pyproj.CRS | None:
+    if crs is None:
+        return None
+    try:
+        out = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        raise GraphError(f"{what}: unreadable CRS {crs!r} ({exc})") from exc
+    if not out.is_projected:
+        raise GraphError(
+            f"{what}: CRS {out.to_string()} is not projected; distances and snapping need a "
+            "metric CRS (project it first, e.g. osmnx.project_graph or to_crs(UTM 51N/52N))"
+        )
+    return out
+
+
+def from_arrays(
+    xy: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    minutes: np.ndarray,
+    *,
+    crs: Any = None,
+    node_ids: Sequence[Hashable] | np.ndarray | None = None,
+    travel: str = "custom",
+) -> TravelGraph:
+    """Build a :class:`TravelGraph` from edge arrays.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        (n_nodes, 2) node coordinates (metres).
+    u, v : numpy.ndarray
+        Edge endpoints as node row indices (edge goes u → v).
+    minutes : numpy.ndarray
+        Travel time of each edge (minutes). NaN or inf marks an edge not usable in this mode
+        and it is dropped; of parallel edges the fastest is kept.
+    crs : optional
+        Projected CRS of ``xy``.
+    node_ids : sequence, optional
+        Original node keys (default ``0..n-1``).
+    travel : str
+        Label of the travel mode.
+
+    Raises
+    ------
+    GraphError
+        Negative travel times, endpoints out of range, or a geographic CRS.
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    n = len(xy)
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    w = np.asarray(minutes, dtype=float)
+    if not (u.shape == v.shape == w.shape):
+        raise GraphError("edge arrays u, v and minutes must have the same length")
+    if u.size and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= n):
+        raise GraphError(f"edge endpoint out of range 0..{n - 1}")
+    if not np.isfinite(xy).all():
+        bad = int(np.flatnonzero(~np.isfinite(xy).all(axis=1))[0])
+        raise GraphError(f"node {bad}: coordinates are not finite")
+    keep = np.isfinite(w)
+    if (w[keep] < 0).any():
+        first = int(np.flatnonzero(keep & (w < 0))[0])
+        raise GraphError(f"edge {first} ({u[first]}→{v[first]}): negative travel time {w[first]}")
+    u, v, w = u[keep], v[keep], w[keep]
+    # Fastest of parallel edges: sort by (u, v, w) and keep the first of each (u, v) run.
+    order = np.lexsort((w, v, u))
+    u, v, w = u[order], v[order], w[order]
+    first = np.ones(u.size, dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    u, v, w = u[first], v[first], w[first]
+    # Built from the canonical (sorted, unique) triples so explicit zero edges survive.
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
+    csgraph = sp.csr_array((w, v.astype(np.int32 if n < 2**31 else np.int64), indptr),
+                           shape=(n, n))
+    ids = np.arange(n) if node_ids is None else np.asarray(node_ids)
+    return TravelGraph(csgraph=csgraph, xy=xy, node_ids=ids,
+                       crs=_check_projected(crs, "road graph"), travel=travel)
+
+
+def travel_graph(G: nx.MultiDiGraph, travel: str) -> TravelGraph:
+    """Prepare a projected osmnx-style graph for one travel mode.
+
+    Parameters
+    ----------
+    G : networkx.MultiDiGraph
+        Projected graph (graph attribute ``crs``), node attributes ``x``, ``y`` (metres) and
+        edge travel times in minutes (``walk_min`` / ``drive_min``). A missing, NaN or inf
+        time means the edge is not usable in that mode.
+    travel : {"walk", "drive"} or str
+        Travel mode, or directly the name of an edge attribute in minutes.
+
+    Returns
+    -------
+    TravelGraph
+
+    Raises
+    ------
+    GraphError
+        A node without ``x``/``y``, a non-numeric or negative time (naming the edge), or a
+        geographic CRS.
+    """
+    weight = TRAVEL_WEIGHTS.get(travel, travel)
+    nodes = list(G.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    xy = np.empty((len(nodes), 2))
+    for i, (n, data) in enumerate(G.nodes(data=True)):
+        try:
+            xy[i, 0] = data["x"]
+            xy[i, 1] = data["y"]
+        except KeyError as exc:
+            raise GraphError(f"road graph node {n!r}: missing coordinate {exc.args[0]!r}") from None
+    m = G.number_of_edges()
+    u = np.empty(m, dtype=np.int64)
+    v = np.empty(m, dtype=np.int64)
+    w = np.empty(m)
+    for k, (a, b, t) in enumerate(G.edges(data=weight)):
+        u[k] = index[a]
+        v[k] = index[b]
+        if t is None:
+            w[k] = np.inf
+            continue
+        try:
+            w[k] = float(t)
+        except (TypeError, ValueError):
+            raise GraphError(f"road graph edge {a!r}→{b!r}: {weight}={t!r} is not a number") \
+                from None
+    if not G.is_directed():
+        # An undirected edge can be travelled both ways.
+        u, v, w = np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w])
+    try:
+        tg = from_arrays(xy, u, v, w, crs=G.graph.get("crs"),
+                         node_ids=np.asarray(nodes, dtype=object), travel=travel)
+    except GraphError as exc:
+        raise GraphError(f"road graph ({weight}): {exc}") from None
+    # elder_coverage.io.roads records the pace and seasonal factor it used for the edge times.
+    declared = G.graph.get("walk_kph") if travel == "walk" else None
+    factor = G.graph.get({"walk": "walk_factor", "drive": "drive_factor"}.get(travel, ""), 1.0)
+    try:
+        tg.access_kmh = None if declared is None else float(declared)
+        tg.slowdown = float(factor)
+    except (TypeError, ValueError):
+        raise GraphError(f"road graph: graph attribute walk_kph={declared!r} or factor "
+                         f"{factor!r} is not a number") from None
+    if (tg.access_kmh is not None and not tg.access_kmh > 0) or not tg.slowdown > 0:
+        raise GraphError(f"road graph: walk_kph={declared!r} and the seasonal factor "
+                         f"({factor!r}) must be positive")
+    return tg
+
+
+def warn_if_disconnected(tg: TravelGraph) -> ConnectivityReport:
+    """Return the connectivity report and emit :class:`DisconnectedGraphWarning` if split."""
+    rep = tg.connectivity()
+    if not rep.connected:
+        warnings.warn(rep.message(), DisconnectedGraphWarning, stacklevel=3)
+    return rep
+
+
+def _augmented_transpose(tg: TravelGraph, src_nodes: np.ndarray,
+                         src_offsets: np.ndarray) -> sp.csr_array:
+    """Transposed graph plus one virtual node per source, joined to its snapped node.
+
+    The virtual edge carries the source's off-network time, so a single multi-source search
+    charges each source its own access time, and ``sources`` tells which one won.
+    """
+    n, m = tg.n_nodes, len(src_nodes)
+    gt = sp.coo_array(tg.transposed)
+    rows = np.concatenate([gt.row, n + np.arange(m)])
+    cols = np.concatenate([gt.col, src_nodes])
+    data = np.concatenate([gt.data, src_offsets])
+    # Entries are unique (graph edges are de-duplicated, virtual rows are new), so no summing.
+    order = np.lexsort((cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    indptr = np.zeros(n + m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n + m), out=indptr[1:])
+    return sp.csr_array((data, cols, indptr), shape=(n + m, n + m))
+
+
+def nearest_source(
+    tg: TravelGraph,
+    src_nodes: np.ndarray,
+    src_offsets: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time from every node to its nearest source, in one multi-source search.
+
+    Parameters
+    ----------
+    tg : TravelGraph
+    src_nodes : numpy.ndarray
+        Node index of each source (facility), ``>= 0``.
+    src_offsets : numpy.ndarray, optional
+        Extra minutes for each source (its off-network access time); default 0.
+
+    Returns
+    -------
+    time_min : numpy.ndarray
+        (n_nodes,) minutes from the node to the nearest source (inf if none reachable).
+    source : numpy.ndarray
+        (n_nodes,) index into ``src_nodes`` of that source, -1 if none reachable.
+    """
+    src_nodes = np.asarray(src_nodes, dtype=np.int64)
+    m = src_nodes.size
+    n = tg.n_nodes
+    if m == 0:
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    offs = np.zeros(m) if src_offsets is None else np.asarray(src_offsets, dtype=float)
+    g = _augmented_transpose(tg, src_nodes, offs)
+    dist, _pred, srcs = dijkstra(g, directed=True, indices=n + np.arange(m), min_only=True,
+                                 return_predecessors=True)
+    dist = dist[:n]
+    srcs = srcs[:n].astype(np.int64)
+    src = np.where(srcs >= n, srcs - n, -1)
+    return dist, src
+
+
+def _morton(xy: np.ndarray, cell: float) -> np.ndarray:
+    """Z-order key of points on a grid of ``cell`` metres (keeps chunks spatially compact)."""
+    g = np.floor((xy - xy.min(axis=0)) / max(cell, 1e-9)).astype(np.uint64)
+    g = np.minimum(g, np.uint64(2**21 - 1))
+    key = np.zeros(len(xy), dtype=np.uint64)
+    for bit in range(21):
+        b = np.uint64(bit)
+        key |= ((g[:, 0] >> b) & np.uint64(1)) << (np.uint64(2) * b)
+        key |= ((g[:, 1] >> b) & np.uint64(1)) << (np.uint64(2) * b + np.uint64(1))
+    return key
+
+
+def reach_within(
+    tg: TravelGraph,
+    src_nodes: np.ndarray,
+    src_offsets: np.ndarray,
+    dst_nodes: np.ndarray,
+    dst_offsets: np.ndarray,
+    limit: float,
+) -> sp.csr_array:
+    """Travel times destination → source that are within ``limit``, as a sparse matrix.
+
+    Each source gets a search bounded by ``limit`` minus its access time, on the transposed
+    graph. Sources are processed in spatially compact blocks; when edge speeds are bounded,
+    each block searches only the subgraph of nodes that a time-limited trip can reach
+    (straight-line radius ``limit × max_speed``), which keeps the dense search output small.
+
+    Parameters
+    ----------
+    tg : TravelGraph
+    src_nodes, src_offsets : numpy.ndarray
+        Snapped node (-1 = not snapped, never reached) and access minutes of each source.
+    dst_nodes, dst_offsets : numpy.ndarray
+        Snapped node (-1 = not snapped) and access minutes of each destination (cell).
+    limit : float
+        Largest total time kept (minutes), inclusive.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        (n_dst × n_src) minutes ``dst_offset + network time + src_offset`` for pairs within
+        the limit; a pair not stored is not reachable within it. Zero times are stored
+        explicitly (a cell on the facility's node), so test membership with the sparsity
+        pattern, not with ``data != 0``.
+    """
+    src_nodes = np.asarray(src_nodes, dtype=np.int64)
+    src_offsets = np.asarray(src_offsets, dtype=float)
+    dst_nodes = np.asarray(dst_nodes, dtype=np.int64)
+    dst_offsets = np.asarray(dst_offsets, dtype=float)
+    n_dst, n_src = len(dst_nodes), len(src_nodes)
+    live_src = np.flatnonzero((src_nodes >= 0) & (src_offsets <= limit))
+    live_dst = np.flatnonzero((dst_nodes >= 0) & (dst_offsets <= limit))
+    empty = sp.csr_array((n_dst, n_src))
+    if live_src.size == 0 or live_dst.size == 0:
+        return empty
+    # Destinations grouped by node: one search result fans out to every cell at that node.
+    order = live_dst[np.argsort(dst_nodes[live_dst], kind="stable")]
+    dn = dst_nodes[order]
+    uniq, first = np.unique(dn, return_index=True)
+    counts = np.diff(np.append(first, dn.size))
+    gt = tg.transposed
+    vmax = tg.max_speed
+    prune = np.isfinite(vmax) and vmax > 0
+    radius = limit * vmax if prune else np.inf
+    if prune:
+        live_src = live_src[np.argsort(_morton(tg.xy[src_nodes[live_src]], radius),
+                                       kind="stable")]
+    rows, cols, vals = [], [], []
+    stack = [live_src]
+    while stack:
+        block = stack.pop()
+        if prune:
+            # Only nodes with an edge can lie on a path; the sources join in case one sits on
+            # an isolated node (then it reaches just itself).
+            hits = tg.tree.query_ball_point(tg.xy[src_nodes[block]],
+                                            radius * (1 + 1e-9) + 1e-6)
+            sub = np.unique(np.concatenate(
+                [tg.usable[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])],
+                 src_nodes[block]]))
+        else:
+            sub = None
+        width = tg.n_nodes if sub is None else sub.size
+        if block.size > 1 and block.size * width > _BLOCK_ENTRIES:
+            half = block.size // 2
+            stack.extend([block[half:], block[:half]])
+            continue
+        if sub is None:
+            g, local_src, local_u = gt, src_nodes[block], uniq
+            u_keep = np.arange(uniq.size)
+        else:
+            g = gt[sub][:, sub]
+            local_src = np.searchsorted(sub, src_nodes[block])
+            pos = np.searchsorted(sub, uniq)
+            u_keep = np.flatnonzero((pos < sub.size) & (sub[np.minimum(pos, sub.size - 1)]
+                                                        == uniq))
+            local_u = pos[u_keep]
+        if u_keep.size == 0:
+            continue
+        budget = limit - src_offsets[block].min()
+        dist = dijkstra(g, directed=True, indices=local_src, limit=budget)
+        t = dist[:, local_u] + src_offsets[block][:, None]
+        bi, ui = np.nonzero(t <= limit)
+        if bi.size == 0:
+            continue
+        t = t[bi, ui]
+        ui = u_keep[ui]
+        # Fan each (source, node) pair out to the cells at that node.
+        c = counts[ui]
+        rep_b = np.repeat(bi, c)
+        rep_t = np.repeat(t, c)
+        start = np.repeat(first[ui], c)
+        within = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
+        cell = order[start + within]
+        total = rep_t + dst_offsets[cell]
+        ok = total <= limit
+        rows.append(cell[ok])
+        cols.append(block[rep_b[ok]])
+        vals.append(total[ok])
+    if not rows:
+        return empty
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    v = np.concatenate(vals)
+    order = np.lexsort((c, r))
+    r, c, v = r[order], c[order], v[order]
+    indptr = np.zeros(n_dst + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n_dst), out=indptr[1:])
+    return sp.csr_array((v, c, indptr), shape=(n_dst, n_src))
+
+
+class RoadNetwork:
+    """A road graph with its per-mode :class:`TravelGraph` built once and reused.
+
+    Parameters
+    ----------
+    G : networkx.MultiDiGraph, optional
+        Projected osmnx-style graph with ``walk_min`` / ``drive_min`` edge times.
+    travel_graphs : mapping of str to TravelGraph, optional
+        Already prepared graphs by travel mode (e.g. built with :func:`from_arrays`).
+
+    Notes
+    -----
+    Pass the same ``RoadNetwork`` to several coverage calls to convert the networkx graph
+    only once per mode.
+    """
+
+    def __init__(self, G: nx.MultiDiGraph | None = None, *,
+                 travel_graphs: dict[str, TravelGraph] | None = None) -> None:
+        if G is None and not travel_graphs:
+            raise GraphError("RoadNetwork needs a networkx graph or prepared travel graphs")
+        self.G = G
+        self._graphs: dict[str, TravelGraph] = dict(travel_graphs or {})
+        crs = G.graph.get("crs") if G is not None else None
+        self.crs = _check_projected(crs, "road graph") if crs is not None else None
+        if self.crs is None:
+            for tg in self._graphs.values():
+                if tg.crs is not None:
+                    self.crs = tg.crs
+                    break
+
+    def mode(self, travel: str) -> TravelGraph:
+        """The travel graph of ``travel`` ("walk" or "drive"), built on first use."""
+        if travel not in self._graphs:
+            if self.G is None:
+                raise GraphError(f"no {travel!r} travel graph was given to RoadNetwork")
+            self._graphs[travel] = travel_graph(self.G, travel)
+        return self._graphs[travel]
+
+
+def as_network(graph: nx.MultiDiGraph | RoadNetwork | TravelGraph | None) -> RoadNetwork | None:
+    """Accept a networkx graph, a :class:`RoadNetwork`, a single TravelGraph or None."""
+    if graph is None or isinstance(graph, RoadNetwork):
+        return graph
+    if isinstance(graph, TravelGraph):
+        return RoadNetwork(travel_graphs={graph.travel: graph})
+    if isinstance(graph, nx.MultiDiGraph | nx.DiGraph | nx.Graph):
+        return RoadNetwork(graph)
+    raise GraphError(f"graph: expected a networkx MultiDiGraph or RoadNetwork, got "
+                     f"{type(graph).__name__}")
