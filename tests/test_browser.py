@@ -183,7 +183,7 @@ def test_report_renders(browser, tmp_path):
 
 
 @pytest.mark.skipif(not (SAMPLE / "manifest.json").exists(),
-                    reason=f"sample not built ({SAMPLE}); `python -m elder_coverage.sample` builds it")
+                    reason=f"sample not built ({SAMPLE}); `python -m elder_coverage.sample`")
 def test_sample_map_size_and_load(browser, tmp_path):
     from elder_coverage.engine import compute_coverage
     from elder_coverage.study import load_sample

@@ -13,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from elder_coverage.engine import CoverageInputError, CoverageWarning, compute_coverage, reach_matrix
+from elder_coverage.engine import (
+    CoverageInputError,
+    CoverageWarning,
+    compute_coverage,
+    reach_matrix,
+)
 from elder_coverage.standards import StandardsError
 from elder_coverage.travel import DisconnectedGraphWarning
 
@@ -177,7 +182,7 @@ def test_snap_gap_is_walked_at_elderly_speed():
                 kinds=["dining_hall"]).cells
     assert res.loc[0, "dining_hall_time_min"] == pytest.approx((120 + 300) / 60)
     assert res.loc[0, "dining_hall_dist_m"] == pytest.approx(math.hypot(300, 120))
-    # A graph from elder_coverage.io.roads declares its pace and winter factor: the gap follows them.
+    # A graph from elder_coverage.io.roads declares its pace and winter factor.
     G.graph.update(walk_kph=3.0, walk_factor=1.3)
     res = quiet(compute_coverage, cells, fac, G, {"access": {"walk_kmh": 3.6}},
                 kinds=["dining_hall"]).cells

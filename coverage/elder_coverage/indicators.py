@@ -190,7 +190,7 @@ def policy_indicators(
         Missing columns, duplicated township codes, CRS mismatch between the layers.
     """
     std = resolve_standards(
-        elder_coverage.standards if standards is None and isinstance(coverage, CoverageResult)
+        coverage.standards if standards is None and isinstance(coverage, CoverageResult)
         else standards)
     cells = coverage.cells if isinstance(coverage, CoverageResult) else coverage
     net = as_network(graph)

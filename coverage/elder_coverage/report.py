@@ -36,7 +36,7 @@ CJK_FONTS: tuple[str, ...] = (
     "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC",
     "AR PL UMing CN", "Droid Sans Fallback",
 )
-#: Columns expected in the indicators table (from :func:`elder_coverage.indicators.policy_indicators`).
+#: Columns of the indicators table (:func:`elder_coverage.indicators.policy_indicators`).
 INDICATOR_COLUMNS: tuple[str, ...] = ("indicator", "label_zh", "label_en", "value", "target",
                                       "year", "gap", "unit")
 
