@@ -24,8 +24,10 @@ from typing import Any
 
 import yaml
 
+from elder_coverage._errors import SettingsError
 
-class ScenarioError(ValueError):
+
+class ScenarioError(SettingsError):
     """A scenario file that cannot be run; the message names the file and key."""
 
 
