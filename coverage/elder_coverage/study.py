@@ -166,7 +166,9 @@ def load_user_data(
         County polygons; they define the study area and its metric CRS.
     population : dict
         One of ``{"worldpop_dir": folder, "age_floor"?, "iso"?, "year"?}``,
-        ``{"raster": file, "age_floor"?}`` or ``{"table": file, "column": name}``.
+        ``{"raster": file, "age_floor"?}`` or ``{"table": file, "column": name,
+        "source_crs"?}``, each with optional ``"invalid"`` ("raise"/"mask") and
+        ``"outside"`` ("raise"/"drop"; default "drop" for rasters, "raise" for tables).
     facilities : path-like
         Facility table (CSV with lon/lat, GeoJSON, GeoPackage, Shapefile).
     roads : path-like, optional
@@ -194,18 +196,25 @@ def load_user_data(
                                  geometry=tw.representative_point(), crs=crs)
         notes.append("township seats taken as interior points of the township polygons")
     area_4326 = counties.to_crs(4326)
+    # Scenario keys inputs.population.invalid / outside / source_crs reach the readers.
+    invalid = population.get("invalid", "raise")
     if "worldpop_dir" in population:
         ages = tuple(a for a in AGE_COLUMNS if a >= population.get("age_floor", 60))
         raster = read_worldpop(population["worldpop_dir"], ages=ages, iso=population.get("iso"),
-                               year=population.get("year"), clip_to=area_4326)
-        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw, outside="drop")
+                               year=population.get("year"), clip_to=area_4326, invalid=invalid)
+        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw,
+                                outside=population.get("outside", "drop"))
     elif "raster" in population:
-        raster = read_elder_raster(population["raster"], age=population.get("age_floor", 60))
-        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw, outside="drop")
+        raster = read_elder_raster(population["raster"], age=population.get("age_floor", 60),
+                                   invalid=invalid)
+        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw,
+                                outside=population.get("outside", "drop"))
     else:
         col = population["column"]
         cells = read_elder_table(population["table"], columns={60: col}, crs=crs,
-                                 counties=counties, townships=tw)
+                                 counties=counties, townships=tw, invalid=invalid,
+                                 outside=population.get("outside", "raise"),
+                                 source_crs=population.get("source_crs"))
     fac = read_facilities(facilities, crs=crs, study_area=counties)
     # Area codes a facility list rarely carries are filled from where the facility stands.
     if "county_code" not in fac:
