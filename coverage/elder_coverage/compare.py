@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pyogrio
 
+from elder_coverage.io.errors import InputError
 from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 
 FINAL_CELLS_LAYER = "cells_final"
@@ -23,10 +24,15 @@ FINAL_CELLS_LAYER = "cells_final"
 
 def _read_run(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     folder = Path(folder)
-    summary_path = folder / "summary.json"
-    if not summary_path.is_file():
-        raise FileNotFoundError(f"{folder}: not a run folder (no summary.json)")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    for name in ("summary.json", "facilities.csv", "cells.gpkg"):
+        if not (folder / name).is_file():
+            raise InputError(f"not a run folder of elder-coverage run (no {name})", path=folder)
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not valid JSON ({exc})", path=folder / "summary.json") from None
+    if not isinstance(summary, dict):
+        raise InputError("not a run summary (a JSON object)", path=folder / "summary.json")
     facilities = pd.read_csv(folder / "facilities.csv", dtype={"id": str})
     cells = pyogrio.read_dataframe(folder / "cells.gpkg", layer=FINAL_CELLS_LAYER,
                                    read_geometry=False)

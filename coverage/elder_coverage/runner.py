@@ -30,9 +30,9 @@ from elder_coverage.close_merge import Criteria, plan_close_merge
 from elder_coverage.compare import FINAL_CELLS_LAYER
 from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
-from elder_coverage.io.atomic import atomic_dir
+from elder_coverage.io.atomic import atomic_dir, check_output_dir
 from elder_coverage.new_sites import plan_new_sites
-from elder_coverage.scenario import Scenario, parse_scenario
+from elder_coverage.scenario import RESERVED_OUTPUT_NAMES, RUN_TABLES, Scenario, parse_scenario
 from elder_coverage.schema import KIND_LABELS
 from elder_coverage.standards import Standards, load_standards
 from elder_coverage.study import StudyData, load_sample, load_user_data, select_counties
@@ -180,20 +180,30 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
     scenario : Scenario or dict
         A validated scenario (or a dict, validated here).
     out : path-like
-        Output folder; replaced atomically when the run succeeds.
+        Output folder: a new path, an empty folder, or a folder an earlier run wrote
+        (replaced atomically when this run succeeds). Anything else is refused before
+        any work starts: a run never deletes or overwrites what it did not write.
     lang : {"zh", "en"}, optional
         Labels of the map, report and printed summary (default: the scenario's).
 
     Returns
     -------
     RunOutput
+
+    Raises
+    ------
+    OutputPathError
+        When ``out`` is a file, a symbolic link, or a folder holding anything a run did not
+        write.
     """
     if not isinstance(scenario, Scenario):
         scenario = parse_scenario(scenario)
+    check_output_dir(out, recognise=_legacy_run_files)
     run = _Run(scenario, lang or scenario.lang)
     steps = [run.load, run.coverage, run.close_merge, run.new_sites, run.tables, run.map,
              run.report]
-    with _progress(len(steps)) as bar, atomic_dir(out) as tmp:
+    with _progress(len(steps)) as bar, atomic_dir(
+            out, kind="run", recognise=_legacy_run_files) as tmp:
         run.folder = tmp
         for step in steps:
             bar.set_description(step.__name__)
@@ -354,6 +364,9 @@ class _Run:
             "outputs": dict(sc.outputs),
             "notes": final.report.messages,
         }
+        unlisted = set(t) - set(RUN_TABLES)
+        if unlisted:  # a bug: scenario validation could not protect these names
+            raise RuntimeError(f"tables missing from scenario.RUN_TABLES: {sorted(unlisted)}")
         for name, df in t.items():
             _write_csv(df, self.folder / f"{name}.csv")
         (self.folder / "summary.json").write_text(
@@ -409,6 +422,23 @@ class _Run:
             counties_table=t["coverage_by_county"], townships_table=t["coverage_by_township"],
             merges=self.merges, new_sites=t.get("new_sites"), lang=self.lang,
             title=self.scenario.name))
+
+
+def _legacy_run_files(folder: Path) -> set[str] | None:
+    """Files of a run folder written before runs left a marker, or None if it is not one.
+
+    Recognised by ``summary.json`` (with ``elder_coverage_version`` and its ``outputs``) and
+    ``run_log.json``; only the names a run writes count as its files.
+    """
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    outputs = summary.get("outputs") if isinstance(summary, dict) else None
+    if (not isinstance(outputs, dict) or "elder_coverage_version" not in summary
+            or not (folder / "run_log.json").is_file()):
+        return None
+    return set(RESERVED_OUTPUT_NAMES) | {str(v) for v in outputs.values()}
 
 
 def _isochrones(facilities, net, std):

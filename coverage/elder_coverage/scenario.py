@@ -163,10 +163,10 @@ def check_number(
     below = lo is not None and (value <= lo if lo_open else value < lo)
     if below or (hi is not None and value > hi):
         if hi is None or lo is None:
-            bound = f"{'>' if lo_open else '≥'} {lo}" if hi is None else f"≤ {hi}"
+            bound = f"{'>' if lo_open else '≥'} {lo:g}" if hi is None else f"≤ {hi:g}"
             return f"must be {bound}, got {_show(value)}"
         above = " (excluded)" if lo_open else ""
-        return f"must be between {lo}{above} and {hi}, got {_show(value)}"
+        return f"must be between {lo:g}{above} and {hi:g}, got {_show(value)}"
     return None
 
 

@@ -109,11 +109,12 @@ def _marked_files(folder: Path) -> dict[str, list[int]] | None:
     return files if isinstance(files, dict) else None
 
 
-def _refuse(final: Path, why: str) -> OutputPathError:
+def _refuse(final: Path, why: str, *, inside: bool = False) -> OutputPathError:
+    new = final / "elder-coverage-run" if inside else final.with_name(f"{final.name}-run")
     return OutputPathError(
         f"{final}: {why}. elder-coverage only replaces a folder it wrote itself and never "
-        f"deletes or overwrites anything else; choose a new folder name (e.g. "
-        f"{final / 'run1'}) or move the folder away yourself. Nothing was changed.")
+        f"deletes or overwrites anything else; choose a new folder (e.g. {new}) or move "
+        f"this one away yourself. Nothing was changed.")
 
 
 def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> Path:
@@ -158,7 +159,7 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
         marked = None if legacy is None else {name: None for name in legacy}
     if marked is None:
         raise _refuse(final, f"is an existing folder that elder-coverage did not write "
-                             f"(no {OUTPUT_MARKER} in it)")
+                             f"(no {OUTPUT_MARKER} in it)", inside=True)
     foreign = sorted(links)
     for rel, st in files.items():
         if rel in (OUTPUT_MARKER, _PARTIAL_MARKER):
