@@ -140,7 +140,7 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
     """
     final = Path(os.path.abspath(path))
     if final.name in ("", ".", ".."):
-        raise _refuse(final, "is the root of the file system")
+        raise _refuse(final, "is the root of the file system", inside=True)
     if final.is_symlink():
         raise _refuse(final, "is a symbolic link")
     if not final.exists():
