@@ -139,6 +139,16 @@ def test_compare_of_a_user_folder_names_what_is_missing(user, tmp_path, capsys):
              expect=(str(user), "not a run folder", "summary.json"))
 
 
+def test_compare_of_a_damaged_run_folder_names_the_file(user, tmp_path, capsys):
+    fake = tmp_path / "fake_run"
+    fake.mkdir()
+    (fake / "summary.json").write_text('{"scenario": "x"}', encoding="utf-8")
+    (fake / "facilities.csv").write_text("id,status\nF1,open\n", encoding="utf-8")
+    (fake / "cells.gpkg").write_bytes(b"not a GeoPackage")
+    refused(capsys, tmp_path, "compare", fake, fake,
+            expect=(str(fake / "cells.gpkg"), "cells_final"))
+
+
 # --- sample --resolution ----------------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["0", "-5", "nan", "inf"])

@@ -108,6 +108,8 @@ def check_resolution(
     counties = gpd.read_file(Path(raw_dir) / "jilin_counties.geojson", columns=["code"])
     if codes is not None:
         counties = counties[counties["code"].isin(codes)]
+        if counties.empty:  # unknown codes: build_sample names them
+            return 0
     minx, miny, maxx, maxy = counties.to_crs(choose_metric_crs(counties)).total_bounds
     cells = (math.ceil((maxx - minx) / resolution) + 1) * (math.ceil((maxy - miny) / resolution)
                                                           + 1)
