@@ -108,6 +108,13 @@ def test_run_folder_holding_a_symlink_isrefused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "coverage", "--out", own, expect=("--out", "data"))
 
 
+def test_run_folder_with_an_empty_user_folder_added_is_refused(user, tmp_path, capsys):
+    own = _own_folder(tmp_path / "own")
+    (own / "maps" / "drafts").mkdir()
+    refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", own,
+            expect=("--out", "maps/drafts"))
+
+
 def test_demo_map_over_a_user_file_is_refused_before_the_run(user, tmp_path, capsys):
     (user / "map.html").write_text("<html>the planner's own map</html>", encoding="utf-8")
     refused(capsys, tmp_path, "demo", "--out", tmp_path / "demo", "--map", user / "map.html",

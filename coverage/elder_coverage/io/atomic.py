@@ -82,10 +82,11 @@ _TOOL = "elder-coverage"
 Recognise = Callable[[Path], "set[str] | None"]
 
 
-def _walk_files(folder: Path) -> tuple[dict[str, os.stat_result], list[str]]:
-    """Regular files below ``folder`` by POSIX relative path, and any symbolic links found."""
+def _walk_files(folder: Path) -> tuple[dict[str, os.stat_result], list[str], list[str]]:
+    """Regular files below ``folder`` by POSIX relative path, its sub-folders, and any links."""
     files: dict[str, os.stat_result] = {}
     links: list[str] = []
+    subdirs: list[str] = []
     for root, dirs, names in os.walk(folder, followlinks=False):
         base = Path(root)
         for name in dirs + names:
@@ -95,7 +96,9 @@ def _walk_files(folder: Path) -> tuple[dict[str, os.stat_result], list[str]]:
                 links.append(rel)
             elif name in names:
                 files[rel] = p.lstat()
-    return files, links
+            else:
+                subdirs.append(rel)
+    return files, links, subdirs
 
 
 def _marked_files(folder: Path) -> dict[str, list[int]] | None:
@@ -150,8 +153,7 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
         return final
     if not final.is_dir():
         raise _refuse(final, "is an existing file, not a folder")
-    files, links = _walk_files(final)
-    if not files and not links:
+    if next(final.iterdir(), None) is None:
         return final
     marked = _marked_files(final)
     if marked is None and recognise is not None:
@@ -160,7 +162,11 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
     if marked is None:
         raise _refuse(final, f"is an existing folder that elder-coverage did not write "
                              f"(no {OUTPUT_MARKER} in it)", inside=True)
-    foreign = sorted(links)
+    # Walked only once the folder is known to be ours: `--out ~` is refused at once.
+    files, links, subdirs = _walk_files(final)
+    # A sub-folder holding none of the run's files (even an empty one) is someone else's.
+    foreign = sorted(links) + [d for d in subdirs
+                               if not any(m.startswith(f"{d}/") for m in marked)]
     for rel, st in files.items():
         if rel in (OUTPUT_MARKER, _PARTIAL_MARKER):
             continue
@@ -260,7 +266,7 @@ def atomic_dir(
         (tmp / _PARTIAL_MARKER).write_text(
             json.dumps({"host": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
         yield tmp
-        files, _ = _walk_files(tmp)
+        files, _, _ = _walk_files(tmp)
         marker = {"tool": _TOOL, "kind": kind, "files": {
             rel: [st.st_size, st.st_mtime_ns] for rel, st in sorted(files.items())
             if rel != _PARTIAL_MARKER}}
