@@ -77,6 +77,20 @@ CASES = {
         "  population: {raster: elders.tif, source_crs: 'EPSG:4326'}\n"
         "  facilities: facilities.csv\n  roads: straight_line\nanalyses: {coverage: {}}\n",
         ("inputs.population.source_crs", "only for a table")),
+    "courtyards_at_township_seats": (NEW.replace("dining_hall", "rural_courtyard")
+                                     % "candidates: seats",
+                                     ("analyses.new_sites.candidates", "villages or both")),
+    "township_measure_without_townships": (
+        "name: x\nstudy_area: {boundary: county.geojson}\ninputs:\n"
+        "  population: {raster: elders.tif}\n  facilities: facilities.csv\n"
+        "  roads: straight_line\nanalyses:\n"
+        "  new_sites: {kind: dining_hall, measure: townships}\n",
+        ("analyses.new_sites.measure", "needs inputs.townships")),
+    "new_sites_without_candidates": (
+        "name: x\nstudy_area: {boundary: county.geojson}\ninputs:\n"
+        "  population: {raster: elders.tif}\n  facilities: facilities.csv\n"
+        "  roads: straight_line\nanalyses:\n  new_sites: {kind: dining_hall}\n",
+        ("analyses.new_sites.candidates", "inputs.townships", "inputs.villages")),
     "villages_as_csv": (
         "name: x\nstudy_area: {boundary: county.geojson}\ninputs:\n"
         "  population: {raster: elders.tif}\n  facilities: facilities.csv\n"
@@ -102,6 +116,16 @@ def test_hostile_scenario_is_refused_before_any_work(case, user, tmp_path, capsy
     scenario.write_text(text, encoding="utf-8")
     refused(capsys, tmp_path, "run", scenario, "--out", tmp_path / "out",
             expect=(str(scenario), *expect))
+
+
+def test_county_not_in_the_sample_names_the_key(user, tmp_path, capsys, sample_path):
+    # Only the data can say a county is unknown; the message still names the key.
+    scenario = user / "county.yaml"
+    scenario.write_text("name: x\nstudy_area: {sample: jilin_city_rural, counties: [长春市]}\n"
+                        "inputs: {roads: straight_line}\nanalyses: {coverage: {}}\n",
+                        encoding="utf-8")
+    refused(capsys, tmp_path, "run", scenario, "--out", tmp_path / "out",
+            expect=(str(scenario), "study_area.counties", "长春市", "not in the study area"))
 
 
 def test_gbk_encoded_scenario(user, tmp_path, capsys):

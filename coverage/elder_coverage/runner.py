@@ -25,6 +25,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from elder_coverage import __version__
+from elder_coverage._errors import SettingsError
 from elder_coverage.aggregate import area_table, ranked_gaps
 from elder_coverage.close_merge import Criteria, plan_close_merge
 from elder_coverage.compare import FINAL_CELLS_LAYER
@@ -32,7 +33,13 @@ from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
 from elder_coverage.io.atomic import atomic_dir, check_output_dir
 from elder_coverage.new_sites import plan_new_sites
-from elder_coverage.scenario import RESERVED_OUTPUT_NAMES, RUN_TABLES, Scenario, parse_scenario
+from elder_coverage.scenario import (
+    RESERVED_OUTPUT_NAMES,
+    RUN_TABLES,
+    Scenario,
+    ScenarioError,
+    parse_scenario,
+)
 from elder_coverage.schema import KIND_LABELS
 from elder_coverage.standards import Standards, load_standards
 from elder_coverage.study import StudyData, load_sample, load_user_data, select_counties
@@ -113,8 +120,19 @@ def load_study(scenario: Scenario) -> StudyData:
     if scenario.sample is not None and scenario.roads == "straight_line":
         study = dataclasses.replace(study, graph=None)
     if scenario.counties:
-        study = study.restrict(scenario.counties)
+        with _scenario_key(scenario, "study_area.counties"):
+            study = study.restrict(scenario.counties)
     return study
+
+
+@contextmanager
+def _scenario_key(scenario: Scenario, key: str) -> Iterator[None]:
+    """Name the scenario key whose value the data rejected (a county not in the study area)."""
+    try:
+        yield
+    except SettingsError as exc:
+        where = f"{scenario.source}: " if scenario.source else ""
+        raise ScenarioError(f"{where}{key}: {exc}") from None
 
 
 @contextmanager
@@ -245,7 +263,9 @@ class _Run:
         if p is None:
             return
         study = self.study
-        codes = select_counties(study.counties, [p["county"]]) if p.get("county") else None
+        with _scenario_key(self.scenario, "analyses.close_merge.county"):
+            codes = (select_counties(study.counties, [p["county"]]) if p.get("county")
+                     else None)
         cells, fac = study.cells, _open(self.facilities)
         if codes is not None:
             cells = cells[cells["county_code"].isin(codes)]
@@ -279,7 +299,8 @@ class _Run:
         p = self.scenario.analyses.get("new_sites")
         if p is None:
             return
-        study = self.study.restrict([p["county"]]) if p.get("county") else self.study
+        with _scenario_key(self.scenario, "analyses.new_sites.county"):
+            study = self.study.restrict([p["county"]]) if p.get("county") else self.study
         fac = self.facilities
         if p.get("county"):
             fac = fac[fac["county_code"].isin(study.counties["code"])]

@@ -389,6 +389,29 @@ def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     return out
 
 
+def _new_sites_needs(ctx: _Ctx, kwargs: dict[str, Any]) -> None:
+    """Refuse new-site requests the inputs cannot serve, before any data is read."""
+    p = kwargs["analyses"].get("new_sites")
+    if p is None:
+        return
+    candidates = p.get("candidates", "both")
+    if p["kind"] == "rural_courtyard" and candidates == "seats":
+        raise ctx.fail("analyses.new_sites.candidates",
+                       "rural courtyards are sited in villages: use villages or both")
+    if kwargs.get("sample") is not None:
+        return  # the sample has township seats and villages with elders
+    has = {"seats": "townships" in kwargs, "villages": "villages" in kwargs}
+    measure = p.get("measure", "elders")
+    need = {"townships": "townships", "villages": "villages"}.get(measure)
+    if need and need not in kwargs:
+        raise ctx.fail("analyses.new_sites.measure", f"'{measure}' needs inputs.{need}")
+    usable = [c for c in ("seats", "villages") if candidates in (c, "both") and has[c]]
+    if not usable:
+        raise ctx.fail("analyses.new_sites.candidates",
+                       f"{candidates!r} needs inputs.townships (seats) or inputs.villages: "
+                       "new sites are chosen among township seats and villages")
+
+
 def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     """Validate a scenario given as a dict (as read from YAML).
 
@@ -473,6 +496,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
         kwargs["standards"] = dict(std)
 
     kwargs["analyses"] = _analyses(ctx, top.get("analyses"))
+    _new_sites_needs(ctx, kwargs)
     outputs = _mapping(ctx, "outputs", top.get("outputs"), {k: None for k in OUTPUT_KEYS})
     kwargs["outputs"] = {
         "map": "map.html", "report": "report.html", "geopackage": "cells.gpkg",

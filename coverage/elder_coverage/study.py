@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from elder_coverage._errors import SettingsError
 from elder_coverage.io.boundaries import read_boundaries
 from elder_coverage.io.facilities import read_facilities
 from elder_coverage.io.population import (
@@ -101,7 +102,7 @@ def select_counties(counties: gpd.GeoDataFrame, wanted: tuple[str, ...] | list[s
         else:
             unknown.append(item)
     if unknown:
-        raise ValueError(f"counties not in the study area: {unknown}; known: "
+        raise SettingsError(f"counties not in the study area: {unknown}; known: "
                          f"{sorted(by_name)}")
     return out
 
