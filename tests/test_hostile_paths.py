@@ -134,6 +134,14 @@ def test_demo_map_copy_of_an_earlier_demo_may_be_replaced(tmp_path):
     ours.write_bytes(b"<html></html>" + MAP_COPY_SIGNATURE + b"<p>edited</p>")
     with pytest.raises(OutputPathError, match="not written by elder-coverage demo"):
         _check_map_copy(ours)
+    # A copy made before the signature existed: identical to the earlier demo's map.
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "map.html").write_bytes(b"<html>old demo</html>")
+    ours.write_bytes(b"<html>old demo</html>")
+    _check_map_copy(ours, previous=tmp_path / "demo" / "map.html")
+    ours.write_bytes(b"<html>the planner's</html>")
+    with pytest.raises(OutputPathError, match="not written by elder-coverage demo"):
+        _check_map_copy(ours, previous=tmp_path / "demo" / "map.html")
 
 
 def test_sample_out_on_a_user_folder_isrefused(user, tmp_path, capsys):

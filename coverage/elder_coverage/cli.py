@@ -178,8 +178,13 @@ def _check_out(out: Path, **kwargs: object) -> None:
         raise OutputPathError(f"--out {exc}") from None
 
 
-def _check_map_copy(path: Path) -> None:
-    """Refuse a ``demo --map`` target the demo did not write (before the run starts)."""
+def _check_map_copy(path: Path, *, previous: Path | None = None) -> None:
+    """Refuse a ``demo --map`` target the demo did not write (before the run starts).
+
+    A copy is the demo's when it ends with :data:`MAP_COPY_SIGNATURE`, or (copies made
+    before the signature existed) when it is byte for byte the map of the earlier demo
+    folder ``previous``.
+    """
     if path.suffix.lower() not in (".html", ".htm"):
         raise OutputPathError(f"--map {path}: must end in .html")
     if path.is_symlink() or (path.exists() and not path.is_file()):
@@ -189,7 +194,9 @@ def _check_map_copy(path: Path) -> None:
         with open(path, "rb") as fh:
             fh.seek(max(0, path.stat().st_size - len(MAP_COPY_SIGNATURE)))
             tail = fh.read()
-        if tail != MAP_COPY_SIGNATURE:
+        same_as_previous = (previous is not None and previous.is_file()
+                            and previous.read_bytes() == path.read_bytes())
+        if tail != MAP_COPY_SIGNATURE and not same_as_previous:
             raise OutputPathError(f"--map {path}: exists and was not written by "
                                   "elder-coverage demo; choose another name or move it "
                                   "yourself. Nothing was changed.")
@@ -232,7 +239,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     # The output paths are checked first: a refused --out costs no loading and no run.
     _check_out(args.out, recognise=_legacy_run_files)
     if args.command == "demo" and args.map is not None:
-        _check_map_copy(args.map)
+        _check_map_copy(args.map, previous=args.out / "map.html")
     if args.command == "run":
         scenario = load_scenario(args.scenario)
     elif args.command == "demo":
@@ -248,7 +255,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo" and args.map is not None:
         from elder_coverage.io.atomic import atomic_open
 
-        _check_map_copy(args.map)
         with atomic_open(args.map, "wb") as fh:
             fh.write((out.folder / scenario.outputs["map"]).read_bytes())
             fh.write(MAP_COPY_SIGNATURE)
