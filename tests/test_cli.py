@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 from elder_coverage.cli import main
+from elder_coverage.io.atomic import OUTPUT_MARKER
+from elder_coverage.scenario import RESERVED_OUTPUT_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -38,6 +40,12 @@ def test_example_scenarios_write_every_output(runs, name):
     folder = runs[name]
     for f in OUTPUTS:
         assert (folder / f).is_file() and (folder / f).stat().st_size > 0, f
+    # The run lists what it wrote (so a later run may replace exactly that), and writes
+    # nothing but its tables, summaries and the three named outputs.
+    marker = json.loads((folder / OUTPUT_MARKER).read_text(encoding="utf-8"))
+    written = {p.name for p in folder.iterdir()} - {OUTPUT_MARKER}
+    assert set(marker["files"]) == written
+    assert written <= {*RESERVED_OUTPUT_NAMES, "map.html", "report.html", "cells.gpkg"}
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["elders_total"] == 430_318  # census 60+ of the five counties
     for kind, k in summary["kinds"].items():

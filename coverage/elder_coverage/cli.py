@@ -1,19 +1,98 @@
 """``elder-coverage`` command line: demo, coverage, run, compare, sample.
 
 Every command validates its inputs before doing any work and writes its output folder
-atomically: a run that fails leaves nothing behind. Progress bars show on a terminal and
-stay quiet in CI and logs (tqdm is disabled when standard error is not a TTY).
+atomically: a run that fails or is interrupted leaves nothing behind, and a run never
+replaces a folder or file it did not write. Progress bars show on a terminal and stay
+quiet in CI and logs (tqdm is disabled when standard error is not a TTY).
+
+Exit status: 0 done; 2 a problem with the input, scenario, options or output path (one
+line on standard error naming the file and key); 1 the installation or a file the system
+could not read or write (one line); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Anything else is a bug in the tool and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from elder_coverage import __version__
+from elder_coverage._errors import ElderCoverageError, OutputPathError, UserError
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+# Appended to the copy of the map written by `demo --map`, so that a later demo may replace
+# that copy but never a user's own file of the same name.
+MAP_COPY_SIGNATURE = b"\n<!-- elder-coverage demo map: may be replaced by the next demo -->\n"
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C so that temporary folders are cleaned up on the way out."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@dataclass
+class ExitStatus:
+    """Exit code set by :func:`report_errors`."""
+
+    code: int = 0
+
+
+@contextmanager
+def report_errors(command: str, *, prog: str = "elder-coverage") -> Iterator[ExitStatus]:
+    """Turn the planner's errors, Ctrl-C and SIGTERM into one line on standard error.
+
+    Parameters
+    ----------
+    command : str
+        Sub-command named in messages (``run``, ``sample`` …).
+    prog : str, keyword-only
+        Program name named in messages.
+
+    Yields
+    ------
+    ExitStatus
+        Its ``code`` is set when an error was reported (see the module docstring).
+    """
+    status = ExitStatus()
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
+
+    def say(text: str, code: int) -> None:
+        print(f"{prog} {command}: {text}", file=sys.stderr)
+        status.code = code
+
+    try:
+        yield status
+    except UserError as exc:
+        say(f"error: {exc}", EXIT_USAGE)
+    except ElderCoverageError as exc:
+        say(f"error: {exc}", EXIT_FAILED)
+    except KeyboardInterrupt:
+        say("interrupted (Ctrl-C); nothing half-written was left behind", EXIT_INTERRUPTED)
+    except _Terminated:
+        say("terminated (SIGTERM); nothing half-written was left behind", EXIT_TERMINATED)
+    except OSError as exc:
+        # Only errors about a named path (missing, not readable, disk full) are the
+        # planner's to fix; any other OSError is a bug and keeps its traceback.
+        if exc.filename is None:
+            raise
+        where = exc.filename if exc.filename2 is None else f"{exc.filename} → {exc.filename2}"
+        say(f"error: {where}: {exc.strerror or exc}", EXIT_FAILED)
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _add_lang(p: argparse.ArgumentParser) -> None:
@@ -37,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("data/processed/demo"),
                    help="output folder (default data/processed/demo)")
     p.add_argument("--map", type=Path, default=None,
-                   help="also copy the map to this HTML path (e.g. maps/demo_map.html)")
+                   help="also copy the map to this HTML path (e.g. maps/demo_map.html); an "
+                        "existing file there is replaced only if an earlier demo wrote it")
     _add_lang(p)
 
     p = sub.add_parser("coverage", help="who is covered by which facility kind",
@@ -55,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "summary.json, CSV tables, a GeoPackage, map.html and "
                                    "report.html into --out.")
     p.add_argument("scenario", type=Path, help="scenario YAML file")
-    p.add_argument("--out", type=Path, required=True, help="output folder (replaced atomically)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder: new, empty, or written by an earlier run (replaced "
+                        "atomically); any other existing path is refused")
     _add_lang(p)
 
     p = sub.add_parser("compare", help="what changed between two runs",
@@ -75,28 +157,62 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     import warnings
 
-    from elder_coverage.io.errors import InputError
-    from elder_coverage.scenario import ScenarioError
+    with report_errors(args.command) as status, warnings.catch_warnings():
+        # Coverage warnings (unreachable cells, disconnected graphs) are written to the
+        # run's summary.json notes and report; on the terminal they would only be noise.
+        warnings.simplefilter("ignore", UserWarning)
+        return _dispatch(args)
+    return status.code
+
+
+def _check_out(out: Path, **kwargs: object) -> None:
+    from elder_coverage.io.atomic import check_output_dir
 
     try:
-        with warnings.catch_warnings():
-            # Coverage warnings (unreachable cells, disconnected graphs) are written to the
-            # run's summary.json notes and report; on the terminal they would only be noise.
-            warnings.simplefilter("ignore", UserWarning)
-            return _dispatch(args)
-    except (ScenarioError, InputError, FileNotFoundError, ValueError) as exc:
-        print(f"elder-coverage {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        check_output_dir(out, **kwargs)
+    except OutputPathError as exc:
+        raise OutputPathError(f"--out {exc}") from None
+
+
+def _check_map_copy(path: Path, *, previous: Path | None = None) -> None:
+    """Refuse a ``demo --map`` target the demo did not write (before the run starts).
+
+    A copy is the demo's when it ends with :data:`MAP_COPY_SIGNATURE`, or (copies made
+    before the signature existed) when it is byte for byte the map of the earlier demo
+    folder ``previous``.
+    """
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise OutputPathError(f"--map {path}: must end in .html")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise OutputPathError(f"--map {path}: is a folder or a symbolic link; give a new "
+                              "file name. Nothing was changed.")
+    if path.exists():
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - len(MAP_COPY_SIGNATURE)))
+            tail = fh.read()
+        same_as_previous = (previous is not None and previous.is_file()
+                            and previous.read_bytes() == path.read_bytes())
+        if tail != MAP_COPY_SIGNATURE and not same_as_previous:
+            raise OutputPathError(f"--map {path}: exists and was not written by "
+                                  "elder-coverage demo; choose another name or move it "
+                                  "yourself. Nothing was changed.")
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sample":
-        from elder_coverage.sample.build import build_sample
+        from elder_coverage.sample.build import (
+            _legacy_sample_files,
+            build_sample,
+            check_resolution,
+        )
 
+        check_resolution(args.resolution, args.area)
+        if args.out is not None:
+            _check_out(args.out, recognise=_legacy_sample_files)
         path = build_sample(args.out, area=args.area, resolution=args.resolution)
         print(f"sample written: {path}")
         return 0
@@ -112,9 +228,18 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(format_comparison(result, lang=args.lang or "zh"))
         return 0
 
-    from elder_coverage.runner import default_scenario, only_analysis, run_scenario
+    from elder_coverage.runner import (
+        _legacy_run_files,
+        default_scenario,
+        only_analysis,
+        run_scenario,
+    )
     from elder_coverage.scenario import load_scenario, parse_scenario
 
+    # The output paths are checked first: a refused --out costs no loading and no run.
+    _check_out(args.out, recognise=_legacy_run_files)
+    if args.command == "demo" and args.map is not None:
+        _check_map_copy(args.map, previous=args.out / "map.html")
     if args.command == "run":
         scenario = load_scenario(args.scenario)
     elif args.command == "demo":
@@ -128,10 +253,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     out = run_scenario(scenario, args.out, lang=args.lang)
     print(out.describe(lang=args.lang or scenario.lang))
     if args.command == "demo" and args.map is not None:
-        import shutil
+        from elder_coverage.io.atomic import atomic_open
 
-        args.map.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out.folder / scenario.outputs["map"], args.map)
+        with atomic_open(args.map, "wb") as fh:
+            fh.write((out.folder / scenario.outputs["map"]).read_bytes())
+            fh.write(MAP_COPY_SIGNATURE)
         print(f"map: {args.map}")
     return 0
 

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import dijkstra
 
+from elder_coverage._errors import InfeasibleError
 from elder_coverage.engine import compute_coverage, reach_matrix
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, as_network
@@ -136,7 +137,7 @@ class CloseMergePlan:
     optimisation: dict[str, Any] = field(default_factory=dict)
 
 
-class InfeasiblePlanError(ValueError):
+class InfeasiblePlanError(InfeasibleError):
     """No plan satisfies the request; the message says why."""
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 import pyogrio
+import pyogrio.errors
 
+from elder_coverage.io.errors import InputError
 from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 
 FINAL_CELLS_LAYER = "cells_final"
@@ -23,13 +25,33 @@ FINAL_CELLS_LAYER = "cells_final"
 
 def _read_run(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     folder = Path(folder)
-    summary_path = folder / "summary.json"
-    if not summary_path.is_file():
-        raise FileNotFoundError(f"{folder}: not a run folder (no summary.json)")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    facilities = pd.read_csv(folder / "facilities.csv", dtype={"id": str})
-    cells = pyogrio.read_dataframe(folder / "cells.gpkg", layer=FINAL_CELLS_LAYER,
-                                   read_geometry=False)
+    for name in ("summary.json", "facilities.csv", "cells.gpkg"):
+        if not (folder / name).is_file():
+            raise InputError(f"not a run folder of elder-coverage run (no {name})", path=folder)
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not valid JSON ({exc})", path=folder / "summary.json") from None
+    if not isinstance(summary, dict):
+        raise InputError("not a run summary (a JSON object)", path=folder / "summary.json")
+    # A damaged or foreign file is the planner's to fix, named, not a traceback.
+    try:
+        facilities = pd.read_csv(folder / "facilities.csv", dtype={"id": str})
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"not a run's facility table ({exc})",
+                         path=folder / "facilities.csv") from None
+    try:
+        cells = pyogrio.read_dataframe(folder / "cells.gpkg", layer=FINAL_CELLS_LAYER,
+                                       read_geometry=False)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(f"no readable layer {FINAL_CELLS_LAYER!r} ({exc})",
+                         path=folder / "cells.gpkg") from None
+    for table, name, columns in ((facilities, "facilities.csv", ("id", "status")),
+                                 (cells, "cells.gpkg", ("cell_id", "elders_60"))):
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise InputError(f"not written by elder-coverage run (no column {missing[0]!r})",
+                             path=folder / name, field=missing[0])
     return summary, facilities, cells
 
 

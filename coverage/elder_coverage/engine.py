@@ -32,6 +32,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
+from elder_coverage._errors import DataError
 from elder_coverage.schema import AGE_COLUMNS, FACILITY_KINDS
 from elder_coverage.standards import KindStandard, Standards, resolve_standards
 from elder_coverage.travel import (
@@ -55,7 +56,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 
 
-class CoverageInputError(ValueError):
+class CoverageInputError(DataError):
     """Demand cells, facilities or graph cannot be used together; the message says why."""
 
 

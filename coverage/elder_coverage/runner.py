@@ -25,14 +25,21 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from elder_coverage import __version__
+from elder_coverage._errors import SettingsError
 from elder_coverage.aggregate import area_table, ranked_gaps
 from elder_coverage.close_merge import Criteria, plan_close_merge
 from elder_coverage.compare import FINAL_CELLS_LAYER
 from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
-from elder_coverage.io.atomic import atomic_dir
+from elder_coverage.io.atomic import atomic_dir, check_output_dir
 from elder_coverage.new_sites import plan_new_sites
-from elder_coverage.scenario import Scenario, parse_scenario
+from elder_coverage.scenario import (
+    RESERVED_OUTPUT_NAMES,
+    RUN_TABLES,
+    Scenario,
+    ScenarioError,
+    parse_scenario,
+)
 from elder_coverage.schema import KIND_LABELS
 from elder_coverage.standards import Standards, load_standards
 from elder_coverage.study import StudyData, load_sample, load_user_data, select_counties
@@ -113,8 +120,19 @@ def load_study(scenario: Scenario) -> StudyData:
     if scenario.sample is not None and scenario.roads == "straight_line":
         study = dataclasses.replace(study, graph=None)
     if scenario.counties:
-        study = study.restrict(scenario.counties)
+        with _scenario_key(scenario, "study_area.counties"):
+            study = study.restrict(scenario.counties)
     return study
+
+
+@contextmanager
+def _scenario_key(scenario: Scenario, key: str) -> Iterator[None]:
+    """Name the scenario key whose value the data rejected (a county not in the study area)."""
+    try:
+        yield
+    except SettingsError as exc:
+        where = f"{scenario.source}: " if scenario.source else ""
+        raise ScenarioError(f"{where}{key}: {exc}") from None
 
 
 @contextmanager
@@ -180,20 +198,30 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
     scenario : Scenario or dict
         A validated scenario (or a dict, validated here).
     out : path-like
-        Output folder; replaced atomically when the run succeeds.
+        Output folder: a new path, an empty folder, or a folder an earlier run wrote
+        (replaced atomically when this run succeeds). Anything else is refused before
+        any work starts: a run never deletes or overwrites what it did not write.
     lang : {"zh", "en"}, optional
         Labels of the map, report and printed summary (default: the scenario's).
 
     Returns
     -------
     RunOutput
+
+    Raises
+    ------
+    OutputPathError
+        When ``out`` is a file, a symbolic link, or a folder holding anything a run did not
+        write.
     """
     if not isinstance(scenario, Scenario):
         scenario = parse_scenario(scenario)
+    check_output_dir(out, recognise=_legacy_run_files)
     run = _Run(scenario, lang or scenario.lang)
     steps = [run.load, run.coverage, run.close_merge, run.new_sites, run.tables, run.map,
              run.report]
-    with _progress(len(steps)) as bar, atomic_dir(out) as tmp:
+    with _progress(len(steps)) as bar, atomic_dir(
+            out, kind="run", recognise=_legacy_run_files) as tmp:
         run.folder = tmp
         for step in steps:
             bar.set_description(step.__name__)
@@ -235,7 +263,9 @@ class _Run:
         if p is None:
             return
         study = self.study
-        codes = select_counties(study.counties, [p["county"]]) if p.get("county") else None
+        with _scenario_key(self.scenario, "analyses.close_merge.county"):
+            codes = (select_counties(study.counties, [p["county"]]) if p.get("county")
+                     else None)
         cells, fac = study.cells, _open(self.facilities)
         if codes is not None:
             cells = cells[cells["county_code"].isin(codes)]
@@ -269,7 +299,8 @@ class _Run:
         p = self.scenario.analyses.get("new_sites")
         if p is None:
             return
-        study = self.study.restrict([p["county"]]) if p.get("county") else self.study
+        with _scenario_key(self.scenario, "analyses.new_sites.county"):
+            study = self.study.restrict([p["county"]]) if p.get("county") else self.study
         fac = self.facilities
         if p.get("county"):
             fac = fac[fac["county_code"].isin(study.counties["code"])]
@@ -354,6 +385,9 @@ class _Run:
             "outputs": dict(sc.outputs),
             "notes": final.report.messages,
         }
+        unlisted = set(t) - set(RUN_TABLES)
+        if unlisted:  # a bug: scenario validation could not protect these names
+            raise RuntimeError(f"tables missing from scenario.RUN_TABLES: {sorted(unlisted)}")
         for name, df in t.items():
             _write_csv(df, self.folder / f"{name}.csv")
         (self.folder / "summary.json").write_text(
@@ -409,6 +443,23 @@ class _Run:
             counties_table=t["coverage_by_county"], townships_table=t["coverage_by_township"],
             merges=self.merges, new_sites=t.get("new_sites"), lang=self.lang,
             title=self.scenario.name))
+
+
+def _legacy_run_files(folder: Path) -> set[str] | None:
+    """Files of a run folder written before runs left a marker, or None if it is not one.
+
+    Recognised by ``summary.json`` (with ``elder_coverage_version`` and its ``outputs``) and
+    ``run_log.json``; only the names a run writes count as its files.
+    """
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    outputs = summary.get("outputs") if isinstance(summary, dict) else None
+    if (not isinstance(outputs, dict) or "elder_coverage_version" not in summary
+            or not (folder / "run_log.json").is_file()):
+        return None
+    return set(RESERVED_OUTPUT_NAMES) | {str(v) for v in outputs.values()}
 
 
 def _isochrones(facilities, net, std):

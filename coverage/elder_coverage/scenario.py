@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,8 +25,10 @@ from typing import Any
 
 import yaml
 
+from elder_coverage._errors import SettingsError
 
-class ScenarioError(ValueError):
+
+class ScenarioError(SettingsError):
     """A scenario file that cannot be run; the message names the file and key."""
 
 
@@ -36,6 +39,19 @@ NEW_SITE_KINDS = ("dining_hall", "rural_courtyard", "day_care", "township_centre
 MEASURES = ("elders", "townships", "villages")
 CANDIDATES = ("villages", "seats", "both")
 OUTPUT_KEYS = ("map", "report", "geopackage")
+#: File types of each output name (the writers choose their format from the file itself).
+OUTPUT_SUFFIXES = {"map": (".html", ".htm"), "report": (".html", ".htm"),
+                   "geopackage": (".gpkg",)}
+#: The tables (``<name>.csv``) a run may write; output names may not take their place.
+RUN_TABLES = ("close_merge_assessment", "coverage_by_county", "coverage_by_township",
+              "coverage_study_area", "facilities", "gaps", "indicators", "indicators_final",
+              "lost_coverage", "merges", "new_sites", "unreachable", "worst_served_townships")
+#: Every file name a run writes besides the three named outputs.
+RESERVED_OUTPUT_NAMES = ("summary.json", "run_log.json", *(f"{t}.csv" for t in RUN_TABLES))
+# Most file systems limit one name to 255 bytes; Chinese characters take 3 bytes in UTF-8.
+_NAME_MAX_BYTES = 255
+_NOT_IN_NAMES = set('<>:"|?*') | {chr(c) for c in range(32)} | {"\x7f"}
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".kml")
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,12 @@ class Scenario:
 
 # --- small validators -------------------------------------------------------------------
 
+def _show(value: Any, limit: int = 80) -> str:
+    # Hostile or mistaken values can be huge (a 10,000-deep list): show their start only.
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class _Ctx:
     def __init__(self, source: Path | None) -> None:
         self.source = source
@@ -75,7 +97,7 @@ def _mapping(ctx: _Ctx, key: str, value: Any, allowed: Mapping[str, Any]) -> dic
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ctx.fail(key, f"must be a mapping, got {type(value).__name__} {value!r}")
+        raise ctx.fail(key, f"must be a mapping, got {type(value).__name__} {_show(value)}")
     for k in value:
         if k not in allowed:
             close = difflib.get_close_matches(str(k), list(allowed), n=1)
@@ -87,35 +109,96 @@ def _mapping(ctx: _Ctx, key: str, value: Any, allowed: Mapping[str, Any]) -> dic
 
 def _str(ctx: _Ctx, key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ctx.fail(key, f"must be a non-empty string, got {value!r}")
+        raise ctx.fail(key, f"must be a non-empty string, got {_show(value)}")
     return value
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[_Ctx, str, Any], str]:
     def check(ctx: _Ctx, key: str, value: Any) -> str:
         if value not in options:
-            raise ctx.fail(key, f"must be one of {', '.join(options)}, got {value!r}")
+            raise ctx.fail(key, f"must be one of {', '.join(options)}, got {_show(value)}")
         return value
 
     return check
+
+
+def check_number(
+    value: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    integer: bool = False,
+    lo_open: bool = False,
+) -> str | None:
+    """Why ``value`` is not an allowed number, or None when it is.
+
+    The one constraint check for every number a scenario or the command line reads (in the
+    spirit of scikit-learn's parameter constraints): a real ``int``/``float`` (not a bool,
+    not a string), finite (YAML's ``.nan`` and ``.inf`` are refused: a NaN target compares
+    false with everything and would silently pass every test), and inside ``[lo, hi]``
+    (``(lo, hi]`` with ``lo_open``).
+
+    Parameters
+    ----------
+    value : any
+        As read from YAML or the command line.
+    lo, hi : float, optional
+        Bounds, inclusive unless ``lo_open``; None for no bound.
+    integer : bool, default False
+        Require a whole number.
+    lo_open : bool, default False
+        Exclude ``lo`` itself (e.g. a cell size must be > 0 m).
+
+    Returns
+    -------
+    str or None
+        A message fragment such as ``"must be a finite number, got nan"``.
+    """
+    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool) or not ok_type:
+        return f"must be {kind}, got {type(value).__name__} {_show(value)}"
+    if not math.isfinite(value):
+        return f"must be a finite number, got {_show(value)}"
+    below = lo is not None and (value <= lo if lo_open else value < lo)
+    if below or (hi is not None and value > hi):
+        if hi is None or lo is None:
+            bound = f"{'>' if lo_open else '≥'} {lo:g}" if hi is None else f"≤ {hi:g}"
+            return f"must be {bound}, got {_show(value)}"
+        above = " (excluded)" if lo_open else ""
+        return f"must be between {lo:g}{above} and {hi:g}, got {_show(value)}"
+    return None
 
 
 def _number(lo: float | None = None, hi: float | None = None, integer: bool = False):
     def check(ctx: _Ctx, key: str, value: Any) -> float | int:
-        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok_type:
-            kind = "an integer" if integer else "a number"
-            raise ctx.fail(key, f"must be {kind}, got {type(value).__name__} {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ctx.fail(key, f"must be between {lo} and {hi}, got {value!r}")
+        problem = check_number(value, lo=lo, hi=hi, integer=integer)
+        if problem:
+            raise ctx.fail(key, problem)
         return value
 
     return check
 
 
+def _finite_everywhere(ctx: _Ctx, key: str, value: Any) -> None:
+    """Refuse NaN/inf anywhere in a nested mapping (standards overrides)."""
+    stack, seen = [(key, value)], set()
+    while stack:
+        k, v = stack.pop()
+        if id(v) in seen:  # YAML anchors share objects; visit each once
+            continue
+        seen.add(id(v))
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ctx.fail(k, f"must be a finite number, got {_show(v)}")
+        if isinstance(v, Mapping):
+            stack.extend((f"{k}.{kk}", vv) for kk, vv in v.items())
+        elif isinstance(v, list):
+            stack.extend((f"{k}[{i}]", vv) for i, vv in enumerate(v))
+
+
 def _bool(ctx: _Ctx, key: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ctx.fail(key, f"must be true or false, got {value!r}")
+        raise ctx.fail(key, f"must be true or false, got {_show(value)}")
     return value
 
 
@@ -131,10 +214,73 @@ def _input_path(ctx: _Ctx, key: str, value: Any, directory: bool = False) -> Pat
 
 def _output_name(ctx: _Ctx, key: str, value: Any) -> str:
     text = _str(ctx, key, value)
-    pure = PurePosixPath(text.replace("\\", "/"))
+    inside = f"must be a file name inside the output folder, got {_show(text)}"
+    slashed = text.replace("\\", "/")
+    pure = PurePosixPath(slashed)
     if pure.is_absolute() or Path(text).is_absolute() or ".." in pure.parts:
-        raise ctx.fail(key, f"must be a file name inside the output folder, got {text!r}")
+        raise ctx.fail(key, inside)
+    if not pure.parts or slashed.endswith("/") or pure.name in ("", "."):
+        raise ctx.fail(key, f"{inside} (that names a folder, not a file)")
+    for part in pure.parts:
+        if part != part.strip():
+            raise ctx.fail(key, f"names may not start or end with a space: {_show(part)}")
+        if part.startswith("."):
+            raise ctx.fail(key, f"hidden names (starting with '.') are reserved: {_show(part)}")
+        bad = sorted(set(part) & _NOT_IN_NAMES)
+        if bad:
+            raise ctx.fail(key, f"may not contain {' '.join(map(repr, bad))} (not portable "
+                                f"to Windows), got {_show(text)}")
+        if len(part.encode("utf-8")) > _NAME_MAX_BYTES:
+            raise ctx.fail(key, f"name too long ({len(part)} characters, "
+                                f"{len(part.encode('utf-8'))} bytes in UTF-8; at most "
+                                f"{_NAME_MAX_BYTES} bytes per name)")
+    suffixes = OUTPUT_SUFFIXES[key.rsplit(".", 1)[-1]]
+    if pure.suffix.lower() not in suffixes:
+        raise ctx.fail(key, f"must end in {' or '.join(suffixes)}, got {_show(text)}")
+    reserved = {n.casefold() for n in RESERVED_OUTPUT_NAMES}
+    if pure.parts[0].casefold() in reserved:
+        raise ctx.fail(key, f"{pure.parts[0]!r} is a file every run writes itself "
+                            f"(reserved: {', '.join(RESERVED_OUTPUT_NAMES[:2])}, <table>.csv)")
     return str(pure)
+
+
+def _distinct_outputs(ctx: _Ctx, outputs: dict[str, str]) -> None:
+    """Refuse two outputs on one file, or one inside another's name (case-insensitively)."""
+    parts = {k: PurePosixPath(v.casefold()).parts for k, v in outputs.items()}
+    keys = list(outputs)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            pa, pb = parts[a], parts[b]
+            if pa == pb:
+                raise ctx.fail(f"outputs.{b}", f"{outputs[b]!r} is also outputs.{a}: one "
+                                               "would overwrite the other")
+            short, long_, ks, kl = (pa, pb, a, b) if len(pa) < len(pb) else (pb, pa, b, a)
+            if long_[:len(short)] == short:
+                raise ctx.fail(f"outputs.{kl}", f"{outputs[kl]!r} would need outputs.{ks} "
+                                                f"({outputs[ks]!r}) to be a folder")
+
+
+def _crs(ctx: _Ctx, key: str, value: Any) -> str | int:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ctx.fail(key, f"must be a CRS such as 'EPSG:4547', got {_show(value)}")
+    try:
+        CRS.from_user_input(value)
+    except CRSError:
+        raise ctx.fail(key, f"not a coordinate reference system pyproj knows: {_show(value)} "
+                            "(e.g. 'EPSG:4326' for lon/lat, 'EPSG:4547' for CGCS2000 / "
+                            "3-degree Gauss-Kruger CM 123E)") from None
+    return value
+
+
+def _vector_path(ctx: _Ctx, key: str, value: Any) -> Path:
+    path = _input_path(ctx, key, value)
+    if path.suffix.lower() not in VECTOR_SUFFIXES:
+        raise ctx.fail(key, f"{path.name} is not a vector file with geometries; give a "
+                            f"GeoPackage, GeoJSON or Shapefile ({', '.join(VECTOR_SUFFIXES)})")
+    return path
 
 
 def _county_list(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
@@ -142,7 +288,7 @@ def _county_list(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
     out = []
     for i, item in enumerate(items):
         if isinstance(item, bool) or not isinstance(item, int | str) or str(item).strip() == "":
-            raise ctx.fail(f"{key}[{i}]", f"must be a county code or name, got {item!r}")
+            raise ctx.fail(f"{key}[{i}]", f"must be a county code or name, got {_show(item)}")
         out.append(str(item).strip())
     return tuple(out)
 
@@ -188,10 +334,14 @@ def _analyses(ctx: _Ctx, raw: Any) -> dict[str, dict[str, Any]]:
             if k == "age_floor":
                 v = str(v)
             if k == "county":
-                checked[k] = _county_list(ctx, key, v)[0]
+                codes = _county_list(ctx, key, v)
+                if len(codes) != 1:
+                    raise ctx.fail(key, f"must be one county code or name, got {_show(v)}")
+                checked[k] = codes[0]
             elif k == "close":
                 if v != "failing" and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                    raise ctx.fail(key, f"must be 'failing' or a whole number ≥ 1, got {v!r}")
+                    raise ctx.fail(key, "must be 'failing' or a whole number ≥ 1, "
+                                        f"got {_show(v)}")
                 checked[k] = v
             else:
                 checked[k] = spec[k](ctx, key, v)
@@ -203,7 +353,8 @@ def _analyses(ctx: _Ctx, raw: Any) -> dict[str, dict[str, Any]]:
 
 def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     spec = {"worldpop_dir": None, "raster": None, "table": None, "column": None,
-            "age_floor": None, "year": None, "iso": None}
+            "age_floor": None, "year": None, "iso": None, "invalid": None, "outside": None,
+            "source_crs": None}
     body = _mapping(ctx, "inputs.population", raw, spec)
     sources = [k for k in ("worldpop_dir", "raster", "table") if k in body]
     if len(sources) != 1:
@@ -222,9 +373,43 @@ def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
         out["iso"] = _str(ctx, "inputs.population.iso", body["iso"])
     if "column" in body:
         out["column"] = _str(ctx, "inputs.population.column", body["column"])
+    if "invalid" in body:
+        out["invalid"] = _choice(("raise", "mask"))(ctx, "inputs.population.invalid",
+                                                    body["invalid"])
+    if "outside" in body:
+        out["outside"] = _choice(("raise", "drop"))(ctx, "inputs.population.outside",
+                                                    body["outside"])
+    if "source_crs" in body:
+        if src != "table":
+            raise ctx.fail("inputs.population.source_crs",
+                           "only for a table (a raster declares its own CRS)")
+        out["source_crs"] = _crs(ctx, "inputs.population.source_crs", body["source_crs"])
     if src == "table" and "column" not in out:
         raise ctx.fail("inputs.population.column", "required with a table (the elder-count column)")
     return out
+
+
+def _new_sites_needs(ctx: _Ctx, kwargs: dict[str, Any]) -> None:
+    """Refuse new-site requests the inputs cannot serve, before any data is read."""
+    p = kwargs["analyses"].get("new_sites")
+    if p is None:
+        return
+    candidates = p.get("candidates", "both")
+    if p["kind"] == "rural_courtyard" and candidates == "seats":
+        raise ctx.fail("analyses.new_sites.candidates",
+                       "rural courtyards are sited in villages: use villages or both")
+    if kwargs.get("sample") is not None:
+        return  # the sample has township seats and villages with elders
+    has = {"seats": "townships" in kwargs, "villages": "villages" in kwargs}
+    measure = p.get("measure", "elders")
+    need = {"townships": "townships", "villages": "villages"}.get(measure)
+    if need and need not in kwargs:
+        raise ctx.fail("analyses.new_sites.measure", f"'{measure}' needs inputs.{need}")
+    usable = [c for c in ("seats", "villages") if candidates in (c, "both") and has[c]]
+    if not usable:
+        raise ctx.fail("analyses.new_sites.candidates",
+                       f"{candidates!r} needs inputs.townships (seats) or inputs.villages: "
+                       "new sites are chosen among township seats and villages")
 
 
 def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
@@ -264,7 +449,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
         raise ctx.fail("study_area", "give either sample or boundary, not both")
     if "boundary" in area:
         kwargs["sample"] = None
-        kwargs["boundary"] = _input_path(ctx, "study_area.boundary", area["boundary"])
+        kwargs["boundary"] = _vector_path(ctx, "study_area.boundary", area["boundary"])
     else:
         kwargs["sample"] = _choice(SAMPLE_AREAS)(ctx, "study_area.sample",
                                                  area.get("sample", "jilin_city_rural"))
@@ -276,9 +461,12 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
                        "townships": None, "villages": None})
     if "population" in inputs:
         kwargs["population"] = _population(ctx, inputs["population"])
-    for key in ("facilities", "townships", "villages"):
+    if "facilities" in inputs:
+        kwargs["facilities"] = _input_path(ctx, "inputs.facilities", inputs["facilities"])
+    # Township polygons and village points need geometries: a CSV here is a mistake.
+    for key in ("townships", "villages"):
         if key in inputs:
-            kwargs[key] = _input_path(ctx, f"inputs.{key}", inputs[key])
+            kwargs[key] = _vector_path(ctx, f"inputs.{key}", inputs[key])
     if "roads" in inputs:
         roads = inputs["roads"]
         kwargs["roads"] = (
@@ -298,7 +486,9 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
 
         std = top["standards"]
         if not isinstance(std, Mapping):
-            raise ctx.fail("standards", f"must be a mapping of kind → settings, got {std!r}")
+            raise ctx.fail("standards",
+                           f"must be a mapping of kind → settings, got {_show(std)}")
+        _finite_everywhere(ctx, "standards", std)
         try:
             load_standards(overrides=std)
         except StandardsError as exc:
@@ -306,24 +496,68 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
         kwargs["standards"] = dict(std)
 
     kwargs["analyses"] = _analyses(ctx, top.get("analyses"))
+    _new_sites_needs(ctx, kwargs)
     outputs = _mapping(ctx, "outputs", top.get("outputs"), {k: None for k in OUTPUT_KEYS})
     kwargs["outputs"] = {
         "map": "map.html", "report": "report.html", "geopackage": "cells.gpkg",
         **{k: _output_name(ctx, f"outputs.{k}", v) for k, v in outputs.items()},
     }
+    _distinct_outputs(ctx, kwargs["outputs"])
     return Scenario(**kwargs)
 
 
+_MAX_SCENARIO_BYTES = 1_000_000
+
+
+def _decode(p: Path, data: bytes) -> str:
+    try:
+        # utf-8-sig: Windows Notepad writes a byte-order mark.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        try:
+            data.decode("gb18030")
+            guess = "it looks like GBK/GB18030; "
+        except UnicodeDecodeError:
+            guess = ""
+        raise ScenarioError(f"{p}: line {line}: not UTF-8 text ({guess}save the file as "
+                            "UTF-8, e.g. in Notepad: Save As → Encoding UTF-8)") from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (safely: ``yaml.safe_load``)."""
+    """Read and validate a scenario YAML file (safely: ``yaml.safe_load``).
+
+    Parameters
+    ----------
+    path : path-like
+        A UTF-8 YAML file (with or without a byte-order mark).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        When the file cannot be read, is not UTF-8, not YAML, nested too deeply, or fails
+        :func:`parse_scenario`; the message names the file.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.is_dir():
+            raise ScenarioError(f"{p}: is a folder; give the scenario's .yaml file")
+        if p.stat().st_size > _MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{p}: {p.stat().st_size:,} bytes is too large for a scenario "
+                                f"file (at most {_MAX_SCENARIO_BYTES:,})")
+        data = p.read_bytes()
     except OSError as exc:
         raise ScenarioError(f"{p}: cannot read scenario file ({exc.strerror})") from None
+    text = _decode(p, data)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{p}: not valid YAML ({exc})") from None
+    except RecursionError:
+        raise ScenarioError(f"{p}: nested too deeply to be a scenario") from None
     return parse_scenario(raw, p)
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from elder_coverage._errors import SettingsError
 from elder_coverage.schema import FACILITY_KINDS
 
 MODES: tuple[str, ...] = ("network", "straight_line")
@@ -39,7 +40,7 @@ _ACCESS_KEYS: tuple[str, ...] = ("walk_kmh", "drive_kmh", "max_snap_m")
 _TOP_KEYS: tuple[str, ...] = ("kinds", "access")
 
 
-class StandardsError(ValueError):
+class StandardsError(SettingsError):
     """A service standard is missing, unknown or out of range; the message names the key."""
 
 

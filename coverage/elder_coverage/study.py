@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from elder_coverage._errors import SettingsError
 from elder_coverage.io.boundaries import read_boundaries
 from elder_coverage.io.facilities import read_facilities
 from elder_coverage.io.population import (
@@ -101,7 +102,7 @@ def select_counties(counties: gpd.GeoDataFrame, wanted: tuple[str, ...] | list[s
         else:
             unknown.append(item)
     if unknown:
-        raise ValueError(f"counties not in the study area: {unknown}; known: "
+        raise SettingsError(f"counties not in the study area: {unknown}; known: "
                          f"{sorted(by_name)}")
     return out
 
@@ -166,7 +167,9 @@ def load_user_data(
         County polygons; they define the study area and its metric CRS.
     population : dict
         One of ``{"worldpop_dir": folder, "age_floor"?, "iso"?, "year"?}``,
-        ``{"raster": file, "age_floor"?}`` or ``{"table": file, "column": name}``.
+        ``{"raster": file, "age_floor"?}`` or ``{"table": file, "column": name,
+        "source_crs"?}``, each with optional ``"invalid"`` ("raise"/"mask") and
+        ``"outside"`` ("raise"/"drop"; default "drop" for rasters, "raise" for tables).
     facilities : path-like
         Facility table (CSV with lon/lat, GeoJSON, GeoPackage, Shapefile).
     roads : path-like, optional
@@ -194,18 +197,25 @@ def load_user_data(
                                  geometry=tw.representative_point(), crs=crs)
         notes.append("township seats taken as interior points of the township polygons")
     area_4326 = counties.to_crs(4326)
+    # Scenario keys inputs.population.invalid / outside / source_crs reach the readers.
+    invalid = population.get("invalid", "raise")
     if "worldpop_dir" in population:
         ages = tuple(a for a in AGE_COLUMNS if a >= population.get("age_floor", 60))
         raster = read_worldpop(population["worldpop_dir"], ages=ages, iso=population.get("iso"),
-                               year=population.get("year"), clip_to=area_4326)
-        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw, outside="drop")
+                               year=population.get("year"), clip_to=area_4326, invalid=invalid)
+        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw,
+                                outside=population.get("outside", "drop"))
     elif "raster" in population:
-        raster = read_elder_raster(population["raster"], age=population.get("age_floor", 60))
-        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw, outside="drop")
+        raster = read_elder_raster(population["raster"], age=population.get("age_floor", 60),
+                                   invalid=invalid)
+        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw,
+                                outside=population.get("outside", "drop"))
     else:
         col = population["column"]
         cells = read_elder_table(population["table"], columns={60: col}, crs=crs,
-                                 counties=counties, townships=tw)
+                                 counties=counties, townships=tw, invalid=invalid,
+                                 outside=population.get("outside", "raise"),
+                                 source_crs=population.get("source_crs"))
     fac = read_facilities(facilities, crs=crs, study_area=counties)
     # Area codes a facility list rarely carries are filled from where the facility stands.
     if "county_code" not in fac:

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from elder_coverage._errors import DataError
 from elder_coverage.schema import EDGE_DRIVE_MINUTES, EDGE_WALK_MINUTES
 
 #: Edge attribute holding the travel time (minutes) of each travel mode.
@@ -38,7 +39,7 @@ TRAVEL_WEIGHTS: dict[str, str] = {"walk": EDGE_WALK_MINUTES, "drive": EDGE_DRIVE
 _BLOCK_ENTRIES = 16_000_000
 
 
-class GraphError(ValueError):
+class GraphError(DataError):
     """The road graph cannot be used: missing coordinates, bad weights or CRS."""
 
 

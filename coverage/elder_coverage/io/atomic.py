@@ -7,11 +7,14 @@ write succeeded. A crash or exception leaves the old file, or none, never a trun
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import shutil
+import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +23,8 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+
+from elder_coverage._errors import OutputPathError
 
 PathLike = str | os.PathLike[str]
 
@@ -66,26 +71,229 @@ def atomic_path(path: PathLike, *, copy_existing: bool = False) -> Iterator[Path
         _discard(tmp)
 
 
+#: Written into every output folder; lists the files of the folder as written (size and
+#: modification time), so a later run can tell its own folder from a user's.
+OUTPUT_MARKER = ".elder-coverage-output.json"
+# Inside a temporary folder while it is being written: the writer's host and process id,
+# so a later run can remove the leftovers of a killed one (SIGKILL, power loss).
+_PARTIAL_MARKER = ".elder-coverage-partial.json"
+_TOOL = "elder-coverage"
+
+Recognise = Callable[[Path], "set[str] | None"]
+
+
+def _walk_files(folder: Path) -> tuple[dict[str, os.stat_result], list[str], list[str]]:
+    """Regular files below ``folder`` by POSIX relative path, its sub-folders, and any links."""
+    files: dict[str, os.stat_result] = {}
+    links: list[str] = []
+    subdirs: list[str] = []
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        base = Path(root)
+        for name in dirs + names:
+            p = base / name
+            rel = p.relative_to(folder).as_posix()
+            if p.is_symlink():
+                links.append(rel)
+            elif name in names:
+                files[rel] = p.lstat()
+            else:
+                subdirs.append(rel)
+    return files, links, subdirs
+
+
+def _marked_files(folder: Path) -> dict[str, list[int]] | None:
+    try:
+        info = json.loads((folder / OUTPUT_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or info.get("tool") != _TOOL:
+        return None
+    files = info.get("files")
+    return files if isinstance(files, dict) else None
+
+
+def _refuse(final: Path, why: str, *, inside: bool = False) -> OutputPathError:
+    new = final / "elder-coverage-run" if inside else final.with_name(f"{final.name}-run")
+    return OutputPathError(
+        f"{final}: {why}. elder-coverage only replaces a folder it wrote itself and never "
+        f"deletes or overwrites anything else; choose a new folder (e.g. {new}) or move "
+        f"this one away yourself. Nothing was changed.")
+
+
+def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> Path:
+    """Check that a run may write the output folder ``path``; return it as an absolute path.
+
+    Allowed: a path that does not exist, an empty folder, or a folder this package wrote
+    earlier and nobody has changed since (every file is listed in its
+    :data:`OUTPUT_MARKER` with the same size and modification time).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The output folder asked for.
+    recognise : callable, optional
+        ``recognise(folder) -> set of relative file names or None``: accepts folders written
+        by earlier versions, before the marker existed (e.g. a sample's ``manifest.json``).
+
+    Raises
+    ------
+    OutputPathError
+        For a symbolic link, a file, the file-system root, a user's folder, or one of this
+        package's folders holding files it did not write (they are named).
+    """
+    final = Path(os.path.abspath(path))
+    if final.name in ("", ".", ".."):
+        raise _refuse(final, "is the root of the file system", inside=True)
+    if final.is_symlink():
+        raise _refuse(final, "is a symbolic link")
+    if not final.exists():
+        for parent in final.parents:
+            if parent.exists() and not parent.is_dir():
+                raise _refuse(final, f"{parent} is a file, not a folder")
+        return final
+    if not final.is_dir():
+        raise _refuse(final, "is an existing file, not a folder")
+    if next(final.iterdir(), None) is None:
+        return final
+    marked = _marked_files(final)
+    if marked is None and recognise is not None:
+        legacy = recognise(final)
+        marked = None if legacy is None else {name: None for name in legacy}
+    if marked is None:
+        raise _refuse(final, f"is an existing folder that elder-coverage did not write "
+                             f"(no {OUTPUT_MARKER} in it)", inside=True)
+    # Walked only once the folder is known to be ours: `--out ~` is refused at once.
+    files, links, subdirs = _walk_files(final)
+    # A sub-folder holding none of the run's files (even an empty one) is someone else's.
+    foreign = sorted(links) + [d for d in subdirs
+                               if not any(m.startswith(f"{d}/") for m in marked)]
+    for rel, st in files.items():
+        if rel in (OUTPUT_MARKER, _PARTIAL_MARKER):
+            continue
+        was = marked.get(rel, False)
+        if was is False or (was is not None and [st.st_size, st.st_mtime_ns] != list(was)):
+            foreign.append(rel)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" … ({len(foreign) - 5} more)" if len(foreign) > 5
+                                          else "")
+        raise _refuse(final, f"holds files elder-coverage did not write or that were changed "
+                             f"since ({shown})")
+    return final
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers(path: PathLike) -> list[Path]:
+    """Remove the temporary folders that killed runs left beside the output folder ``path``.
+
+    Only folders this package made for ``path`` are touched: ``.<name>.<hex>.tmp`` holding
+    a partial marker whose process (on this host) is gone, and ``.<name>.<hex>.old`` holding
+    an output marker (a replaced run whose removal was interrupted).
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    final = Path(os.path.abspath(path))
+    removed = []
+    if not final.parent.is_dir():
+        return removed
+    for p in final.parent.glob(f".{glob.escape(final.name)}.*"):
+        if p.is_symlink() or not p.is_dir():
+            continue
+        if p.suffix == ".tmp":
+            try:
+                who = json.loads((p / _PARTIAL_MARKER).read_text(encoding="utf-8"))
+                stale = who["host"] == socket.gethostname() and not _pid_alive(int(who["pid"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                stale = False
+        else:
+            stale = p.suffix == ".old" and _marked_files(p) is not None
+        if stale:
+            shutil.rmtree(p)
+            removed.append(p)
+    return removed
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for p in reversed(missing):
+        p.mkdir()
+    return missing
+
+
 @contextmanager
-def atomic_dir(path: PathLike) -> Iterator[Path]:
+def atomic_dir(
+    path: PathLike, *, kind: str = "output", recognise: Recognise | None = None
+) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; it replaces ``path`` only if the block succeeds.
 
-    For whole output folders (a scenario run): a run that fails leaves nothing behind, and an
-    earlier successful run in ``path`` stays as it was.
+    For whole output folders (a scenario run, a sample build): a run that fails or is
+    interrupted leaves nothing behind (not even the parent folders it created), and an
+    earlier successful run in ``path`` stays as it was. ``path`` is checked first with
+    :func:`check_output_dir`: a user's folder, a file or a symbolic link is never replaced.
+    The finished folder holds :data:`OUTPUT_MARKER` listing what was written.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The output folder.
+    kind : str, default "output"
+        Recorded in the marker ("run", "sample").
+    recognise : callable, optional
+        Passed to :func:`check_output_dir`.
+
+    Raises
+    ------
+    OutputPathError
+        Before anything is written, when ``path`` may not be replaced.
     """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    final = check_output_dir(path, recognise=recognise)
+    remove_leftovers(final)
+    created = _make_parents(final.parent)
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.mkdir()
     try:
+        tmp.mkdir()
+        (tmp / _PARTIAL_MARKER).write_text(
+            json.dumps({"host": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
         yield tmp
-        if final.exists():
+        files, _, _ = _walk_files(tmp)
+        marker = {"tool": _TOOL, "kind": kind, "files": {
+            rel: [st.st_size, st.st_mtime_ns] for rel, st in sorted(files.items())
+            if rel != _PARTIAL_MARKER}}
+        (tmp / OUTPUT_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
+        # Checked again: the user may have put something there while the run was working.
+        check_output_dir(final, recognise=recognise)
+        if final.exists() and any(final.iterdir()):
             old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
             os.replace(final, old)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old, final)
+                raise
+            (final / _PARTIAL_MARKER).unlink()
             shutil.rmtree(old)
         else:
+            # An empty folder is replaced by the rename itself.
             os.replace(tmp, final)
+            (final / _PARTIAL_MARKER).unlink()
+    except BaseException:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        for p in created:
+            with contextlib.suppress(OSError):
+                p.rmdir()
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

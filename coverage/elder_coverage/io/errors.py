@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from elder_coverage._errors import DataError
+
 
 def _format_rows(rows: Sequence[int], limit: int = 10) -> str:
     shown = ", ".join(str(r) for r in rows[:limit])
@@ -13,7 +15,7 @@ def _format_rows(rows: Sequence[int], limit: int = 10) -> str:
     return f"row {shown}" if len(rows) == 1 else f"rows {shown}"
 
 
-class InputError(ValueError):
+class InputError(DataError):
     """Bad input data, located as precisely as the format allows.
 
     A ``ValueError`` so callers that already catch ``ValueError`` keep working, with the

@@ -17,6 +17,8 @@ from importlib import resources
 
 import folium
 
+from elder_coverage._errors import InstallError
+
 #: folium asset name -> vendored file.
 JS_ASSETS: dict[str, str] = {
     "leaflet": "leaflet.js",
@@ -33,7 +35,7 @@ _LINK_TAG = re.compile(r'<link rel="stylesheet" href="' + re.escape(_PREFIX) + r
 _EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=", re.IGNORECASE)
 
 
-class OfflineAssetError(RuntimeError):
+class OfflineAssetError(InstallError):
     """The rendered map still refers to an external script or stylesheet."""
 
 

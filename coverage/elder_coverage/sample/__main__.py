@@ -11,6 +11,7 @@ from elder_coverage.sample.build import (
     DEFAULT_RESOLUTION_M,
     DEFAULT_SEED,
     build_sample,
+    check_resolution,
     sample_dir,
     sample_is_current,
 )
@@ -28,14 +29,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="do nothing when the folder holds a sample built from the same "
                              "raw files, code and parameters")
     args = parser.parse_args(argv)
-    out = args.out or sample_dir(args.area, args.resolution)
+    from elder_coverage.cli import report_errors
 
-    if args.if_missing and sample_is_current(out, args.area, args.resolution, args.seed):
-        print(f"sample present and current: {out}")
-        return 0
-    path = build_sample(out, area=args.area, resolution=args.resolution, seed=args.seed)
-    print(f"sample written: {path}")
-    return 0
+    with report_errors("sample", prog="python -m elder_coverage.sample") as status:
+        check_resolution(args.resolution, args.area)
+        out = args.out or sample_dir(args.area, args.resolution)
+        if args.if_missing and sample_is_current(out, args.area, args.resolution, args.seed):
+            print(f"sample present and current: {out}")
+            return 0
+        path = build_sample(out, area=args.area, resolution=args.resolution, seed=args.seed)
+        print(f"sample written: {path}")
+    return status.code
 
 
 if __name__ == "__main__":

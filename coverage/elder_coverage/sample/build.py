@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,6 +21,7 @@ import pyogrio
 import rasterio
 import shapely
 
+from elder_coverage._errors import SettingsError
 from elder_coverage.io.atomic import atomic_dir
 from elder_coverage.io.crs import choose_metric_crs
 from elder_coverage.sample.census import load_census
@@ -26,6 +29,7 @@ from elder_coverage.sample.facilities import build_facilities
 from elder_coverage.sample.grid import ElderGrid, build_elder_grid
 from elder_coverage.sample.layout import HOST_DISTRICTS, build_layout
 from elder_coverage.sample.roads import build_roads
+from elder_coverage.scenario import check_number
 from elder_coverage.schema import AGE_COLUMNS
 
 RAW_DIR = Path(__file__).resolve().parents[3] / "data" / "raw"
@@ -44,6 +48,12 @@ SYNTHETIC_NOTE = (
     "totals are real; settlement positions, township cells, the elder grid's spatial pattern, "
     "facilities and roads are synthesised (seeded) and do not describe real places."
 )
+#: Coarsest cell size (m): beyond it townships no longer hold a cell each.
+MAX_RESOLUTION_M = 10_000.0
+# Peak bytes per grid cell while building (township raster, three float64 density layers
+# with their temporaries, three int32 count layers): a deliberately high estimate, since
+# running out of memory half-way is worse than refusing a size that would just fit.
+_BYTES_PER_CELL = 64
 # Pinned so that GeoPackage metadata timestamps do not change between builds.
 _FIXED_DATE = "2020-11-01T00:00:00Z"
 
@@ -51,6 +61,68 @@ _FIXED_DATE = "2020-11-01T00:00:00Z"
 def sample_dir(area: str = DEFAULT_AREA, resolution: float = DEFAULT_RESOLUTION_M) -> Path:
     """Default output folder of a sample build, e.g. ``data/processed/jilin_city_rural_250m``."""
     return PROCESSED_DIR / f"{area}_{int(resolution)}m"
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a small desktop
+        return 8 * 2**30
+
+
+def check_resolution(
+    resolution: float,
+    area: str | tuple[str, ...] = DEFAULT_AREA,
+    *,
+    raw_dir: str | Path = RAW_DIR,
+    memory_bytes: int | None = None,
+) -> int:
+    """Refuse a cell size that is not a positive finite number of metres or would not fit.
+
+    Parameters
+    ----------
+    resolution : float
+        Elder-grid cell size in metres, in ``(0, MAX_RESOLUTION_M]``.
+    area : str or tuple of str
+        Study area, as for :func:`build_sample`.
+    raw_dir : path-like
+        Folder with ``jilin_counties.geojson`` (the area's extent).
+    memory_bytes : int, optional
+        Memory to plan with (default: this machine's physical memory); a build may use
+        half of it.
+
+    Returns
+    -------
+    int
+        Estimated number of grid cells (the area's bounding box at ``resolution``).
+
+    Raises
+    ------
+    SettingsError
+        Naming ``resolution``, the estimate in GiB and the finest size that would fit.
+    """
+    problem = check_number(resolution, lo=0, hi=MAX_RESOLUTION_M, lo_open=True)
+    if problem:
+        raise SettingsError(f"resolution (cell size in metres): {problem}")
+    codes = _county_codes(area)
+    counties = gpd.read_file(Path(raw_dir) / "jilin_counties.geojson", columns=["code"])
+    if codes is not None:
+        counties = counties[counties["code"].isin(codes)]
+        if counties.empty:  # unknown codes: build_sample names them
+            return 0
+    minx, miny, maxx, maxy = counties.to_crs(choose_metric_crs(counties)).total_bounds
+    cells = (math.ceil((maxx - minx) / resolution) + 1) * (math.ceil((maxy - miny) / resolution)
+                                                          + 1)
+    budget = (memory_bytes or _memory_bytes()) / 2
+    need = cells * _BYTES_PER_CELL
+    if need > budget:
+        finest = math.ceil(math.sqrt((maxx - minx) * (maxy - miny) * _BYTES_PER_CELL / budget))
+        name = area if isinstance(area, str) else "custom"
+        raise SettingsError(
+            f"resolution {resolution:g} m: the {name} grid would have {cells:,} cells and need "
+            f"about {need / 2**30:,.1f} GiB of memory; this machine allows "
+            f"{budget / 2**30:,.1f} GiB. Use a cell size of {finest} m or more.")
+    return cells
 
 
 def _county_codes(area: str | tuple[str, ...]) -> tuple[str, ...] | None:
@@ -125,7 +197,7 @@ def build_sample(
     area : str or tuple of str
         A name in :data:`AREAS` or county codes.
     resolution : float
-        Elder-grid cell size in metres.
+        Elder-grid cell size in metres; checked by :func:`check_resolution`.
     seed : int
         Seed of every random choice.
     raw_dir : path-like
@@ -142,6 +214,7 @@ def build_sample(
     from elder_coverage.io.roads import add_travel_times, save_graph
 
     raw = Path(raw_dir)
+    check_resolution(resolution, area, raw_dir=raw)
     name = area if isinstance(area, str) else "custom"
     out = Path(out) if out is not None else sample_dir(name, resolution)
     codes = _county_codes(area)
@@ -196,7 +269,7 @@ def build_sample(
     village_pts = _village_elders(village_pts, cells["code"].to_numpy(), grid)
 
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, kind="sample", recognise=_legacy_sample_files) as tmp:
         counties_out.to_file(tmp / "counties.gpkg", layer="counties", driver="GPKG")
         cells.to_file(tmp / "townships.gpkg", layer="cells", driver="GPKG")
         seats.to_file(tmp / "townships.gpkg", layer="seats", driver="GPKG")
@@ -240,6 +313,18 @@ def build_sample(
             json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
             encoding="utf-8")
     return out
+
+
+def _legacy_sample_files(folder: Path) -> set[str] | None:
+    """Files of a sample built before builds left a marker (its manifest lists them)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or "fingerprint" not in manifest:
+        return None
+    files = manifest.get("files")
+    return {*files, "manifest.json"} if isinstance(files, dict) else None
 
 
 def _village_elders(

@@ -1,0 +1,63 @@
+"""One family of exceptions, so callers can tell a planner's mistake from a bug in the tool.
+
+Everything the package raises on purpose derives from :class:`ElderCoverageError`. The
+:class:`UserError` branch means "fix the input, scenario or option named in the message and
+run again"; the command line prints those as one line and exits with status 2. Any other
+exception is a bug in the tool and keeps its traceback.
+
+The user-error classes also derive from :class:`ValueError`, so code written against the
+earlier ``ValueError``-based classes keeps working.
+
+=======================  ===========================================================
+class                    raised as (module)
+=======================  ===========================================================
+:class:`DataError`       ``io.errors.InputError``, ``travel.GraphError``,
+                         ``engine.CoverageInputError``
+:class:`SettingsError`   ``scenario.ScenarioError``, ``standards.StandardsError``
+:class:`InfeasibleError` ``close_merge.InfeasiblePlanError``
+:class:`OutputPathError` ``io.atomic`` (an output path the tool may not write)
+:class:`InstallError`    ``maps.offline.OfflineAssetError``
+=======================  ===========================================================
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataError",
+    "ElderCoverageError",
+    "InfeasibleError",
+    "InstallError",
+    "OutputPathError",
+    "SettingsError",
+    "UserError",
+]
+
+
+class ElderCoverageError(Exception):
+    """Base of every exception the package raises on purpose."""
+
+
+class UserError(ElderCoverageError, ValueError):
+    """The planner's input, scenario or options are wrong; the message says which and where."""
+
+
+class DataError(UserError):
+    """An input data file cannot be used; the message names the file, row or field."""
+
+
+class SettingsError(UserError):
+    """A scenario key, service standard or option is missing, unknown or out of range."""
+
+
+class InfeasibleError(UserError):
+    """The request cannot be met with the data given (e.g. closing more centres than exist)."""
+
+
+class OutputPathError(UserError):
+    """An output path the tool refuses to write, because it would change something it did
+    not create (a user's folder, file or symbolic link) or outputs would overwrite each
+    other."""
+
+
+class InstallError(ElderCoverageError, RuntimeError):
+    """The installation is incomplete (e.g. a bundled map asset is missing)."""
