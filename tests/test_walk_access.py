@@ -1,0 +1,150 @@
+"""Walking-scale access: edge entry, direct paths, fragments, off-road beyond the snap distance.
+
+Each mechanism on a small graph against a time computed by hand; then the graph method against
+an independent friction-surface (cost-distance) reference.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+
+from elder_coverage.engine import compute_coverage, reach_matrix
+
+CRS = "EPSG:32652"
+#: Direct off-road trips priced out, to test the road mechanisms alone.
+ROAD_ONLY = {"access": {"walk_kmh": 3.0, "walk_detour": 10.0, "drive_detour": 10.0}}
+
+
+def cells_at(*xy: tuple[float, float]) -> gpd.GeoDataFrame:
+    pts = np.asarray(xy, float)
+    return gpd.GeoDataFrame(
+        {"cell_id": [f"c{i}" for i in range(len(pts))], "elders_60": 10,
+         "county_code": "220221", "township_code": "220221100"},
+        geometry=gpd.points_from_xy(pts[:, 0], pts[:, 1]), crs=CRS)
+
+
+def facilities_at(kind: str, *xy: tuple[float, float]) -> gpd.GeoDataFrame:
+    pts = np.asarray(xy, float)
+    return gpd.GeoDataFrame(
+        {"id": [f"f{i}" for i in range(len(pts))], "name": "F", "kind": kind, "capacity": 10},
+        geometry=gpd.points_from_xy(pts[:, 0], pts[:, 1]), crs=CRS)
+
+
+def road(G: nx.MultiDiGraph, a, b, *, walk_m_min: float = 50.0,
+         drive_m_min: float = 500.0) -> None:
+    """Two-way road a–b (nodes are (x, y) tuples); times from the straight length."""
+    for n in (a, b):
+        G.add_node(n, x=float(n[0]), y=float(n[1]))
+    length = math.dist(a, b)
+    for u, v in ((a, b), (b, a)):
+        G.add_edge(u, v, length=length, walk_min=length / walk_m_min,
+                   drive_min=length / drive_m_min)
+
+
+def run(cells, fac, G, std=None, kind=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compute_coverage(cells, fac, G, std, kinds=[kind or fac["kind"].iloc[0]])
+
+
+def test_edge_entry_enters_mid_edge_both_ways():
+    # An L of two 1 km roads. The cell is 20 m off the first road at x=700: it walks 20 m to
+    # the road, 300 m to the corner, 400 m up the second road and 30 m off it to the day-care
+    # centre: 750 m at 50 m/min = 15.0 min. Snapping to nodes instead would charge the
+    # 300.7 m and 401.1 m gaps to the corner node: 14.04 min, a different trip.
+    G = nx.MultiDiGraph(crs=CRS)
+    road(G, (0, 0), (1000, 0))
+    road(G, (1000, 0), (1000, 1000))
+    cells = cells_at((700, 20), (700, -20))
+    fac = facilities_at("day_care", (1030, 400))
+    res = run(cells, fac, G, ROAD_ONLY).cells
+    assert res["day_care_time_min"].tolist() == pytest.approx([15.0, 15.0])
+    assert res["day_care_covered"].tolist() == [True, True]
+    # Two points on one edge travel along it: 40 m + 100 m + 30 m = 3.4 min, not via an end.
+    cells = cells_at((450, 40))
+    fac = facilities_at("day_care", (550, -30))
+    res = run(cells, fac, G, ROAD_ONLY).cells
+    assert res.loc[0, "day_care_time_min"] == pytest.approx(170 / 50)
+
+
+def test_edge_entry_respects_one_way_edges():
+    # One-way road west → east, the only link. A cell at x=600 reaches a facility at x=900
+    # (300 m east) but not one at x=100 (against the traffic): walking graphs from
+    # elder_coverage.io.roads are two-way, but driving ones keep one-way streets.
+    G = nx.MultiDiGraph(crs=CRS)
+    for n in ((0, 0), (1000, 0)):
+        G.add_node(n, x=float(n[0]), y=float(n[1]))
+    G.add_edge((0, 0), (1000, 0), length=1000.0, walk_min=20.0, drive_min=2.0)
+    cells = cells_at((600, 0))
+    east = run(cells, facilities_at("township_centre", (900, 0)), G, ROAD_ONLY).cells
+    assert east.loc[0, "township_centre_time_min"] == pytest.approx(0.6)
+    west = run(cells, facilities_at("township_centre", (100, 0)), G, ROAD_ONLY).cells
+    # Only the direct off-road trip is left: 500 m × 10 at 20 km/h = 15 min.
+    assert west.loc[0, "township_centre_time_min"] == pytest.approx(5000 / (20000 / 60))
+
+
+def test_direct_path_when_faster_than_the_road():
+    # Two roads 200 m apart along a river, joined only by a bridge 2 km east. The dining hall
+    # faces the cell across the river: the road trip is 10 + 2000 + 200 + 2000 + 10 m =
+    # 84.4 min; straight across, 220 m × 1.3 at 50 m/min = 5.72 min.
+    G = nx.MultiDiGraph(crs=CRS)
+    road(G, (0, 0), (2000, 0))
+    road(G, (0, 200), (2000, 200))
+    road(G, (2000, 0), (2000, 200))
+    cells = cells_at((0, -10))
+    fac = facilities_at("dining_hall", (0, 210))
+    res = run(cells, fac, G).cells
+    assert res.loc[0, "dining_hall_time_min"] == pytest.approx(220 * 1.3 / 50)
+    assert bool(res.loc[0, "dining_hall_covered"])
+    road_only = run(cells, fac, G, ROAD_ONLY).cells
+    assert road_only.loc[0, "dining_hall_time_min"] == pytest.approx(4220 / 50)
+    # The reach matrix sees the same direct trip.
+    mat = reach_matrix(cells, fac, G, kind="dining_hall")
+    assert mat.shape == (1, 1) and mat.toarray()[0, 0] == pytest.approx(220 * 1.3 / 50)
+
+
+def test_fragment_does_not_trap_a_cell():
+    # The main road runs along y=0 with the courtyard on it at x=1000. A 100 m stub of road at
+    # y=150 touches nothing. The cell 10 m from the stub would be trapped on it; it also
+    # enters the main road 140 m away and walks 50 m along it: 190 m at 50 m/min = 3.8 min.
+    G = nx.MultiDiGraph(crs=CRS)
+    road(G, (0, 0), (2000, 0))
+    road(G, (1000, 150), (1100, 150))
+    cells = cells_at((1050, 140))
+    fac = facilities_at("rural_courtyard", (1000, 0))
+    out = run(cells, fac, G, ROAD_ONLY)
+    assert out.cells.loc[0, "rural_courtyard_time_min"] == pytest.approx(3.8)
+    assert bool(out.cells.loc[0, "rural_courtyard_reachable"])
+    assert "rural_courtyard" not in out.report.unreachable_cells
+    # A facility on the stub is still reached from the stub: 10 m + 50 m = 1.2 min.
+    out = run(cells, facilities_at("rural_courtyard", (1100, 150)), G, ROAD_ONLY)
+    assert out.cells.loc[0, "rural_courtyard_time_min"] == pytest.approx(1.2)
+
+
+def test_off_road_beyond_snap_distance_counts_up_to_the_standard():
+    # Drive: a farm 3 km from the only road (beyond max_snap_m = 2 km). It drives the 3 km of
+    # farm track at 20 km/h (9 min) and 4 km of road at 30 km/h (8 min): 17 min, within the
+    # township centre's 20 minutes. Direct across country would be 5 km × 1.4 = 21 min.
+    G = nx.MultiDiGraph(crs=CRS)
+    road(G, (-5000, 0), (5000, 0))
+    cells = cells_at((0, 3000))
+    out = run(cells, facilities_at("township_centre", (4000, 0)), G)
+    assert out.cells.loc[0, "township_centre_time_min"] == pytest.approx(17.0)
+    assert bool(out.cells.loc[0, "township_centre_covered"])
+    # Walk: 2.5 km from any road a walker cannot join it within 15 minutes, but a dining hall
+    # 500 m away is walked to directly: 500 m × 1.3 at 50 m/min = 13 min.
+    far = cells_at((0, 2500))
+    out = run(far, facilities_at("dining_hall", (300, 2900)), G)
+    assert out.cells.loc[0, "dining_hall_time_min"] == pytest.approx(13.0)
+    assert bool(out.cells.loc[0, "dining_hall_covered"])
+    # What truly cannot be reached stays unreachable and listed: the hall 1.5 km away from
+    # that walker (39 min off-road) and 2.5 km off the road.
+    out = run(far, facilities_at("dining_hall", (1500, 2500)), G)
+    assert not bool(out.cells.loc[0, "dining_hall_reachable"])
+    assert out.report.unreachable_cells["dining_hall"].tolist() == ["c0"]
