@@ -9,6 +9,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
+from edge_reference import reference_times
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
@@ -21,7 +22,6 @@ from elder_coverage.engine import (
 )
 from elder_coverage.standards import StandardsError
 from elder_coverage.travel import DisconnectedGraphWarning
-from edge_reference import reference_times
 
 CRS = "EPSG:32651"
 STRAIGHT = {"dining_hall": {"mode": "straight_line", "radius_m": 450.0},

@@ -148,3 +148,48 @@ def test_off_road_beyond_snap_distance_counts_up_to_the_standard():
     out = run(far, facilities_at("dining_hall", (1500, 2500)), G)
     assert not bool(out.cells.loc[0, "dining_hall_reachable"])
     assert out.report.unreachable_cells["dining_hall"].tolist() == ["c0"]
+
+
+# --------------------------------------------------------------------------- raster reference
+
+
+def test_raster_reference_walks_open_ground_at_the_offroad_speed():
+    pytest.importorskip("skimage")
+    from raster_reference import raster_times
+
+    # No roads: 500 m east and 500 m north-east (diagonal steps) at 50 m/min = 10 min,
+    # within one 10 m pixel (0.2 min); 800 m is beyond the 15-minute limit.
+    cxy = np.array([[500.0, 0.0], [353.55, 353.55], [0.0, 800.0]])
+    t = raster_times(None, cxy, np.array([[0.0, 0.0]]), offroad_m_per_min=50.0,
+                     limit_min=15.0, resolution_m=10.0)
+    assert t[:2] == pytest.approx([10.0, 10.0], abs=0.2)
+    assert math.isinf(t[2])
+
+
+def test_graph_method_agrees_with_raster_reference_on_small_cases():
+    pytest.importorskip("skimage")
+    from raster_reference import raster_times
+
+    # The L of roads of the edge-entry test, plus a fragment and open ground. With the detour
+    # factor at 1 both methods walk off-road in straight lines; the raster, moving in 8
+    # directions, makes off-road legs up to 8 % longer, plus a pixel or two (0.2 min each) of
+    # discretisation at the ends.
+    G = nx.MultiDiGraph(crs=CRS)
+    road(G, (0, 0), (1000, 0))
+    road(G, (1000, 0), (1000, 1000))
+    road(G, (400, 300), (600, 300))
+    rng = np.random.default_rng(7)
+    cxy = np.vstack([[[700, 20], [1050, 140], [450, 320]], rng.uniform(-100, 1100, (30, 2))])
+    fxy = np.array([[1030.0, 400.0], [300.0, -40.0]])
+    cells = cells_at(*map(tuple, cxy))
+    fac = facilities_at("day_care", *map(tuple, fxy))
+    std = {"access": {"walk_kmh": 3.0, "walk_detour": 1.0}}
+    graph = run(cells, fac, G, std).cells["day_care_time_min"].to_numpy()
+    ref = raster_times(G, cxy, fxy, offroad_m_per_min=50.0, limit_min=15.0, resolution_m=10.0)
+    both = np.isfinite(ref) & (graph <= 15.0)
+    assert both.sum() >= 10
+    assert (ref[both] >= graph[both] - 0.4).all()
+    assert (ref[both] <= graph[both] * 1.083 + 0.4).all()
+    # Coverage (≤ 15 min) agrees except for cells within that tolerance of the limit.
+    clear = (graph < 15.0 / 1.083 - 0.4) | (graph > 15.4)
+    assert ((graph <= 15.0) == np.isfinite(ref))[clear].all()
