@@ -80,8 +80,9 @@ def raster_times(G: nx.MultiDiGraph | None, cxy: np.ndarray, fxy: np.ndarray, *,
     key = np.floor((cxy - lo) / block_m).astype(np.int64)
     for bk in np.unique(key, axis=0):
         in_block = np.flatnonzero((key == bk).all(axis=1))
-        x0, y0 = lo + bk * block_m - margin
-        x1, y1 = lo + (bk + 1) * block_m + margin
+        inner = cxy[in_block]
+        x0, y0 = inner.min(axis=0) - margin
+        x1, y1 = inner.max(axis=0) + margin
         near = ftree.query_ball_point(lo + (bk + 0.5) * block_m,
                                       block_m / math.sqrt(2) + margin)
         facs = fxy[near]

@@ -12,6 +12,7 @@ import warnings
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 
 from elder_coverage.engine import compute_coverage, reach_matrix
@@ -193,3 +194,76 @@ def test_graph_method_agrees_with_raster_reference_on_small_cases():
     # Coverage (≤ 15 min) agrees except for cells within that tolerance of the limit.
     clear = (graph < 15.0 / 1.083 - 0.4) | (graph > 15.4)
     assert ((graph <= 15.0) == np.isfinite(ref))[clear].all()
+
+
+# --------------------------------------------------------------------------- issue 9 outputs
+
+
+def test_cells_geopackage_stores_reachable_as_booleans(tmp_path):
+    import pyogrio
+
+    from elder_coverage.runner import _write_cells
+
+    # c1 cannot reach the hall (False), c2 holds nobody and is not evaluated (NA).
+    cells = cells_at((0, 0), (5000, 5000), (10, 0)).assign(elders_60=[4, 6, 0])
+    G = nx.MultiDiGraph(crs=CRS)
+    road(G, (0, 0), (200, 0))
+    res = run(cells, facilities_at("dining_hall", (100, 0)), G).cells
+    path = tmp_path / "cells.gpkg"
+    _write_cells(path, res, res)
+    info = pyogrio.read_info(path, layer="cells")
+    types = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert types["dining_hall_reachable"] == "bool"
+    back = gpd.read_file(path, layer="cells")["dining_hall_reachable"]
+    # NA stays missing; False is read back as false, never as the text 'False'.
+    assert back.iloc[0] == 1 and back.iloc[1] == 0 and pd.isna(back.iloc[2])
+    assert back.fillna(0).astype(bool).tolist() == [True, False, False]
+
+
+def test_merge_table_lists_catchment_shifts_without_residents():
+    from elder_coverage.close_merge import _merge_table
+
+    # A closes: its 5 residents go to B, but its catchment elders' nearest centre becomes C
+    # (30 elders, of whom 10 lose coverage) and B (20 elders). C receives no residents.
+    centres = pd.DataFrame({"id": ["A", "B", "C"], "name": ["甲", "乙", "丙"]})
+    assessment = pd.DataFrame({"capacity": [10, 50, 40], "residents": [5, 20, 30]})
+    before = pd.DataFrame({"elders_60": [20.0, 20.0, 10.0, 7.0],
+                           "township_centre_nearest_id": ["A", "A", "A", "B"],
+                           "township_centre_covered": [True, True, True, True]})
+    after = pd.DataFrame({"township_centre_nearest_id": ["B", "C", "C", "B"],
+                          "township_centre_covered": [True, True, False, True]})
+    merges = _merge_table(centres, assessment, np.array([0]), np.array([1, 2]),
+                          np.array([[5, 0]]), np.array([[3.0, 8.0]]), before, after)
+    assert merges[["from_id", "to_id", "residents_moved", "catchment_elders_moved",
+                   "elders_losing_coverage"]].values.tolist() == [
+        ["A", "B", 5, 20, 0], ["A", "C", 0, 30, 10]]
+
+
+def test_age_floor_reports_older_groups_and_population_floor_is_refused(tmp_path):
+    from elder_coverage.runner import _kind_summary
+    from elder_coverage.scenario import ScenarioError, parse_scenario
+
+    cells = cells_at((0, 0), (3000, 0)).assign(elders_60=[10, 30], elders_80=[4, 1])
+    out = run(cells, facilities_at("dining_hall", (100, 0)), None)
+    summary = _kind_summary(out, 80)["dining_hall"]
+    # Without a graph the 1 km radius decides: only the first cell is covered.
+    assert summary["covered_elders"] == 10 and summary["covered_elders_80"] == 4
+    assert summary["covered_share_80"] == pytest.approx(0.8)
+    for name in ("b.gpkg", "p.tif", "f.csv"):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(ScenarioError, match="inputs.population.age_floor: not supported"):
+        parse_scenario({"name": "x", "study_area": {"boundary": "b.gpkg"},
+                        "inputs": {"population": {"raster": "p.tif", "age_floor": 65},
+                                   "facilities": "f.csv"},
+                        "analyses": {"coverage": {}}}, source=tmp_path / "s.yaml")
+
+
+def test_demo_description_matches_its_new_sites_model():
+    from elder_coverage.runner import default_scenario
+
+    sc = default_scenario()
+    # measure "townships": a township counts when a hall is registered in it or its seat is
+    # within the walk, and that is what the description must say.
+    assert sc.analyses["new_sites"]["measure"] == "townships"
+    assert "registered in the township or within a 15-minute walk of its seat" in \
+        " ".join(sc.description.split())

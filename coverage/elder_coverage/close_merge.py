@@ -406,7 +406,8 @@ def _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
 def _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before,
                  after) -> pd.DataFrame:
     cols = ["from_id", "from_name", "to_id", "to_name", "road_km", "residents_moved",
-            "receiving_occupancy_before", "receiving_occupancy_after", "catchment_elders_moved"]
+            "receiving_occupancy_before", "receiving_occupancy_after", "catchment_elders_moved",
+            "elders_losing_coverage"]
     if closed_idx.size == 0:
         return pd.DataFrame(columns=cols)
     cap = assessment["capacity"].to_numpy()[kept_idx].astype(float)
@@ -415,15 +416,21 @@ def _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before,
     ids = centres["id"].to_numpy()
     nb = before[f"{KIND}_nearest_id"].to_numpy()
     na = after[f"{KIND}_nearest_id"].to_numpy()
+    lose = (before[f"{KIND}_covered"].fillna(False).to_numpy(bool)
+            & ~after[f"{KIND}_covered"].fillna(False).to_numpy(bool))
     elders = before["elders_60"].to_numpy(float)
+    receiver = {ids[k]: b for b, k in enumerate(kept_idx)}
     rows = []
     for a, ci in enumerate(closed_idx):
-        targets = np.flatnonzero(flows[a] > 0)
-        if targets.size == 0:  # nobody living there: the nearest receiver by road
+        # Every receiver of residents or of catchment elders, even one taking no residents.
+        catchment = nb == ids[ci]
+        shifted = {receiver[i] for i in na[catchment & (elders > 0)] if i in receiver}
+        targets = sorted(set(np.flatnonzero(flows[a] > 0).tolist()) | shifted)
+        if not targets:  # nobody living there: the nearest receiver by road
             targets = [int(np.argmin(dist[a]))]
         for b in targets:
             ki = kept_idx[b]
-            moved = (nb == ids[ci]) & (na == ids[ki])
+            moved = catchment & (na == ids[ki])
             rows.append({
                 "from_id": ids[ci], "from_name": centres["name"].iloc[ci],
                 "to_id": ids[ki], "to_name": centres["name"].iloc[ki],
@@ -432,5 +439,6 @@ def _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before,
                 "receiving_occupancy_before": round(res_before[b] / cap[b], 3) if cap[b] else None,
                 "receiving_occupancy_after": round(res_after[b] / cap[b], 3) if cap[b] else None,
                 "catchment_elders_moved": int(round(elders[moved].sum())),
+                "elders_losing_coverage": int(round(elders[moved & lose].sum())),
             })
     return pd.DataFrame(rows, columns=cols)
