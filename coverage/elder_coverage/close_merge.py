@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from elder_coverage.engine import compute_coverage, reach_matrix
 from elder_coverage.standards import Standards, resolve_standards
-from elder_coverage.travel import RoadNetwork, as_network
+from elder_coverage.travel import RoadNetwork, as_network, same_edge_times
 
 KIND = "township_centre"
 
@@ -169,21 +169,30 @@ def road_distance_m(graph: Any, from_xy: np.ndarray, to_xy: np.ndarray,
                     max_snap_m: float = 5000.0) -> np.ndarray:
     """Shortest road distance (m) from each ``from`` point to each ``to`` point.
 
-    Points join the road at their nearest node and the straight gap is added; pairs with no
-    road path are ``inf``. One Dijkstra per ``from`` point on the edge lengths.
+    Points join the road on their nearest usable edge, as in the coverage engine
+    (:meth:`elder_coverage.travel.TravelGraph.attach`: also on the main network when that
+    edge is on a fragment), and the straight gaps are added; pairs with no road path, or a
+    point farther than ``max_snap_m`` metres from every edge, are ``inf``. One Dijkstra per
+    entry node of the ``from`` points, on the edge lengths.
     """
     net = as_network(graph)
     tg = net.mode("length") if isinstance(net, RoadNetwork) and net.G is not None else None
     if tg is None:
         raise ValueError("road distances need a road graph with edge lengths")
-    fn, fd = tg.snap(np.asarray(from_xy, float), max_snap_m)
-    tn, td = tg.snap(np.asarray(to_xy, float), max_snap_m)
-    out = np.full((len(fn), len(tn)), np.inf)
-    ok_f = np.flatnonzero(fn >= 0)
-    ok_t = np.flatnonzero(tn >= 0)
-    if ok_f.size and ok_t.size:
-        d = dijkstra(tg.csgraph, directed=True, indices=fn[ok_f])
-        out[np.ix_(ok_f, ok_t)] = d[:, tn[ok_t]] + fd[ok_f, None] + td[None, ok_t]
+    # Speed 1 "metre per minute" on a graph weighted in metres: every time is in metres.
+    fa = tg.attach(np.asarray(from_xy, float), speed_m_per_min=1.0, max_gap_m=max_snap_m,
+                   role="origin")
+    ta = tg.attach(np.asarray(to_xy, float), speed_m_per_min=1.0, max_gap_m=max_snap_m,
+                   role="destination")
+    out = np.full((fa.n_points, ta.n_points), np.inf)
+    if fa.node.size and ta.node.size:
+        starts, row = np.unique(fa.node, return_inverse=True)
+        d = dijkstra(tg.csgraph, directed=True, indices=starts)
+        t = fa.offset[:, None] + d[row][:, ta.node] + ta.offset[None, :]
+        np.minimum.at(out, (np.repeat(fa.owner, ta.node.size), np.tile(ta.owner, fa.node.size)),
+                      t.ravel())
+    r, c, v = same_edge_times(tg, fa, ta)
+    np.minimum.at(out, (r, c), v)
     return out
 
 
