@@ -1,6 +1,7 @@
 """Close/merge building blocks: criteria, resident transport, road distances."""
 
 import itertools
+import math
 
 import geopandas as gpd
 import networkx as nx
@@ -106,10 +107,17 @@ def test_road_distance_matches_networkx():
     d = road_distance_m(G, np.array([[0.0, 0.0]]), np.array([[0.0, 1000.0], [1000.0, 1000.0]]))
     assert d[0, 0] == pytest.approx(nx.shortest_path_length(G, 1, 4, weight="length"))
     assert d[0, 1] == pytest.approx(2000.0)
-    # A point off the network pays its straight gap; an island node is unreachable.
+    # A point off the network pays its straight gap. A point on the island road also joins
+    # the main network at its nearest edge there (node 3, 2828 m away) instead of being
+    # trapped on the island; beyond max_snap_m it is unreachable.
     d2 = road_distance_m(G, np.array([[0.0, -300.0]]), np.array([[0.0, 1000.0], [3000.0, 3000.0]]))
     assert d2[0, 0] == pytest.approx(300.0 + 1500.0)
-    assert np.isinf(d2[0, 1])
+    assert d2[0, 1] == pytest.approx(300.0 + 2000.0 + math.hypot(2000.0, 2000.0))
+    d3 = road_distance_m(G, np.array([[0.0, 0.0]]), np.array([[3000.0, 3000.0]]), max_snap_m=2000)
+    assert np.isinf(d3[0, 0])
+    # Mid-edge: 250 m along edge 1→2 from a point 40 m off it, then 40 m up to the target.
+    d4 = road_distance_m(G, np.array([[100.0, 40.0]]), np.array([[350.0, -40.0]]))
+    assert d4[0, 0] == pytest.approx(40.0 + 250.0 + 40.0)
 
 
 def test_close_n_picks_the_cheapest_closures_by_enumeration():

@@ -9,6 +9,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
+from edge_reference import reference_times
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
@@ -102,33 +103,6 @@ def grid_graph(nx_: int, ny: int, step: float, one_way_row: int | None = None,
     return G
 
 
-def brute_network(G, cxy, fxy, speed_m_min, max_snap, weight="walk_min"):
-    """Time cell → each facility: snap gaps at ``speed`` plus networkx shortest path."""
-    nodes = [n for n in G.nodes if G.degree(n) > 0]
-    nxy = np.array([[G.nodes[n]["x"], G.nodes[n]["y"]] for n in nodes])
-
-    def snap(p):
-        d = np.hypot(*(nxy - p).T)
-        k = int(np.argmin(d))
-        return (nodes[k], d[k]) if d[k] <= max_snap else (None, np.inf)
-
-    H = nx.DiGraph()
-    for a, b, t in G.edges(data=weight):
-        if not H.has_edge(a, b) or H[a][b]["w"] > t:
-            H.add_edge(a, b, w=t)
-    out = np.full((len(cxy), len(fxy)), np.inf)
-    fs = [snap(p) for p in fxy]
-    for i, p in enumerate(cxy):
-        cn, cg = snap(p)
-        if cn is None:
-            continue
-        lengths = nx.single_source_dijkstra_path_length(H, cn, weight="w")
-        for j, (fn, fg) in enumerate(fs):
-            if fn is not None and fn in lengths:
-                out[i, j] = cg / speed_m_min + lengths[fn] + fg / speed_m_min
-    return out
-
-
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_fac=st.integers(1, 5), minutes=st.floats(3.0, 25.0))
 def test_network_matches_networkx(seed, n_fac, minutes):
@@ -140,7 +114,9 @@ def test_network_matches_networkx(seed, n_fac, minutes):
     fac = make_facilities(fxy, ["day_care"] * n_fac)
     std = {"day_care": {"minutes": minutes}, "access": {"walk_kmh": 3.6}}
     res = quiet(compute_coverage, cells, fac, G, std, kinds=["day_care"]).cells
-    ref = brute_network(G, cxy, fxy, 60.0, 2000.0)
+    # Cells join their nearest edge; direct off-road trips count up to the limit.
+    ref = reference_times(G, cxy, fxy, weight="walk_min", speed=60.0, detour=1.3,
+                          max_gap=2000.0, limit=minutes)
     best = ref.min(axis=1)
     np.testing.assert_allclose(res["day_care_time_min"], best, rtol=1e-9)
     within = (ref <= minutes + 1e-9).sum(axis=1)
@@ -165,10 +141,12 @@ def test_network_matches_networkx(seed, n_fac, minutes):
 def test_one_way_street_hand_computed():
     # Row y=0 is one-way eastbound. Cell at (0, 0), facility at (400, 0): 2 edges of 200 m at
     # 60 m/min = 6.667 min east; the reverse trip must detour via row y=200 (4 edges).
+    # Direct off-road trips are made dearer than any road trip here to test the network alone.
     G = grid_graph(3, 2, 200.0, one_way_row=0)
     cells = make_cells(np.array([[0.0, 0.0], [400.0, 0.0]]))
     fac = make_facilities(np.array([[400.0, 0.0], [0.0, 0.0]]), ["dining_hall", "day_care"])
-    res = quiet(compute_coverage, cells, fac, G, kinds=["dining_hall", "day_care"]).cells
+    res = quiet(compute_coverage, cells, fac, G, {"access": {"walk_detour": 10.0}},
+                kinds=["dining_hall", "day_care"]).cells
     assert res["dining_hall_time_min"].tolist() == pytest.approx([400 / 60, 0.0])
     assert res["day_care_time_min"].tolist() == pytest.approx([0.0, 800 / 60])
 
@@ -178,14 +156,13 @@ def test_snap_gap_is_walked_at_elderly_speed():
     # Cell 120 m off the road next to node (0,0); facility on node (1,0).
     cells = make_cells(np.array([[0.0, 120.0]]))
     fac = make_facilities(np.array([[300.0, 0.0]]), ["dining_hall"])
-    res = quiet(compute_coverage, cells, fac, G, {"access": {"walk_kmh": 3.6}},
-                kinds=["dining_hall"]).cells
+    no_direct = {"access": {"walk_kmh": 3.6, "walk_detour": 10.0}}
+    res = quiet(compute_coverage, cells, fac, G, no_direct, kinds=["dining_hall"]).cells
     assert res.loc[0, "dining_hall_time_min"] == pytest.approx((120 + 300) / 60)
     assert res.loc[0, "dining_hall_dist_m"] == pytest.approx(math.hypot(300, 120))
     # A graph from elder_coverage.io.roads declares its pace and winter factor.
     G.graph.update(walk_kph=3.0, walk_factor=1.3)
-    res = quiet(compute_coverage, cells, fac, G, {"access": {"walk_kmh": 3.6}},
-                kinds=["dining_hall"]).cells
+    res = quiet(compute_coverage, cells, fac, G, no_direct, kinds=["dining_hall"]).cells
     assert res.loc[0, "dining_hall_time_min"] == pytest.approx(120 / 50 * 1.3 + 300 / 60)
 
 
@@ -220,7 +197,7 @@ def test_unsnapped_facility_is_reported():
     G = grid_graph(3, 1, 200.0)
     cells = make_cells(np.array([[0.0, 0.0]]))
     fac = make_facilities(np.array([[100.0, 0.0], [100.0, 9000.0]]), ["day_care"] * 2)
-    with pytest.warns(CoverageWarning, match="farther than 2000 m"):
+    with pytest.warns(CoverageWarning, match="too far from the walk graph to join it"):
         out = compute_coverage(cells, fac, G, kinds=["day_care"])
     assert out.report.unsnapped_facilities["day_care"].tolist() == ["f1"]
     assert out.cells.loc[0, "day_care_n_within"] == 1
@@ -303,10 +280,16 @@ def test_graph_without_walkable_edges_reports_everyone_unreachable():
     G = grid_graph(3, 1, 200.0)
     for _, _, data in G.edges(data=True):
         data["walk_min"] = float("inf")  # a motorway-only network
+    # The facility is 2 km from both cells: 52 min directly off-road, beyond the standard.
     cells = make_cells(np.array([[0.0, 0.0], [400.0, 0.0]]))
-    fac = make_facilities(np.array([[200.0, 0.0]]), ["day_care"])
+    fac = make_facilities(np.array([[200.0, 2000.0]]), ["day_care"])
     with pytest.warns(DisconnectedGraphWarning, match="no usable edge"):
         with pytest.warns(CoverageWarning, match="2 populated cell"):
             out = compute_coverage(cells, fac, G, kinds=["day_care"])
     assert out.cells["day_care_reachable"].tolist() == [False, False]
     assert out.report.unreachable_cells["day_care"].tolist() == ["c0", "c1"]
+    # Next door (200 m: 5.2 min off-road at 50 m/min × 1.3) it is reached without a road.
+    fac = make_facilities(np.array([[200.0, 0.0]]), ["day_care"])
+    out = quiet(compute_coverage, cells, fac, G, kinds=["day_care"])
+    assert out.cells["day_care_time_min"].tolist() == pytest.approx([5.2, 5.2])
+    assert out.cells["day_care_covered"].tolist() == [True, True]

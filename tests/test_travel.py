@@ -1,4 +1,4 @@
-"""Travel graphs: CSR conversion, snapping, multi-source and bounded searches vs networkx."""
+"""Travel graphs: CSR conversion, snapping, joining edges, multi-source and bounded searches."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from elder_coverage.travel import (
     RoadNetwork,
     as_network,
     from_arrays,
+    nearest_from_entries,
     nearest_source,
     reach_within,
+    same_edge_times,
     travel_graph,
     warn_if_disconnected,
 )
@@ -216,3 +218,82 @@ def test_reach_within_block_splitting_gives_same_matrix(monkeypatch):
     assert whole.nnz > 20
     assert (whole.indptr == split.indptr).all() and (whole.indices == split.indices).all()
     np.testing.assert_allclose(whole.data, split.data, rtol=1e-12)
+
+
+def test_attach_enters_nearest_edge_in_the_directions_it_allows():
+    # Edge 0 → 1 is one-way (10 min for 100 m), 1 ↔ 2 two-way (4 min each way). A fragment
+    # 3 ↔ 4 lies 30 m north of the middle of 0–1.
+    xy = np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [40.0, 30.0], [60.0, 30.0]])
+    tg = from_arrays(xy, [0, 1, 2, 3, 4], [1, 2, 1, 4, 3], [10.0, 4.0, 4.0, 1.0, 1.0], crs=CRS)
+    # Origin 20 m south of x=30 on 0–1: to node 1 = 2 min of gap (10 m/min) + 7 min; node 0
+    # is upstream on a one-way edge, so no entry there.
+    org = tg.attach(np.array([[30.0, -20.0]]), speed_m_per_min=10.0, max_gap_m=500.0,
+                    role="origin")
+    assert org.node.tolist() == [1] and org.offset.tolist() == pytest.approx([2.0 + 7.0])
+    # As a destination the same point is reached from node 0 only: 3 min along + 2 min.
+    dst = tg.attach(np.array([[30.0, -20.0]]), speed_m_per_min=10.0, max_gap_m=500.0,
+                    role="destination")
+    assert dst.node.tolist() == [0] and dst.offset.tolist() == pytest.approx([3.0 + 2.0])
+    # 25 m north of x=50: nearest edge is the fragment (5 m away); the main network's edge
+    # 0–1 (25 m) is joined too, so both the fragment's and node 1's entries are offered.
+    frag = tg.attach(np.array([[50.0, 25.0]]), speed_m_per_min=10.0, max_gap_m=500.0,
+                     role="origin")
+    entries = sorted(zip(frag.node.tolist(), np.round(frag.offset, 9).tolist(), strict=True))
+    assert entries == [(1, 2.5 + 5.0), (3, 0.5 + 0.5), (4, 0.5 + 0.5)]
+    assert frag.join_edge.size == 2
+    # Beyond max_gap_m: no entry at all.
+    far = tg.attach(np.array([[5000.0, 0.0]]), speed_m_per_min=10.0, max_gap_m=500.0,
+                    role="origin")
+    assert far.node.size == 0 and not far.attached[0]
+
+
+def test_same_edge_times_follow_edge_direction():
+    xy = np.array([[0.0, 0.0], [100.0, 0.0]])
+    tg = from_arrays(xy, [0], [1], [10.0], crs=CRS)  # one-way east
+    org = tg.attach(np.array([[20.0, 0.0], [80.0, 5.0]]), speed_m_per_min=10.0,
+                    max_gap_m=50.0, role="origin")
+    dst = tg.attach(np.array([[50.0, 0.0]]), speed_m_per_min=10.0, max_gap_m=50.0,
+                    role="destination")
+    r, c, t = same_edge_times(tg, org, dst)
+    # From x=20 eastwards 3 min; from x=80 it would be against the one-way street.
+    assert r.tolist() == [0] and c.tolist() == [0] and t.tolist() == pytest.approx([3.0])
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), limit=st.floats(2.0, 40.0))
+def test_entries_of_one_point_reduce_to_its_fastest(seed, limit):
+    # Points with several entries: the per-point result is the minimum over entry pairs.
+    G = random_graph(seed)
+    tg = travel_graph(G, "walk")
+    rng = np.random.default_rng(seed + 3)
+    n_src, n_dst = 3, 10
+    src_owner = np.repeat(np.arange(n_src), 2)
+    src = rng.choice(tg.n_nodes, size=src_owner.size)
+    src_off = rng.uniform(0, 2, size=src_owner.size)
+    dst_owner = np.repeat(np.arange(n_dst), 2)
+    dst = rng.integers(0, tg.n_nodes, size=dst_owner.size)
+    dst_off = rng.uniform(0, 2, size=dst_owner.size)
+    dense = np.full((dst.size, src.size), np.inf)
+    coo = reach_within(tg, src, src_off, dst, dst_off, limit).tocoo()
+    dense[coo.row, coo.col] = coo.data
+    want = np.full((n_dst, n_src), np.inf)
+    np.minimum.at(want, (dst_owner[:, None], src_owner[None, :]), dense)
+    got_m = reach_within(tg, src, src_off, dst, dst_off, limit, src_owner=src_owner,
+                         dst_owner=dst_owner, n_src=n_src, n_dst=n_dst).tocoo()
+    got = np.full((n_dst, n_src), np.inf)
+    got[got_m.row, got_m.col] = got_m.data
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # The multi-source search agrees: nearest source time at each destination point.
+    t_at, s_at = nearest_source(tg, src, src_off, src_owner=src_owner, n_src=n_src)
+
+    class Points:  # the fields nearest_from_entries reads from an Attachment
+        n_points, owner, node, offset = n_dst, dst_owner, dst, dst_off
+
+    t, s = nearest_from_entries(t_at, s_at, Points)
+    best = np.full(n_dst, np.inf)
+    for i in range(n_dst):
+        for e in np.flatnonzero(dst_owner == i):
+            ref = brute_time_to_sources(G, list(tg.node_ids), src, src_off, [dst[e]])[0]
+            best[i] = min(best[i], ref + dst_off[e])
+    np.testing.assert_allclose(t, best, rtol=1e-12)
+    assert ((s >= 0) == np.isfinite(best)).all()

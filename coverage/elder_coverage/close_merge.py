@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import dijkstra
 from elder_coverage._errors import InfeasibleError
 from elder_coverage.engine import compute_coverage, reach_matrix
 from elder_coverage.standards import Standards, resolve_standards
-from elder_coverage.travel import RoadNetwork, as_network
+from elder_coverage.travel import RoadNetwork, as_network, same_edge_times
 
 KIND = "township_centre"
 
@@ -170,21 +170,30 @@ def road_distance_m(graph: Any, from_xy: np.ndarray, to_xy: np.ndarray,
                     max_snap_m: float = 5000.0) -> np.ndarray:
     """Shortest road distance (m) from each ``from`` point to each ``to`` point.
 
-    Points join the road at their nearest node and the straight gap is added; pairs with no
-    road path are ``inf``. One Dijkstra per ``from`` point on the edge lengths.
+    Points join the road on their nearest usable edge, as in the coverage engine
+    (:meth:`elder_coverage.travel.TravelGraph.attach`: also on the main network when that
+    edge is on a fragment), and the straight gaps are added; pairs with no road path, or a
+    point farther than ``max_snap_m`` metres from every edge, are ``inf``. One Dijkstra per
+    entry node of the ``from`` points, on the edge lengths.
     """
     net = as_network(graph)
     tg = net.mode("length") if isinstance(net, RoadNetwork) and net.G is not None else None
     if tg is None:
         raise ValueError("road distances need a road graph with edge lengths")
-    fn, fd = tg.snap(np.asarray(from_xy, float), max_snap_m)
-    tn, td = tg.snap(np.asarray(to_xy, float), max_snap_m)
-    out = np.full((len(fn), len(tn)), np.inf)
-    ok_f = np.flatnonzero(fn >= 0)
-    ok_t = np.flatnonzero(tn >= 0)
-    if ok_f.size and ok_t.size:
-        d = dijkstra(tg.csgraph, directed=True, indices=fn[ok_f])
-        out[np.ix_(ok_f, ok_t)] = d[:, tn[ok_t]] + fd[ok_f, None] + td[None, ok_t]
+    # Speed 1 "metre per minute" on a graph weighted in metres: every time is in metres.
+    fa = tg.attach(np.asarray(from_xy, float), speed_m_per_min=1.0, max_gap_m=max_snap_m,
+                   role="origin")
+    ta = tg.attach(np.asarray(to_xy, float), speed_m_per_min=1.0, max_gap_m=max_snap_m,
+                   role="destination")
+    out = np.full((fa.n_points, ta.n_points), np.inf)
+    if fa.node.size and ta.node.size:
+        starts, row = np.unique(fa.node, return_inverse=True)
+        d = dijkstra(tg.csgraph, directed=True, indices=starts)
+        t = fa.offset[:, None] + d[row][:, ta.node] + ta.offset[None, :]
+        np.minimum.at(out, (np.repeat(fa.owner, ta.node.size), np.tile(ta.owner, fa.node.size)),
+                      t.ravel())
+    r, c, v = same_edge_times(tg, fa, ta)
+    np.minimum.at(out, (r, c), v)
     return out
 
 
@@ -407,7 +416,8 @@ def _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
 def _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before,
                  after) -> pd.DataFrame:
     cols = ["from_id", "from_name", "to_id", "to_name", "road_km", "residents_moved",
-            "receiving_occupancy_before", "receiving_occupancy_after", "catchment_elders_moved"]
+            "receiving_occupancy_before", "receiving_occupancy_after", "catchment_elders_moved",
+            "elders_losing_coverage"]
     if closed_idx.size == 0:
         return pd.DataFrame(columns=cols)
     cap = assessment["capacity"].to_numpy()[kept_idx].astype(float)
@@ -416,15 +426,21 @@ def _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before,
     ids = centres["id"].to_numpy()
     nb = before[f"{KIND}_nearest_id"].to_numpy()
     na = after[f"{KIND}_nearest_id"].to_numpy()
+    lose = (before[f"{KIND}_covered"].fillna(False).to_numpy(bool)
+            & ~after[f"{KIND}_covered"].fillna(False).to_numpy(bool))
     elders = before["elders_60"].to_numpy(float)
+    receiver = {ids[k]: b for b, k in enumerate(kept_idx)}
     rows = []
     for a, ci in enumerate(closed_idx):
-        targets = np.flatnonzero(flows[a] > 0)
-        if targets.size == 0:  # nobody living there: the nearest receiver by road
+        # Every receiver of residents or of catchment elders, even one taking no residents.
+        catchment = nb == ids[ci]
+        shifted = {receiver[i] for i in na[catchment & (elders > 0)] if i in receiver}
+        targets = sorted(set(np.flatnonzero(flows[a] > 0).tolist()) | shifted)
+        if not targets:  # nobody living there: the nearest receiver by road
             targets = [int(np.argmin(dist[a]))]
         for b in targets:
             ki = kept_idx[b]
-            moved = (nb == ids[ci]) & (na == ids[ki])
+            moved = catchment & (na == ids[ki])
             rows.append({
                 "from_id": ids[ci], "from_name": centres["name"].iloc[ci],
                 "to_id": ids[ki], "to_name": centres["name"].iloc[ki],
@@ -433,5 +449,6 @@ def _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before,
                 "receiving_occupancy_before": round(res_before[b] / cap[b], 3) if cap[b] else None,
                 "receiving_occupancy_after": round(res_after[b] / cap[b], 3) if cap[b] else None,
                 "catchment_elders_moved": int(round(elders[moved].sum())),
+                "elders_losing_coverage": int(round(elders[moved & lose].sum())),
             })
     return pd.DataFrame(rows, columns=cols)

@@ -5,15 +5,20 @@ its straight-line distance (m), the network travel time (min, when a road graph 
 many facilities lie within the kind's service standard, and whether the cell is covered.
 
 Straight-line work uses :class:`scipy.spatial.cKDTree` (nearest by ``query``, counts by
-``query_ball_point(return_length=True)``) in chunks of cells to bound memory. Network work snaps
-cells and facilities to their nearest usable road node (the gap is travelled at the mode's
-off-network speed and added to the time), then runs ONE multi-source Dijkstra per kind from
-the facilities over the reversed graph (:func:`elder_coverage.travel.nearest_source`); counts within
-the limit come from bounded searches (:func:`elder_coverage.travel.reach_within`).
+``query_ball_point(return_length=True)``) in chunks of cells to bound memory. Network work joins
+cells and facilities to their nearest usable road *edge* (and to the main part of the graph
+when that edge is on a fragment; :meth:`elder_coverage.travel.TravelGraph.attach`), the gap
+travelled at the mode's off-network speed, then runs ONE multi-source Dijkstra per kind from
+the facilities over the reversed graph (:func:`elder_coverage.travel.nearest_source`); counts
+within the limit come from bounded searches (:func:`elder_coverage.travel.reach_within`). Two
+off-network trips are weighed against the road trip and win when faster: along a shared edge,
+and directly across country (straight line × ``access.<mode>_detour`` at the off-network
+speed, :func:`direct_times`), the latter up to the kind's standard.
 
-Cells that cannot be reached (too far from any road node, or in a part of the graph with no
-facility of the kind) keep their row: ``<kind>_reachable`` is False, ``<kind>_covered`` False,
-and their ids are listed in :class:`CoverageReport`.
+Cells that cannot be reached (farther from every road than an off-road leg within the
+standard allows and no facility directly within it, or only joined to a part of the graph with
+no facility of the kind) keep their row: ``<kind>_reachable`` is False, ``<kind>_covered``
+False, and their ids are listed in :class:`CoverageReport`.
 """
 
 from __future__ import annotations
@@ -36,12 +41,16 @@ from elder_coverage._errors import DataError
 from elder_coverage.schema import AGE_COLUMNS, FACILITY_KINDS
 from elder_coverage.standards import KindStandard, Standards, resolve_standards
 from elder_coverage.travel import (
+    Attachment,
     ConnectivityReport,
     RoadNetwork,
     TravelGraph,
     as_network,
+    min_pairs,
+    nearest_from_entries,
     nearest_source,
     reach_within,
+    same_edge_times,
     warn_if_disconnected,
 )
 
@@ -347,18 +356,12 @@ def _straight_reach(cell_xy: np.ndarray, fac_xy: np.ndarray, radius_m: float,
     return sp.csr_array((v[order], c[order], indptr), shape=(n, m))
 
 
-@dataclass
-class _Snapped:
-    node: np.ndarray
-    offset_min: np.ndarray
-
-
 def access_metres_per_minute(tg: TravelGraph, standards: Standards, travel: str) -> float:
-    """Off-network speed (m/min) for joining points to ``tg``.
+    """Off-network speed (m/min) for joining points to ``tg`` and for direct off-road trips.
 
-    The pace the graph declares (``walk_kph`` written by :mod:`elder_coverage.io.roads`) wins over
-    ``standards.access`` so that the gap and the edges are walked alike; the graph's seasonal
-    factor slows the gap as it slows the edges.
+    The pace the graph declares (``walk_kph`` written by :mod:`elder_coverage.io.roads`) wins
+    over ``standards.access`` so that the gap and the edges are walked alike; the graph's
+    seasonal factor slows the gap as it slows the edges.
     """
     if tg.access_kmh is not None:
         speed = tg.access_kmh * 1000.0 / 60.0
@@ -367,45 +370,136 @@ def access_metres_per_minute(tg: TravelGraph, standards: Standards, travel: str)
     return speed / tg.slowdown
 
 
-def _snap(tg: TravelGraph, xy: np.ndarray, standards: Standards, travel: str) -> _Snapped:
-    node, gap = tg.snap(xy, standards.access.max_snap_m)
-    return _Snapped(node, gap / access_metres_per_minute(tg, standards, travel))
+def longest_minutes(standards: Standards, travel: str) -> float:
+    """Largest time limit (minutes) among the kinds travelled by ``travel`` (0 if none)."""
+    return max((k.minutes for k in standards.kinds.values() if k.travel == travel), default=0.0)
 
 
-def network_nearest(
-    tg: TravelGraph,
-    cells: _Snapped,
-    facs: _Snapped,
-    minutes: float | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Nearest facility by network time for snapped cells (one multi-source search).
+def attach_points(tg: TravelGraph, xy: np.ndarray, standards: Standards, travel: str, *,
+                  role: str, horizon_min: float) -> Attachment:
+    """Join points to the road graph of ``travel`` (see :meth:`TravelGraph.attach`).
+
+    A point joins the road when its nearest usable edge lies within ``access.max_snap_m``, or
+    within the off-network distance covered in ``horizon_min`` minutes: off-road travel counts
+    as long as it can still fit within the standard.
+    """
+    speed = access_metres_per_minute(tg, standards, travel)
+    reach = max(standards.access.max_snap_m, horizon_min * speed)
+    return tg.attach(xy, speed_m_per_min=speed, max_gap_m=reach, role=role)
+
+
+def direct_times(cell_xy: np.ndarray, fac_xy: np.ndarray, *, speed_m_per_min: float,
+                 detour: float, limit_min: float, chunk_size: int = 1_000_000,
+                 ) -> sp.csr_array:
+    """Direct off-road trips cell → facility that fit within a time limit.
+
+    Parameters
+    ----------
+    cell_xy, fac_xy : numpy.ndarray
+        (n, 2) and (m, 2) coordinates (metres).
+    speed_m_per_min : float
+        Off-network speed (metres per minute).
+    detour : float
+        Detour factor applied to the straight-line distance.
+    limit_min : float
+        Largest trip kept (minutes), inclusive.
+    chunk_size : int
+        Cells per KD-tree block.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        (n × m) minutes ``distance × detour / speed`` of every pair within the limit (zeros
+        stored explicitly).
+    """
+    mat = _straight_reach(cell_xy, fac_xy, limit_min * speed_m_per_min / detour, chunk_size)
+    mat.data = mat.data * (detour / speed_m_per_min)
+    return mat
+
+
+def _pairs(mat: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    coo = sp.coo_array(mat)
+    return coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+
+
+@dataclass
+class _Trips:
+    """Everything needed to time trips from cells to one kind's facilities on one mode."""
+
+    tg: TravelGraph
+    cells: Attachment
+    facs: Attachment
+    cell_xy: np.ndarray
+    fac_xy: np.ndarray
+    speed: float
+    detour: float
+
+    def offroad(self, limit: float, *, along_edges: float = np.inf
+                ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Trips (rows, cols, minutes) that bypass the node-to-node search.
+
+        Along a shared edge (kept up to ``along_edges`` minutes: they are road trips, so the
+        nearest facility may use them beyond the standard) and directly off-road (up to
+        ``limit``).
+        """
+        r1, c1, t1 = same_edge_times(self.tg, self.cells, self.facs)
+        keep = t1 <= along_edges
+        r2, c2, t2 = _pairs(direct_times(self.cell_xy, self.fac_xy, speed_m_per_min=self.speed,
+                                         detour=self.detour, limit_min=limit))
+        return [r1[keep], r2], [c1[keep], c2], [t1[keep], t2]
+
+    def within(self, limit: float) -> sp.csr_array:
+        """(n_cells × n_fac) fastest trip of every pair within ``limit`` minutes."""
+        shape = (self.cells.n_points, self.facs.n_points)
+        net = reach_within(self.tg, self.facs.node, self.facs.offset, self.cells.node,
+                           self.cells.offset, limit, src_owner=self.facs.owner,
+                           dst_owner=self.cells.owner, n_src=shape[1], n_dst=shape[0])
+        rows, cols, vals = self.offroad(limit, along_edges=limit)
+        r, c, v = _pairs(net)
+        return min_pairs([r, *rows], [c, *cols], [v, *vals], shape)
+
+
+def network_nearest(trips: _Trips, minutes: float, *, counts: bool
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Nearest facility by travel time, and how many lie within ``minutes``.
+
+    One multi-source search from the facilities gives every cell its fastest trip through the
+    network (over each of its entries); same-edge and direct off-road trips within
+    ``minutes`` replace it when faster.
 
     Returns
     -------
     nearest : numpy.ndarray of int64
         Facility row (-1 when unreachable).
     time_min : numpy.ndarray
-        Minutes cell → facility including both off-network gaps (inf when unreachable).
+        Minutes cell → facility (inf when unreachable).
     n_within : numpy.ndarray of int32 or None
-        Facilities within ``minutes`` (None when ``minutes`` is None).
+        Facilities within ``minutes`` (None unless ``counts``).
     """
-    ok_fac = np.flatnonzero(facs.node >= 0)
-    time_at, src = nearest_source(tg, facs.node[ok_fac], facs.offset_min[ok_fac])
-    n = len(cells.node)
-    nearest = np.full(n, -1, dtype=np.int64)
-    time = np.full(n, np.inf)
-    snapped = cells.node >= 0
-    cn = cells.node[snapped]
-    t = time_at[cn] + cells.offset_min[snapped]
-    s = src[cn]
-    reached = s >= 0
-    idx = np.flatnonzero(snapped)
-    time[idx[reached]] = t[reached]
-    nearest[idx[reached]] = ok_fac[s[reached]]
-    if minutes is None:
+    facs, cells = trips.facs, trips.cells
+    time_at, src = nearest_source(trips.tg, facs.node, facs.offset, src_owner=facs.owner,
+                                  n_src=facs.n_points)
+    time, nearest = nearest_from_entries(time_at, src, cells)
+    rows, cols, vals = trips.offroad(minutes)
+    r = np.concatenate([np.flatnonzero(nearest >= 0), *rows])
+    c = np.concatenate([nearest[nearest >= 0], *cols])
+    t = np.concatenate([time[nearest >= 0], *vals])
+    best = np.lexsort((t, r))
+    r, c, t = r[best], c[best], t[best]
+    first = np.ones(r.size, dtype=bool)
+    first[1:] = r[1:] != r[:-1]
+    time[r[first]] = t[first]
+    nearest[r[first]] = c[first]
+    if not counts:
         return nearest, time, None
-    reach = reach_within(tg, facs.node, facs.offset_min, cells.node, cells.offset_min, minutes)
-    return nearest, time, np.diff(reach.indptr).astype(np.int32)
+    return nearest, time, np.diff(trips.within(minutes).indptr).astype(np.int32)
+
+
+def _trips(tg: TravelGraph, cells: Attachment, cell_xy: np.ndarray, fac_xy: np.ndarray,
+           std: Standards, travel: str, horizon_min: float) -> _Trips:
+    facs = attach_points(tg, fac_xy, std, travel, role="destination", horizon_min=horizon_min)
+    return _Trips(tg, cells, facs, cell_xy, fac_xy, access_metres_per_minute(tg, std, travel),
+                  std.access.detour(travel))
 
 
 # --------------------------------------------------------------------------- public API
@@ -499,7 +593,7 @@ def compute_coverage(
     fac_kind = facilities["kind"].to_numpy()
     fac_ids = facilities["id"].to_numpy()
     new_columns: list[pd.DataFrame] = []
-    snapped_cells: dict[str, _Snapped] = {}
+    attached_cells: dict[str, Attachment] = {}
     used_network: dict[str, bool] = {}
 
     for kind in kinds:
@@ -525,26 +619,27 @@ def compute_coverage(
         cols["dist_m"][ev] = dist_s
         if net is not None:
             # Straight-line kinds still get a travel time for reference; only kinds judged on
-            # the network raise connectivity and snapping problems.
+            # the network raise connectivity and joining problems.
             tg = net.mode(ks.travel)
             if use_net and ks.travel not in report.connectivity:
                 report.connectivity[ks.travel] = warn_if_disconnected(tg)
                 if not report.connectivity[ks.travel].connected:
                     report.messages.append(report.connectivity[ks.travel].message())
-            if ks.travel not in snapped_cells:
-                snapped_cells[ks.travel] = _snap(tg, ev_xy, std, ks.travel)
-            sc = snapped_cells[ks.travel]
-            sf = _snap(tg, kxy, std, ks.travel)
-            lost = sf.node < 0
+            horizon = longest_minutes(std, ks.travel)
+            if ks.travel not in attached_cells:
+                attached_cells[ks.travel] = attach_points(tg, ev_xy, std, ks.travel,
+                                                          role="origin", horizon_min=horizon)
+            trips = _trips(tg, attached_cells[ks.travel], ev_xy, kxy, std, ks.travel, horizon)
+            lost = ~trips.facs.attached
             if use_net and lost.any():
                 report.unsnapped_facilities[kind] = fac_ids[rows[lost]]
-                msg = (f"{kind}: {int(lost.sum())} facilit(y/ies) farther than "
-                       f"{std.access.max_snap_m:g} m from the {ks.travel} graph serve nobody by "
-                       f"road, e.g. id={fac_ids[rows[lost]][:3].tolist()}")
+                msg = (f"{kind}: {int(lost.sum())} facilit(y/ies) too far from the "
+                       f"{ks.travel} graph to join it are reached only directly off-road, "
+                       f"e.g. id={fac_ids[rows[lost]][:3].tolist()}")
                 report.messages.append(msg)
                 warnings.warn(msg, CoverageWarning, stacklevel=2)
-            near_n, time_n, cnt_n = network_nearest(
-                tg, sc, sf, ks.minutes if (use_net and counts) else None)
+            near_n, time_n, cnt_n = network_nearest(trips, ks.minutes,
+                                                    counts=use_net and counts)
             cols["time_min"][ev] = np.where(np.isfinite(time_n), time_n, np.nan)
         if use_net:
             reachable = near_n >= 0
@@ -557,8 +652,10 @@ def compute_coverage(
             if bad.any():
                 report.unreachable_cells[kind] = cell_ids[ev[bad]]
                 msg = (f"{kind}: {int(bad.sum())} populated cell(s) cannot reach any facility "
-                       f"by {ks.travel} network (too far from a road or in another part of the "
-                       f"graph), e.g. cell_id={cell_ids[ev[bad]][:3].tolist()}")
+                       f"by {ks.travel}, neither by road nor directly off-road within the "
+                       f"standard (too far from every road, or only on a part of the graph "
+                       f"without such a facility), e.g. cell_id="
+                       f"{cell_ids[ev[bad]][:3].tolist()}")
                 report.messages.append(msg)
                 warnings.warn(msg, CoverageWarning, stacklevel=2)
         else:
@@ -676,6 +773,7 @@ def reach_matrix(
     if m == 0:
         return sp.csr_array((n, 0))
     blocks = []
+    attached_cells: dict[str, Attachment] = {}
     for k in kinds_here:
         ks = std[k]
         sub = np.flatnonzero(fac_kind[cols] == k)
@@ -683,10 +781,13 @@ def reach_matrix(
         if ks.uses_network(net is not None):
             tg = net.mode(ks.travel)
             warn_if_disconnected(tg)
-            sc = _snap(tg, cell_xy, std, ks.travel)
-            sf = _snap(tg, kxy, std, ks.travel)
-            mat = reach_within(tg, sf.node, sf.offset_min, sc.node, sc.offset_min,
-                               ks.minutes if limit is None else limit)
+            lim = ks.minutes if limit is None else limit
+            horizon = max(longest_minutes(std, ks.travel), lim)
+            if ks.travel not in attached_cells:
+                attached_cells[ks.travel] = attach_points(tg, cell_xy, std, ks.travel,
+                                                          role="origin", horizon_min=horizon)
+            mat = _trips(tg, attached_cells[ks.travel], cell_xy, kxy, std, ks.travel,
+                         horizon).within(lim)
         else:
             mat = _straight_reach(cell_xy, kxy, ks.radius_m if limit is None else limit,
                                   chunk_size)

@@ -165,10 +165,16 @@ def _covered_elders_per_facility(cells, facilities, net, std: Standards) -> np.n
     return np.round(out).astype(int)
 
 
-def _kind_summary(cov: CoverageResult) -> dict[str, dict[str, Any]]:
+def _kind_summary(cov: CoverageResult, age_floor: int = 60) -> dict[str, dict[str, Any]]:
+    """Covered, uncovered and unreachable elders (60+) per kind.
+
+    With ``age_floor`` 65 or 80 (``analyses.coverage.age_floor``) the covered count and share
+    of that age group are added as ``covered_elders_<floor>`` / ``covered_share_<floor>``.
+    """
     cells = cov.cells
     elders = cells["elders_60"].to_numpy(float)
     total = float(elders.sum())
+    older = cells[f"elders_{age_floor}"].to_numpy(float) if age_floor != 60 else None
     out = {}
     for kind in cov.report.kinds:
         covered = cells[f"{kind}_covered"].fillna(False).to_numpy(bool)
@@ -180,6 +186,11 @@ def _kind_summary(cov: CoverageResult) -> dict[str, dict[str, Any]]:
             "unreachable_elders": int(round(elders[~reach].sum())),
             "network": bool(cov.used_network.get(kind, False)),
         }
+        if older is not None:
+            n_old = float(older.sum())
+            out[kind][f"covered_elders_{age_floor}"] = int(round(older[covered].sum()))
+            out[kind][f"covered_share_{age_floor}"] = (
+                round(float(older[covered].sum() / n_old), 6) if n_old else 0.0)
     return out
 
 
@@ -249,6 +260,10 @@ class _Run:
 
     def load(self) -> None:
         self.study = load_study(self.scenario)
+        floor = int(self.scenario.analyses.get("coverage", {}).get("age_floor", 60))
+        if f"elders_{floor}" not in self.study.cells:
+            raise ValueError(f"analyses.coverage.age_floor: {floor} needs a population column "
+                             f"'elders_{floor}', which the study's cells do not have")
         self.std = load_standards(overrides=self.scenario.standards or None)
         self.net = RoadNetwork(self.study.graph) if self.study.graph is not None else None
         fac = self.study.facilities.copy()
@@ -363,6 +378,7 @@ class _Run:
         fac_table["lon"], fac_table["lat"] = ll.x.round(6), ll.y.round(6)
         t["facilities"] = fac_table.sort_values("id", kind="stable")
         sc = self.scenario
+        floor = int(sc.analyses.get("coverage", {}).get("age_floor", 60))
         self.summary = {
             "scenario": sc.name,
             "description": sc.description,
@@ -374,8 +390,9 @@ class _Run:
             "elders_total": int(round(final.cells["elders_60"].sum())),
             "elders_65": int(round(final.cells.get("elders_65", pd.Series([0])).sum())),
             "elders_80": int(round(final.cells.get("elders_80", pd.Series([0])).sum())),
-            "kinds": _kind_summary(final),
-            "kinds_before": _kind_summary(self.base) if changed else None,
+            "age_floor": floor,
+            "kinds": _kind_summary(final, floor),
+            "kinds_before": _kind_summary(self.base, floor) if changed else None,
             "indicators": _records(self.indicators),
             "indicators_before": _records(indicators) if changed else None,
             "analyses": self.analyses,
@@ -499,10 +516,9 @@ def _write_cells(path: Path, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) 
 
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2020-11-01T00:00:00Z"})
     for layer, df in (("cells", before), (FINAL_CELLS_LAYER, after)):
-        out = df.copy()
-        for col in out.columns:
-            if str(out[col].dtype) == "boolean":
-                out[col] = out[col].astype(object).where(out[col].notna(), None)
-        out.to_file(path, layer=layer, driver="GPKG")
+        # Nullable booleans (``<kind>_reachable``: NA where a cell was not evaluated) go in as
+        # GeoPackage boolean fields with nulls. As Python objects they were written as text,
+        # and 'False' read back through .astype(bool) became True.
+        df.to_file(path, layer=layer, driver="GPKG")
 
 

@@ -364,8 +364,11 @@ def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     out: dict[str, Any] = {src: _input_path(ctx, f"inputs.population.{src}", body[src],
                                             directory=src == "worldpop_dir")}
     if "age_floor" in body:
-        out["age_floor"] = int(_choice(("60", "65", "80"))(ctx, "inputs.population.age_floor",
-                                                             str(body["age_floor"])))
+        # Every analysis counts elders aged 60+ (the policy's denominator); a population of
+        # 65+ only would leave them nothing to count.
+        raise ctx.fail("inputs.population.age_floor",
+                       "not supported: the population must count elders aged 60+; to report "
+                       "coverage of those aged 65+ or 80+ set analyses.coverage.age_floor")
     if "year" in body:
         out["year"] = _number(2000, 2100, integer=True)(ctx, "inputs.population.year",
                                                         body["year"])

@@ -9,9 +9,10 @@ The defaults ship as ``coverage/standards.yaml`` (each value's reason is written
 Walking kinds use the quarter-hour (一刻钟) circle at an elderly pace (3.0 km/h); the county
 home and township centre are reached by car. ``radius_m`` is the straight-line limit, used when
 ``mode`` is ``straight_line`` or when no road graph is available. Off-network access (joining a
-point to its nearest road node) is travelled at ``access.walk_kmh`` / ``access.drive_kmh`` (a
+point to its nearest road edge) is travelled at ``access.walk_kmh`` / ``access.drive_kmh`` (a
 graph that declares its own ``walk_kph`` and seasonal factors overrides these, see
-:func:`elder_coverage.engine.access_metres_per_minute`) and refused beyond ``access.max_snap_m``.
+:func:`elder_coverage.engine.access_metres_per_minute`); direct off-road trips cost the
+straight-line distance times ``access.walk_detour`` / ``access.drive_detour`` at that speed.
 
 A scenario overrides any value with a nested dict in the same layout, e.g.
 ``{"kinds": {"dining_hall": {"minutes": 10}}}`` (the ``kinds`` level may be left out).
@@ -36,7 +37,8 @@ from elder_coverage.schema import FACILITY_KINDS
 MODES: tuple[str, ...] = ("network", "straight_line")
 TRAVEL_MODES: tuple[str, ...] = ("walk", "drive")
 _KIND_KEYS: tuple[str, ...] = ("mode", "travel", "minutes", "radius_m")
-_ACCESS_KEYS: tuple[str, ...] = ("walk_kmh", "drive_kmh", "max_snap_m")
+_ACCESS_KEYS: tuple[str, ...] = ("walk_kmh", "drive_kmh", "walk_detour", "drive_detour",
+                                 "max_snap_m")
 _TOP_KEYS: tuple[str, ...] = ("kinds", "access")
 
 
@@ -80,14 +82,21 @@ class AccessRules:
     Attributes
     ----------
     walk_kmh, drive_kmh : float
-        Speed (km/h) over the straight-line gap between a point and its nearest graph node.
+        Off-network speed (km/h): over the straight-line gap between a point and its nearest
+        road edge, and on direct off-road trips.
+    walk_detour, drive_detour : float
+        Detour factor (>= 1) of a direct off-road trip: its length is the straight-line
+        distance times this factor.
     max_snap_m : float
-        Points farther than this (metres) from every usable node are unreachable.
+        A point joins the road only when its nearest usable edge is within this distance (m)
+        or within the off-network reach of the mode's longest standard.
     """
 
     walk_kmh: float
     drive_kmh: float
     max_snap_m: float
+    walk_detour: float = 1.3
+    drive_detour: float = 1.4
 
     def metres_per_minute(self, travel: str) -> float:
         """Off-network speed for ``travel`` ("walk" or "drive") in metres per minute."""
@@ -95,6 +104,12 @@ class AccessRules:
             raise StandardsError(f"travel mode {travel!r}: expected one of {TRAVEL_MODES}")
         kmh = self.walk_kmh if travel == "walk" else self.drive_kmh
         return kmh * 1000.0 / 60.0
+
+    def detour(self, travel: str) -> float:
+        """Detour factor of a direct off-road trip for ``travel`` ("walk" or "drive")."""
+        if travel not in TRAVEL_MODES:
+            raise StandardsError(f"travel mode {travel!r}: expected one of {TRAVEL_MODES}")
+        return self.walk_detour if travel == "walk" else self.drive_detour
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,8 @@ class Standards:
             "access": {
                 "walk_kmh": self.access.walk_kmh,
                 "drive_kmh": self.access.drive_kmh,
+                "walk_detour": self.access.walk_detour,
+                "drive_detour": self.access.drive_detour,
                 "max_snap_m": self.access.max_snap_m,
             },
         }
@@ -245,6 +262,14 @@ def _positive(value: Any, name: str) -> float:
     return out
 
 
+def _detour(value: Any, name: str) -> float:
+    out = _positive(value, name)
+    if out < 1.0:
+        raise StandardsError(f"{name}: a detour factor is at least 1 (a trip is never shorter "
+                             f"than the straight line), got {value!r}")
+    return out
+
+
 def _validate(raw: Mapping[str, Any]) -> Standards:
     unknown = set(raw) - set(_TOP_KEYS)
     if unknown:
@@ -292,5 +317,7 @@ def _validate(raw: Mapping[str, Any]) -> Standards:
         walk_kmh=_positive(access_raw["walk_kmh"], "access.walk_kmh"),
         drive_kmh=_positive(access_raw["drive_kmh"], "access.drive_kmh"),
         max_snap_m=_positive(access_raw["max_snap_m"], "access.max_snap_m"),
+        walk_detour=_detour(access_raw["walk_detour"], "access.walk_detour"),
+        drive_detour=_detour(access_raw["drive_detour"], "access.drive_detour"),
     )
     return Standards(kinds=kinds, access=access)

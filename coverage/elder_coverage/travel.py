@@ -1,18 +1,23 @@
-"""Road graph → scipy CSR travel-time matrix, snapping points to nodes, multi-source searches.
+"""Road graph → scipy CSR travel-time matrix, joining points to edges, multi-source searches.
 
 The road graph is an osmnx-style projected MultiDiGraph whose edges carry travel times in
 minutes (``walk_min``, ``drive_min``). Everything here works on one travel mode at a time:
 :func:`travel_graph` turns the networkx graph into a :class:`TravelGraph` (CSR matrix of
-minutes, node coordinates in metres, a KD-tree over the nodes usable in that mode), and the
+minutes, node coordinates in metres, spatial indexes over the usable nodes and edges), and the
 searches run on it with :mod:`scipy.sparse.csgraph`.
 
 Direction matters: edges are directed (one-way streets), and an elder travels FROM a cell TO a
 facility. Searches therefore start at the facilities and run over the transposed graph, so the
-distance found at a cell's node is the time from that node to the facility.
+distance found at a node is the time from that node to the facility.
 
-Points join the network at their nearest usable node; the straight-line gap is travelled at
-the off-network speed of the mode and added to the time. Points farther than ``max_snap_m``
-from every usable node are not snapped (node index -1) and are reported unreachable.
+Points join the network on their nearest usable *edge*, not node (osmnx ``nearest_edges``,
+pandana-style interpolation): the straight-line gap to the projection point is travelled at
+the mode's off-network speed, and from there the trip runs along the edge to either end, at
+the edge's own time in proportion to the distance (only in the directions the edge allows).
+A point whose nearest edge lies on a small fragment of road also enters the largest connected
+part of the graph at its nearest edge there, so that it is never trapped on the fragment;
+the searches take the fastest of these entries (:meth:`TravelGraph.attach`). Two points on
+the same edge also travel between each other along it (:func:`same_edge_times`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import networkx as nx
 import numpy as np
 import pyproj
 import scipy.sparse as sp
+import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
@@ -84,6 +90,73 @@ class ConnectivityReport:
             f"{self.largest_size} of {self.n_usable_nodes} usable nodes, {outside} nodes lie in "
             "other parts (points snapped there reach only facilities in the same part)"
         )
+
+
+@dataclass(frozen=True)
+class EdgeTable:
+    """The usable road edges of one mode as undirected segments, for joining points to them.
+
+    Attributes
+    ----------
+    a, b : numpy.ndarray of int64
+        End nodes of each segment (``a < b``).
+    w_ab, w_ba : numpy.ndarray of float64
+        Travel time (minutes) of the fastest edge a → b and b → a; inf when that direction is
+        not allowed (one-way street).
+    main : numpy.ndarray of bool
+        Segment lies in the largest weakly connected part of the usable graph.
+    lines : numpy.ndarray of shapely.LineString
+        Straight segment between the end nodes (metres).
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    w_ab: np.ndarray
+    w_ba: np.ndarray
+    main: np.ndarray
+    lines: np.ndarray
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """How a set of points joins a :class:`TravelGraph`.
+
+    A point has up to four *entries* (graph node + minutes): both ends of its nearest usable
+    edge and, when that edge is on a fragment, both ends of its nearest edge on the main part.
+    It also records each (point, edge) *join* so that two points on one edge can travel along
+    it directly (:func:`same_edge_times`).
+
+    Attributes
+    ----------
+    n_points : int
+        Number of points attached (rows of the input).
+    role : {"origin", "destination"}
+        Origins leave the point for the node (cells); destinations arrive from the node at the
+        point (facilities). Offsets follow the edge's direction accordingly.
+    owner, node, offset : numpy.ndarray
+        Per entry: point row, graph node, and minutes between point and node (off-network gap
+        plus the part of the edge travelled).
+    join_owner, join_edge, join_frac, join_gap : numpy.ndarray
+        Per join: point row, segment row in :class:`EdgeTable`, position of the projection along
+        the segment from ``a`` (0..1) and off-network gap (minutes).
+    """
+
+    n_points: int
+    role: str
+    owner: np.ndarray
+    node: np.ndarray
+    offset: np.ndarray
+    join_owner: np.ndarray
+    join_edge: np.ndarray
+    join_frac: np.ndarray
+    join_gap: np.ndarray
+
+    @property
+    def attached(self) -> np.ndarray:
+        """(n_points,) True for points with at least one usable entry."""
+        out = np.zeros(self.n_points, dtype=bool)
+        out[self.owner] = True
+        return out
 
 
 @dataclass
@@ -206,6 +279,160 @@ class TravelGraph:
         node[ok] = self.usable[i[ok]]
         gap[ok] = d[ok]
         return node, gap
+
+
+    @property
+    def edges(self) -> EdgeTable:
+        """Usable edges as undirected segments with the time of each direction."""
+        if "edges" not in self._cache:
+            g = sp.coo_array(self.csgraph)
+            u, v, w = g.row.astype(np.int64), g.col.astype(np.int64), g.data.astype(float)
+            keep = u != v
+            u, v, w = u[keep], v[keep], w[keep]
+            lo, hi = np.minimum(u, v), np.maximum(u, v)
+            key = lo * self.n_nodes + hi
+            uniq, inv = np.unique(key, return_inverse=True)
+            a, b = uniq // self.n_nodes, uniq % self.n_nodes
+            w_ab = np.full(uniq.size, np.inf)
+            w_ba = np.full(uniq.size, np.inf)
+            fwd = u < v
+            np.minimum.at(w_ab, inv[fwd], w[fwd])
+            np.minimum.at(w_ba, inv[~fwd], w[~fwd])
+            _n, labels = connected_components(self.csgraph, directed=True, connection="weak")
+            if a.size:
+                largest = np.argmax(np.bincount(labels[self.usable]))
+                main = labels[a] == largest
+            else:
+                main = np.zeros(0, dtype=bool)
+            lines = shapely.linestrings(np.stack([self.xy[a], self.xy[b]], axis=1)) \
+                if a.size else np.empty(0, dtype=object)
+            self._cache["edges"] = EdgeTable(a, b, w_ab, w_ba, main, lines)
+        return self._cache["edges"]
+
+    def _edge_tree(self, main_only: bool) -> tuple[shapely.STRtree, np.ndarray]:
+        key = "main_tree" if main_only else "edge_tree"
+        if key not in self._cache:
+            e = self.edges
+            rows = np.flatnonzero(e.main) if main_only else np.arange(e.a.size)
+            self._cache[key] = (shapely.STRtree(e.lines[rows]), rows)
+        return self._cache[key]
+
+    def _nearest_edges(self, xy: np.ndarray, max_gap_m: float, main_only: bool
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tree, rows = self._edge_tree(main_only)
+        if rows.size == 0 or len(xy) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        pts = shapely.points(xy)
+        (i, k), d = tree.query_nearest(pts, max_distance=max_gap_m, return_distance=True,
+                                       all_matches=False)
+        return i.astype(np.int64), rows[k], d
+
+    def attach(self, xy: np.ndarray, *, speed_m_per_min: float, max_gap_m: float,
+               role: str) -> Attachment:
+        """Join points to their nearest usable edge (and to the main part of the graph).
+
+        Parameters
+        ----------
+        xy : numpy.ndarray
+            (n, 2) point coordinates in metres, same CRS as the graph.
+        speed_m_per_min : float
+            Off-network speed over the straight gap to the edge (metres per minute; pass 1.0
+            on a graph weighted in metres to get metres).
+        max_gap_m : float
+            Points farther than this (metres) from every usable edge get no entry.
+        role : {"origin", "destination"}
+            ``origin``: trips start at the point (cells); ``destination``: trips end there
+            (facilities).
+
+        Returns
+        -------
+        Attachment
+        """
+        if role not in ("origin", "destination"):
+            raise ValueError(f"role must be 'origin' or 'destination', got {role!r}")
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        e = self.edges
+        i, k, d = self._nearest_edges(xy, max_gap_m, main_only=False)
+        # A point whose nearest edge is on a fragment also enters the main part of the graph.
+        off_main = np.flatnonzero(~e.main[k])
+        if off_main.size and e.main.any():
+            i2, k2, d2 = self._nearest_edges(xy[i[off_main]], max_gap_m, main_only=True)
+            i = np.concatenate([i, i[off_main][i2]])
+            k = np.concatenate([k, k2])
+            d = np.concatenate([d, d2])
+        frac = shapely.line_locate_point(e.lines[k], shapely.points(xy[i]), normalized=True)
+        frac = np.nan_to_num(np.clip(frac, 0.0, 1.0))  # a zero-length segment gives NaN
+        gap = d / speed_m_per_min
+        # Part of the edge between the projection and each end, in the direction travelled.
+        if role == "origin":   # point → a runs b → a; point → b runs a → b
+            to_a, to_b = _part(frac, e.w_ba[k]), _part(1.0 - frac, e.w_ab[k])
+        else:                  # a → point runs a → b; b → point runs b → a
+            to_a, to_b = _part(frac, e.w_ab[k]), _part(1.0 - frac, e.w_ba[k])
+        owner = np.concatenate([i, i])
+        node = np.concatenate([e.a[k], e.b[k]])
+        offset = np.concatenate([gap + to_a, gap + to_b])
+        ok = np.isfinite(offset)
+        return Attachment(len(xy), role, owner[ok], node[ok], offset[ok], i, k, frac, gap)
+
+
+def _part(frac: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+    """``frac`` of an edge's time; 0 when no part is travelled, even on a forbidden direction."""
+    with np.errstate(invalid="ignore"):
+        return np.where(frac > 0, frac * minutes, 0.0)
+
+
+def same_edge_times(tg: TravelGraph, orig: Attachment, dest: Attachment
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Trips between an origin and a destination joined to the same edge, along that edge.
+
+    Entering at one end node and leaving at the other would miss these trips (and overstate
+    them for two points close together on a long edge).
+
+    Returns
+    -------
+    origin_row, destination_row, minutes : numpy.ndarray
+        One element per (origin, destination) pair on a common edge that the edge's direction
+        allows: gap + part of the edge between the projections + gap.
+    """
+    if orig.join_edge.size == 0 or dest.join_edge.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    order = np.argsort(dest.join_edge, kind="stable")
+    de = dest.join_edge[order]
+    lo = np.searchsorted(de, orig.join_edge, side="left")
+    hi = np.searchsorted(de, orig.join_edge, side="right")
+    n = hi - lo
+    oi = np.repeat(np.arange(orig.join_edge.size), n)
+    di = order[np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))]
+    e = tg.edges
+    edge = orig.join_edge[oi]
+    fo, fd = orig.join_frac[oi], dest.join_frac[di]
+    along = np.where(fd >= fo, _part(fd - fo, e.w_ab[edge]), _part(fo - fd, e.w_ba[edge]))
+    t = orig.join_gap[oi] + along + dest.join_gap[di]
+    ok = np.isfinite(t)
+    return orig.join_owner[oi][ok], dest.join_owner[di][ok], t[ok]
+
+
+def min_pairs(rows: Sequence[np.ndarray], cols: Sequence[np.ndarray],
+              vals: Sequence[np.ndarray], shape: tuple[int, int]) -> sp.csr_array:
+    """Sparse matrix of the smallest value of every (row, col) pair among several lists.
+
+    Explicit zeros are kept (a zero-minute trip is a real pair).
+    """
+    r = np.concatenate([np.asarray(x, dtype=np.int64) for x in rows]) if rows else \
+        np.zeros(0, dtype=np.int64)
+    c = np.concatenate([np.asarray(x, dtype=np.int64) for x in cols]) if cols else \
+        np.zeros(0, dtype=np.int64)
+    v = np.concatenate([np.asarray(x, dtype=float) for x in vals]) if vals else np.zeros(0)
+    order = np.lexsort((v, c, r))
+    r, c, v = r[order], c[order], v[order]
+    first = np.ones(r.size, dtype=bool)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    r, c, v = r[first], c[first], v[first]
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=shape[0]), out=indptr[1:])
+    return sp.csr_array((v, c, indptr), shape=shape)
 
 
 def _check_projected(crs: Any, what: str) -> pyproj.CRS | None:
@@ -367,30 +594,35 @@ def warn_if_disconnected(tg: TravelGraph) -> ConnectivityReport:
     return rep
 
 
-def _augmented_transpose(tg: TravelGraph, src_nodes: np.ndarray,
-                         src_offsets: np.ndarray) -> sp.csr_array:
-    """Transposed graph plus one virtual node per source, joined to its snapped node.
+def _augmented_transpose(tg: TravelGraph, src_nodes: np.ndarray, src_offsets: np.ndarray,
+                         src_owner: np.ndarray, n_src: int) -> sp.csr_array:
+    """Transposed graph plus one virtual node per source, joined to each of its entry nodes.
 
-    The virtual edge carries the source's off-network time, so a single multi-source search
+    The virtual edges carry the source's access times, so a single multi-source search
     charges each source its own access time, and ``sources`` tells which one won.
     """
-    n, m = tg.n_nodes, len(src_nodes)
+    n = tg.n_nodes
     gt = sp.coo_array(tg.transposed)
-    rows = np.concatenate([gt.row, n + np.arange(m)])
-    cols = np.concatenate([gt.col, src_nodes])
-    data = np.concatenate([gt.data, src_offsets])
-    # Entries are unique (graph edges are de-duplicated, virtual rows are new), so no summing.
+    # A source may reach one node by two entries: keep the faster (CSR would add them up).
+    virtual = min_pairs([n + src_owner], [src_nodes], [src_offsets], (n + n_src, n))
+    vr = sp.coo_array(virtual)
+    rows = np.concatenate([gt.row, vr.row])
+    cols = np.concatenate([gt.col, vr.col])
+    data = np.concatenate([gt.data, vr.data])
     order = np.lexsort((cols, rows))
     rows, cols, data = rows[order], cols[order], data[order]
-    indptr = np.zeros(n + m + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n + m), out=indptr[1:])
-    return sp.csr_array((data, cols, indptr), shape=(n + m, n + m))
+    indptr = np.zeros(n + n_src + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n + n_src), out=indptr[1:])
+    return sp.csr_array((data, cols, indptr), shape=(n + n_src, n + n_src))
 
 
 def nearest_source(
     tg: TravelGraph,
     src_nodes: np.ndarray,
     src_offsets: np.ndarray | None = None,
+    *,
+    src_owner: np.ndarray | None = None,
+    n_src: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Time from every node to its nearest source, in one multi-source search.
 
@@ -398,30 +630,73 @@ def nearest_source(
     ----------
     tg : TravelGraph
     src_nodes : numpy.ndarray
-        Node index of each source (facility), ``>= 0``.
+        Entry node of each source (facility), ``>= 0``; one per source unless ``src_owner``.
     src_offsets : numpy.ndarray, optional
-        Extra minutes for each source (its off-network access time); default 0.
+        Extra minutes of each entry (node → facility access time); default 0.
+    src_owner : numpy.ndarray, optional
+        Source index of each entry when sources have several (an :class:`Attachment`'s
+        ``owner``); default: entry ``i`` is source ``i``.
+    n_src : int, optional
+        Number of sources (default ``len(src_nodes)``, or ``src_owner.max() + 1``).
 
     Returns
     -------
     time_min : numpy.ndarray
         (n_nodes,) minutes from the node to the nearest source (inf if none reachable).
     source : numpy.ndarray
-        (n_nodes,) index into ``src_nodes`` of that source, -1 if none reachable.
+        (n_nodes,) index of that source, -1 if none reachable.
     """
     src_nodes = np.asarray(src_nodes, dtype=np.int64)
-    m = src_nodes.size
     n = tg.n_nodes
-    if m == 0:
+    if src_owner is None:
+        src_owner = np.arange(src_nodes.size)
+    src_owner = np.asarray(src_owner, dtype=np.int64)
+    if n_src is None:
+        n_src = int(src_owner.max()) + 1 if src_owner.size else 0
+    if src_nodes.size == 0:
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-    offs = np.zeros(m) if src_offsets is None else np.asarray(src_offsets, dtype=float)
-    g = _augmented_transpose(tg, src_nodes, offs)
-    dist, _pred, srcs = dijkstra(g, directed=True, indices=n + np.arange(m), min_only=True,
+    offs = np.zeros(src_nodes.size) if src_offsets is None else \
+        np.asarray(src_offsets, dtype=float)
+    g = _augmented_transpose(tg, src_nodes, offs, src_owner, n_src)
+    starts = n + np.unique(src_owner)
+    dist, _pred, srcs = dijkstra(g, directed=True, indices=starts, min_only=True,
                                  return_predecessors=True)
     dist = dist[:n]
     srcs = srcs[:n].astype(np.int64)
     src = np.where(srcs >= n, srcs - n, -1)
     return dist, src
+
+
+def nearest_from_entries(time_at: np.ndarray, source_at: np.ndarray, orig: Attachment
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Per origin point, the fastest of its entries given node times to the nearest source.
+
+    Parameters
+    ----------
+    time_at, source_at : numpy.ndarray
+        Output of :func:`nearest_source`.
+    orig : Attachment
+        Origins (role ``origin``).
+
+    Returns
+    -------
+    time_min : numpy.ndarray
+        (orig.n_points,) minutes (inf when no entry reaches a source).
+    source : numpy.ndarray
+        (orig.n_points,) source index, -1 when none.
+    """
+    time = np.full(orig.n_points, np.inf)
+    source = np.full(orig.n_points, -1, dtype=np.int64)
+    s = source_at[orig.node]
+    ok = np.flatnonzero(s >= 0)
+    t = orig.offset[ok] + time_at[orig.node[ok]]
+    win = np.lexsort((t, orig.owner[ok]))
+    own = orig.owner[ok][win]
+    first = np.ones(own.size, dtype=bool)
+    first[1:] = own[1:] != own[:-1]
+    time[own[first]] = t[win][first]
+    source[own[first]] = s[ok][win][first]
+    return time, source
 
 
 def _morton(xy: np.ndarray, cell: float) -> np.ndarray:
@@ -443,6 +718,11 @@ def reach_within(
     dst_nodes: np.ndarray,
     dst_offsets: np.ndarray,
     limit: float,
+    *,
+    src_owner: np.ndarray | None = None,
+    dst_owner: np.ndarray | None = None,
+    n_src: int | None = None,
+    n_dst: int | None = None,
 ) -> sp.csr_array:
     """Travel times destination → source that are within ``limit``, as a sparse matrix.
 
@@ -460,6 +740,11 @@ def reach_within(
         Snapped node (-1 = not snapped) and access minutes of each destination (cell).
     limit : float
         Largest total time kept (minutes), inclusive.
+    src_owner, dst_owner : numpy.ndarray, optional
+        When points have several entries (an :class:`Attachment`), the point of each entry;
+        the result is then per point, the fastest entry pair kept.
+    n_src, n_dst : int, optional
+        Number of source / destination points (default: one per entry).
 
     Returns
     -------
@@ -473,6 +758,14 @@ def reach_within(
     src_offsets = np.asarray(src_offsets, dtype=float)
     dst_nodes = np.asarray(dst_nodes, dtype=np.int64)
     dst_offsets = np.asarray(dst_offsets, dtype=float)
+    if src_owner is not None or dst_owner is not None:
+        n_se, n_de = len(src_nodes), len(dst_nodes)
+        so = np.arange(n_se) if src_owner is None else np.asarray(src_owner, dtype=np.int64)
+        do = np.arange(n_de) if dst_owner is None else np.asarray(dst_owner, dtype=np.int64)
+        per_entry = sp.coo_array(reach_within(tg, src_nodes, src_offsets, dst_nodes,
+                                              dst_offsets, limit))
+        shape = (n_de if n_dst is None else n_dst, n_se if n_src is None else n_src)
+        return min_pairs([do[per_entry.row]], [so[per_entry.col]], [per_entry.data], shape)
     n_dst, n_src = len(dst_nodes), len(src_nodes)
     live_src = np.flatnonzero((src_nodes >= 0) & (src_offsets <= limit))
     live_dst = np.flatnonzero((dst_nodes >= 0) & (dst_offsets <= limit))
