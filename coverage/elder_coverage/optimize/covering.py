@@ -465,10 +465,16 @@ def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
                          status, integral)
     what = ("every reachable row with weight > 0" if need is None
             else f"{target:.4g} of the total weight")
+    message = note + (f"set cover of {what} solved by HiGHS" if status == "optimal"
+                      else f"stopped early: {out.message}")
+    if not (reachable & (w > 0)).any():
+        # "Optimal with no sites" would read as "nothing needs building" when in fact no
+        # allowed site can serve anybody within the limit.
+        status = "nothing_to_cover"
+        message = (note + "nothing to cover: no demand row with weight > 0 is within the "
+                   "limit of an allowed site; only the sites the rules require are open")
     return _finish("set_cover", reach, within, mask, objective, status, bound, clock,
-                   unreachable, note + (f"set cover of {what} solved by HiGHS" if status ==
-                                        "optimal" else f"stopped early: {out.message}"),
-                   details)
+                   unreachable, message, details)
 
 
 def _fill_groups(y: np.ndarray, rules: SiteRules, cand: np.ndarray, sc: np.ndarray):

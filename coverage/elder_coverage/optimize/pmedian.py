@@ -153,8 +153,9 @@ def _finish(reach: Reach, allowed_reach: Reach, chosen_sites: np.ndarray, status
         row_cost = np.where(unserved, penalty, dist)
     else:
         row_cost = dist
-    with np.errstate(invalid="ignore"):
-        objective = float((w[reachable] * row_cost[reachable]).sum())
+    # Zero-weight rows cost nothing even when no open site reaches them (0 × inf is NaN).
+    counted = reachable & (w > 0)
+    objective = float((w[counted] * row_cost[counted]).sum())
     bound = settle_bound(bound, objective, status, integral)
     gap = relative_gap(objective, bound)
     return OptimizeResult(
