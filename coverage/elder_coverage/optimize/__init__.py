@@ -1,9 +1,11 @@
-"""Siting optimiser: p-median, maximal covering and set covering with HiGHS.
+"""Siting optimiser with HiGHS: p-median, p-center, maximal, backup and capacitated covering,
+set cover.
 
 All models take an ``n_demand × n_sites`` cost matrix (numpy or scipy.sparse; NaN/inf or an
 absent sparse entry is an unreachable pair) and return an :class:`OptimizeResult`.
 """
 
+from .center import p_center
 from .covering import max_coverage, set_cover
 from .orlib import read_orlib, read_orlib_optima
 from .pmedian import p_median
@@ -12,6 +14,7 @@ from .result import OptimizeResult
 __all__ = [
     "OptimizeResult",
     "max_coverage",
+    "p_center",
     "p_median",
     "read_orlib",
     "read_orlib_optima",
