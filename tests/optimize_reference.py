@@ -45,9 +45,10 @@ def allowed_subsets(m, k=None, fixed=(), forbidden=(), groups=None, min_per_grou
 
 
 @st.composite
-def cover_cases(draw):
-    n = draw(st.integers(1, 8))
-    m = draw(st.integers(1, 7))
+def cover_cases(draw, max_n: int = 8, max_m: int = 7):
+    """(cost, w, p, fixed, forbidden, limit): NaN holes, integer costs and weights."""
+    n = draw(st.integers(1, max_n))
+    m = draw(st.integers(1, max_m))
     cells = draw(st.lists(st.one_of(st.none(), st.integers(0, 20)), min_size=n * m,
                           max_size=n * m))
     cost = np.array([np.nan if c is None else float(c) for c in cells]).reshape(n, m)
@@ -58,3 +59,8 @@ def cover_cases(draw):
     fixed = sorted(draw(st.sets(st.sampled_from(allowed), max_size=p)))
     limit = float(draw(st.sampled_from([0, 5, 10, 15, np.inf])))
     return cost, w, p, fixed, forbidden, limit
+
+
+def depth(cost, i, sites, limit):
+    """How many of the sites are within the limit of row i (NaN never is)."""
+    return sum(1 for j in sites if cost[i, j] <= limit)

@@ -5,6 +5,8 @@ All models take an ``n_demand × n_sites`` cost matrix (numpy or scipy.sparse; N
 absent sparse entry is an unreachable pair) and return an :class:`OptimizeResult`.
 """
 
+from .backup import backup_coverage, coverage_depth
+from .capacitated import capacitated_max_coverage
 from .center import p_center
 from .covering import max_coverage, set_cover
 from .orlib import read_orlib, read_orlib_optima
@@ -13,6 +15,9 @@ from .result import OptimizeResult
 
 __all__ = [
     "OptimizeResult",
+    "backup_coverage",
+    "capacitated_max_coverage",
+    "coverage_depth",
     "max_coverage",
     "p_center",
     "p_median",

@@ -27,11 +27,12 @@ WITH_START_OPTIONS = {"presolve": "off", "mip_heuristic_effort": 0.0,
                       "mip_heuristic_run_root_reduced_cost": False}
 
 
-def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int):
+def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int,
+              merge: bool = True):
     """Merge rows with identical candidate sets.
 
-    Returns the incidence matrix (patterns × candidate columns, CSR with sorted indices),
-    the pattern of every given row, and the merged weights.
+    Returns the incidence matrix (patterns × candidate columns, CSR with sorted indices)
+    and the pattern of every given row. ``merge=False`` keeps one pattern per row.
     """
     counts = np.diff(reach.indptr)[rows]
     starts = reach.indptr[rows]
@@ -45,6 +46,8 @@ def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int):
                        shape=(rows.size, n_cand))
     inc.sum_duplicates()
     inc.sort_indices()
+    if not merge:
+        return inc, np.arange(rows.size)
     key_of: dict[bytes, int] = {}
     pattern = np.empty(rows.size, np.int64)
     ip, ix = inc.indptr, inc.indices
