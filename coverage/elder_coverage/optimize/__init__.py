@@ -5,6 +5,7 @@ All models take an ``n_demand × n_sites`` cost matrix (numpy or scipy.sparse; N
 absent sparse entry is an unreachable pair) and return an :class:`OptimizeResult`.
 """
 
+from .aggregation import DemandAggregation, aggregate_demand, p_median_aggregated
 from .backup import backup_coverage, coverage_depth
 from .capacitated import capacitated_max_coverage
 from .center import p_center
@@ -14,13 +15,16 @@ from .pmedian import p_median
 from .result import OptimizeResult
 
 __all__ = [
+    "DemandAggregation",
     "OptimizeResult",
+    "aggregate_demand",
     "backup_coverage",
     "capacitated_max_coverage",
     "coverage_depth",
     "max_coverage",
     "p_center",
     "p_median",
+    "p_median_aggregated",
     "read_orlib",
     "read_orlib_optima",
     "set_cover",

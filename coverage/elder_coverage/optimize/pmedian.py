@@ -175,8 +175,9 @@ def _dense_costs(sub_indptr, sub_cols, sub_cost, w, n_cols, penalty):
     if n * n_cols > DENSE_LIMIT:
         raise ValueError(
             f"the p-median heuristic needs a dense {n} × {n_cols} matrix "
-            f"({n * n_cols:,} entries > {DENSE_LIMIT:,}); reduce the demand rows (aggregate "
-            "cells) or the candidate sites")
+            f"({n * n_cols:,} entries > {DENSE_LIMIT:,}); aggregate the demand rows "
+            "(elder_coverage.optimize.aggregate_demand, or p_median_aggregated for "
+            "straight-line costs, which also bounds the error) or reduce the candidate sites")
     rows = np.repeat(np.arange(n), np.diff(sub_indptr))
     wc = w[rows] * sub_cost
     worst = float(w.sum() * (sub_cost.max() if sub_cost.size else 0.0))
