@@ -57,3 +57,22 @@ def test_closure_matches_enumeration(n_f, n_p, n_g, data):
         cap = spare[k] if j < 0 or sol.keep[j] else 0
         assert sol.flows[:, k].sum() <= cap
     assert abs(float((sol.flows * dist).sum()) - best[1]) < 1e-6
+
+
+def test_unknown_gap_is_nan_not_zero(monkeypatch):
+    """A time-limited solve with no finite bound has an unknown gap (NaN, as elsewhere)."""
+    import elder_coverage.closure_milp as cm
+    from elder_coverage.optimize.highs import MilpOutcome
+
+    def stopped(cost, lower, upper, integer, a, lo, hi, **kw):
+        x = np.zeros(cost.size)
+        x[0] = 1.0  # keep the one failing centre
+        return MilpOutcome("time_limit", x, float(cost[0]), float("-inf"), 0.1,
+                           "HiGHS stopped", 0, "Time limit reached")
+
+    monkeypatch.setattr(cm, "solve_milp", stopped)
+    groups = sp.csr_array(np.ones((1, 1)))
+    sol = solve_closure(groups, np.array([5.0]), 5.0, np.array([2]), np.array([0, 3]),
+                        np.array([0, -1]), np.array([[np.inf, 4.0]]), time_limit=1)
+    assert sol.status == "time_limit"
+    assert np.isnan(sol.gap)

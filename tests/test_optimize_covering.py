@@ -14,42 +14,11 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from optimize_reference import allowed_subsets, cover_cases, group_needs, random_instance
 
 from elder_coverage.optimize import max_coverage, set_cover
 
 # ---------------------------------------------------------------- independent reference
-
-
-def random_instance(seed: int, n: int = 8, m: int = 6, unreachable: float = 0.3):
-    rng = np.random.default_rng(seed)
-    cost = rng.integers(0, 30, size=(n, m)).astype(float)
-    cost[rng.random((n, m)) < unreachable] = np.nan
-    w = rng.integers(1, 6, size=n).astype(float)
-    return cost, w
-
-
-def group_needs(groups, min_per_group, forbidden):
-    """Label → minimum; an int applies only to groups with some allowed site (documented)."""
-    if groups is None or min_per_group is None:
-        return {}
-    if isinstance(min_per_group, dict):
-        return dict(min_per_group)
-    return {groups[j]: min_per_group for j in range(len(groups)) if j not in forbidden}
-
-
-def allowed_subsets(m, k=None, fixed=(), forbidden=(), groups=None, min_per_group=None):
-    """Every site set of size k (any size when k is None) that the rules permit."""
-    fixed, forbidden = set(fixed), set(forbidden)
-    allowed = [j for j in range(m) if j not in forbidden]
-    need = group_needs(groups, min_per_group, forbidden)
-    sizes = range(len(allowed) + 1) if k is None else [k]
-    for size in sizes:
-        for subset in combinations(allowed, size):
-            if not fixed <= set(subset):
-                continue
-            if any(sum(groups[j] == g for j in subset) < c for g, c in need.items()):
-                continue
-            yield subset
 
 
 def covers(cost, i, sites, limit):
@@ -133,7 +102,9 @@ def check_max_coverage(res, cost, w, p, limit, optimum, fixed=(), forbidden=(), 
 
 def check_set_cover(res, cost, w, limit, optimum, fixed=(), forbidden=(), groups=None,
                     min_per_group=None, coverage_target=None, site_cost=None):
-    assert res.status == "optimal", res.message
+    # With no positive weight within reach of an allowed site, the status says so (issue 9).
+    coverable = any(w[i] > 0 for i in coverable_rows(cost, limit, forbidden))
+    assert res.status == ("optimal" if coverable else "nothing_to_cover"), res.message
     check_common(res, cost, w, limit, fixed, forbidden, groups, min_per_group, "set_cover")
     sites = list(res.sites)
     if coverage_target is None:
@@ -292,22 +263,6 @@ def test_set_cover_target_counts_unreachable_weight_in_the_total():
 
 
 # -------------------------------------------------------------------- hypothesis
-
-
-@st.composite
-def cover_cases(draw):
-    n = draw(st.integers(1, 8))
-    m = draw(st.integers(1, 7))
-    cells = draw(st.lists(st.one_of(st.none(), st.integers(0, 20)), min_size=n * m,
-                          max_size=n * m))
-    cost = np.array([np.nan if c is None else float(c) for c in cells]).reshape(n, m)
-    w = np.array(draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)), float)
-    forbidden = sorted(draw(st.sets(st.integers(0, m - 1), max_size=m - 1)))
-    allowed = [j for j in range(m) if j not in forbidden]
-    p = draw(st.integers(1, len(allowed)))
-    fixed = sorted(draw(st.sets(st.sampled_from(allowed), max_size=p)))
-    limit = float(draw(st.sampled_from([0, 5, 10, 15, np.inf])))
-    return cost, w, p, fixed, forbidden, limit
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -506,7 +461,8 @@ def test_bad_arguments_raise(model, kwargs, match):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"p": None}, "needs p"),
-    ({"p": 0}, "p must"),
+    ({"p": -1}, "p must"),
+    ({"p": 2.5}, "p must"),
     ({"site_cost": [1, 1, 1]}, "only used with budget"),
     ({"budget": -1.0}, "budget"),
     ({"budget": 2.0, "site_cost": [1, 1]}, "site_cost"),
@@ -559,3 +515,35 @@ def test_time_limit_set_cover_returns_a_valid_cover():
     assert np.all(covered[coverable])
     assert res.objective == len(res.sites)
     assert res.bound <= res.objective + 1e-9
+
+
+# ------------------------------------------------------------- issue 9 regressions
+
+
+def test_p_zero_is_infeasible_like_p_above_the_sites():
+    """p = 0 and p > sites are both requests no site set meets: same status, a reason each."""
+    cost = np.array([[1.0, 2.0], [3.0, 1.0]])
+    zero = max_coverage(cost, 0, 5.0)
+    many = max_coverage(cost, 3, 5.0)
+    assert zero.status == many.status == "infeasible"
+    assert "p=0" in zero.message and "p=3" in many.message
+    assert zero.sites.size == 0 and not zero.feasible
+
+
+def test_set_cover_with_nothing_coverable_says_so():
+    # Every pair beyond the 5-minute limit: no allowed site serves anybody.
+    cost = np.array([[9.0, 12.0], [7.0, np.nan], [np.nan, 8.0]])
+    res = set_cover(cost, 5.0, weights=[3, 1, 2])
+    assert res.status == "nothing_to_cover"
+    assert "nothing to cover" in res.message
+    assert res.sites.size == 0 and res.objective == 0.0
+    assert list(res.unreachable_demand) == [0, 1, 2]
+    # Rules still apply: a fixed site stays open, and the status stays honest.
+    fixed = set_cover(cost, 5.0, weights=[3, 1, 2], fixed=[1])
+    assert fixed.status == "nothing_to_cover" and list(fixed.sites) == [1]
+    # Positive demand reachable only with weight 0 elsewhere: still nothing to cover.
+    zero_w = set_cover(np.array([[1.0], [9.0]]), 5.0, weights=[0, 4])
+    assert zero_w.status == "nothing_to_cover"
+    # Whereas a cover that fixed sites already complete is a genuine optimum.
+    done = set_cover(np.array([[1.0, 2.0]]), 5.0, fixed=[0])
+    assert done.status == "optimal" and list(done.sites) == [0]

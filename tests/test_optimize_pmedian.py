@@ -641,7 +641,7 @@ def test_infeasible_capacitated_sites_cannot_reach_everyone():
     ({"fixed": [0], "forbidden": [0]}, "both fixed and forbidden"),
     ({"fixed": np.array([True])}, "length 3"),
     ({"fixed": [0.5]}, "indices"),
-    ({"p": 0}, "p must"),
+    ({"p": -1}, "p must"),
     ({"p": 1.5}, "p must"),
     ({"p": True}, "p must"),
     ({"split": True}, "split=True needs capacity"),
@@ -721,3 +721,33 @@ def test_time_limit_on_a_large_planar_instance():
     assert len(res.sites) == 25
     assert res.objective == pytest.approx(float((w * cost[:, res.sites].min(axis=1)).sum()))
     assert res.bound <= res.objective + 1e-6
+
+
+# ------------------------------------------------------------- issue 9 regressions
+
+
+def test_zero_weight_row_unreached_by_the_open_sites_costs_nothing():
+    """Row 2 has weight 0 and only site 2 reaches it; p = 1 opens site 0 (0 × inf ≠ NaN)."""
+    cost = np.array([[1.0, 4.0, np.nan], [2.0, 3.0, np.nan], [np.nan, np.nan, 1.0]])
+    res = p_median(cost, 1, weights=[2, 3, 0])
+    assert res.status == "optimal"
+    assert list(res.sites) == [0]
+    assert res.objective == 2 * 1 + 3 * 2
+    assert res.bound == res.objective and res.gap == 0.0
+    assert res.assignment[2] == -1
+
+
+@pytest.mark.parametrize("capacity", [None, [10, 10, 10]])
+def test_all_zero_weights_give_zero_not_nan(capacity):
+    cost = np.array([[1.0, np.nan, 3.0], [np.nan, 2.0, np.nan]])
+    res = p_median(cost, 1, weights=[0, 0], capacity=capacity)
+    assert res.status == "optimal"
+    assert res.objective == 0.0 and res.gap == 0.0
+    assert res.sites.size == 1
+
+
+def test_p_zero_is_infeasible_like_p_above_the_sites():
+    cost = np.array([[1.0, 2.0], [3.0, 1.0]])
+    zero, many = p_median(cost, 0), p_median(cost, 3)
+    assert zero.status == many.status == "infeasible"
+    assert "p=0" in zero.message and "p=3" in many.message

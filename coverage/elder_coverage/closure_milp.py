@@ -149,5 +149,6 @@ def solve_closure(
     flows[fr, to] = out.x[n_f + n_g:]
     gap = relative_gap(out.objective, out.bound)
     label = out.status if out.status in ("optimal", "time_limit") else out.highs_status
-    return ClosureSolution(keep, np.round(flows).astype(int), label, out.objective,
-                           gap if np.isfinite(gap) else 0.0, seconds, out.highs_status)
+    # An unknown gap stays NaN (as in every optimiser result): 0.0 would claim a proof.
+    return ClosureSolution(keep, np.round(flows).astype(int), label, out.objective, gap,
+                           seconds, out.highs_status)

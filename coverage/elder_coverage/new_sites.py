@@ -13,8 +13,13 @@ served is chosen with ``measure``:
   village (``village_code``) or whose standard reaches the village point (weight 1 per village).
 
 A coverage target (share 0-1 of the weight) gives a set-cover model (fewest new sites);
-``max_new`` gives a maximal-covering model (most weight with that many new sites). Both run
-on the sparse demand × site reach matrix of the engine.
+``max_new`` gives a maximal-covering model (most weight with that many new sites). With
+``max_new`` a planner may choose another model (``model=``, scenario key
+``analyses.new_sites.model``): ``backup_coverage`` (most weight within the standard of two
+sites, so a closed or full centre leaves its area served), ``capacitated_max_coverage`` (the
+most elders assigned within the standard and the places of each site) or ``p_center`` (the
+least worst travel cost within the standard). All run on the sparse demand × site reach
+matrix of the engine.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from elder_coverage.travel import as_network
 
 #: Villages with at least this many residents aged 60+ count as "many older people".
 DEFAULT_MANY_ELDERS = 100
+#: Models a plan can use (``model=``); all but ``set_cover`` need ``max_new``.
+MODELS = ("set_cover", "max_coverage", "backup_coverage", "capacitated_max_coverage",
+          "p_center")
 
 
 @dataclass
@@ -149,6 +157,8 @@ def plan_new_sites(
     candidates: str = "both",
     many_elders: int = DEFAULT_MANY_ELDERS,
     time_limit: float | None = 60.0,
+    model: str | None = None,
+    new_capacity: float | None = None,
 ) -> NewSitesPlan:
     """Fewest new sites of ``kind`` to reach ``target``, or the best ``max_new`` sites.
 
@@ -171,12 +181,36 @@ def plan_new_sites(
         Threshold of the ``"villages"`` measure (persons aged 60+).
     time_limit : float, optional
         Solver seconds.
+    model : str, optional
+        One of :data:`MODELS`; default ``set_cover`` for a target, ``max_coverage`` with
+        ``max_new``. The others need ``max_new``.
+    new_capacity : float, optional
+        ``capacitated_max_coverage``: places per new site (persons); existing sites use their
+        ``capacity`` column. Required by that model.
 
     Returns
     -------
     NewSitesPlan
+        With ``backup_coverage`` the ``before``/``after`` dicts also hold
+        ``served_twice``; with ``capacitated_max_coverage`` ``after`` holds
+        ``served_within_capacity``.
     """
-    from elder_coverage.optimize import max_coverage, set_cover
+    from elder_coverage.optimize import (
+        backup_coverage,
+        capacitated_max_coverage,
+        max_coverage,
+        p_center,
+        set_cover,
+    )
+
+    model = model or ("max_coverage" if max_new is not None else "set_cover")
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+    if model not in ("set_cover", "max_coverage") and max_new is None:
+        raise ValueError(f"model {model!r} needs max_new (the number of new sites)")
+    if model == "capacitated_max_coverage" and new_capacity is None:
+        raise ValueError("model 'capacitated_max_coverage' needs new_capacity (places per "
+                         "new site)")
 
     std = resolve_standards(standards)
     net = as_network(graph)
@@ -203,16 +237,27 @@ def plan_new_sites(
     fixed = np.arange(n_exist)
     served_before = _served(reach, weights, fixed)
     total = float(weights.sum())
-    if max_new is not None:
-        res = max_coverage(reach, n_exist + max_new, np.inf, weights=weights, fixed=fixed,
-                           time_limit=time_limit)
-        model = "max_coverage"
-    else:
+    p = None if max_new is None else n_exist + max_new
+    extra: dict[str, float] = {}
+    if model == "set_cover":
         res = set_cover(reach, np.inf, weights=weights, fixed=fixed, time_limit=time_limit,
                         coverage_target=target)
-        model = "set_cover"
+    elif model == "max_coverage":
+        res = max_coverage(reach, p, np.inf, weights=weights, fixed=fixed,
+                           time_limit=time_limit)
+    elif model == "backup_coverage":
+        res = backup_coverage(reach, p=p, limit=np.inf, weights=weights, fixed=fixed,
+                              time_limit=time_limit)
+    elif model == "capacitated_max_coverage":
+        cap = np.concatenate([_capacities(existing, kind),
+                              np.full(len(cand), float(new_capacity))])
+        res = capacitated_max_coverage(reach, p=p, limit=np.inf, capacity=cap,
+                                       weights=weights, fixed=fixed, time_limit=time_limit)
+        extra["served_within_capacity"] = res.objective
+    else:
+        res = p_center(reach, p=p, weights=weights, fixed=fixed, time_limit=time_limit)
     opt = {"model": model, "status": res.status, "objective": res.objective, "gap": res.gap,
-           "seconds": round(res.seconds, 3), "message": res.message}
+           "bound": res.bound, "seconds": round(res.seconds, 3), "message": res.message}
     chosen = np.array([s for s in res.sites.tolist() if s >= n_exist], dtype=int)
     new = cand.iloc[chosen - n_exist].copy() if chosen.size else cand.iloc[[]].copy()
     # Order the new sites by marginal gain, so the list reads as a build sequence.
@@ -221,12 +266,16 @@ def plan_new_sites(
     all_sites = np.concatenate([fixed, chosen])
     served_after = _served(reach, weights, all_sites)
     reachable_any = np.diff(reach.tocsr().indptr) > 0
+    before = {"served": served_before, "total": total,
+              "share": served_before / total if total else 0.0, "sites": n_exist}
+    after = {"served": served_after, "total": total,
+             "share": served_after / total if total else 0.0, "sites": n_exist + len(new),
+             **extra}
+    if model == "backup_coverage":
+        before["served_twice"] = _served(reach, weights, fixed, times=2)
+        after["served_twice"] = _served(reach, weights, all_sites, times=2)
     return NewSitesPlan(
-        kind=kind, measure=measure, new_sites=new,
-        before={"served": served_before, "total": total,
-                "share": served_before / total if total else 0.0, "sites": n_exist},
-        after={"served": served_after, "total": total,
-               "share": served_after / total if total else 0.0, "sites": n_exist + len(new)},
+        kind=kind, measure=measure, new_sites=new, before=before, after=after,
         unreachable=pts.loc[~reachable_any, "cell_id"].tolist(),
         optimisation=opt,
     )
@@ -253,11 +302,26 @@ def _with_membership(reach, demand_codes: np.ndarray, site_codes: np.ndarray):
     return sp.csr_array((vals[first], (rows[first], cols[first])), shape=reach.shape)
 
 
-def _served(reach, weights: np.ndarray, sites: np.ndarray) -> float:
+def _served(reach, weights: np.ndarray, sites: np.ndarray, times: int = 1) -> float:
+    """Weight within the standard of at least ``times`` of the sites."""
     if len(sites) == 0:
         return 0.0
     hit = reach.tocsc()[:, np.asarray(sites, int)].tocsr()
-    return float(weights[np.diff(hit.indptr) > 0].sum())
+    return float(weights[np.diff(hit.indptr) >= times].sum())
+
+
+def _capacities(existing: gpd.GeoDataFrame, kind: str) -> np.ndarray:
+    """Places of the existing sites (persons); a missing or bad value is an error."""
+    if "capacity" not in existing:
+        raise ValueError(f"capacitated_max_coverage needs a 'capacity' column for the existing "
+                         f"{kind} facilities")
+    cap = pd.to_numeric(existing["capacity"], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(cap) | (cap < 0))
+    if bad.size:
+        fid = existing["id"].iloc[bad[0]]
+        raise ValueError(f"facility {fid!r}: capacity {existing['capacity'].iloc[bad[0]]!r} is "
+                         "not a number ≥ 0 (needed by capacitated_max_coverage)")
+    return cap
 
 
 def _marginal_gains(reach, weights, fixed, chosen) -> list[float]:

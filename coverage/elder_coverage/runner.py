@@ -323,7 +323,8 @@ class _Run:
             p["kind"], study.cells, _open(fac), self.net, self.std, seats=study.seats,
             villages=study.villages, measure=p.get("measure", "elders"),
             target=p.get("target", 1.0), max_new=p.get("max_new"),
-            candidates=p.get("candidates", "both"), time_limit=p.get("time_limit_s", 60))
+            candidates=p.get("candidates", "both"), time_limit=p.get("time_limit_s", 60),
+            model=p.get("model"), new_capacity=p.get("new_capacity"))
         new = plan.new_sites
         self.new_site_points = new
         if len(new):

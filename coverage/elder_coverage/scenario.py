@@ -38,6 +38,9 @@ ROAD_CHOICES = ("sample", "straight_line")
 NEW_SITE_KINDS = ("dining_hall", "rural_courtyard", "day_care", "township_centre")
 MEASURES = ("elders", "townships", "villages")
 CANDIDATES = ("villages", "seats", "both")
+#: analyses.new_sites.model (elder_coverage.new_sites.MODELS); all but set_cover need max_new.
+NEW_SITE_MODELS = ("set_cover", "max_coverage", "backup_coverage", "capacitated_max_coverage",
+                   "p_center")
 OUTPUT_KEYS = ("map", "report", "geopackage")
 #: File types of each output name (the writers choose their format from the file itself).
 OUTPUT_SUFFIXES = {"map": (".html", ".htm"), "report": (".html", ".htm"),
@@ -316,6 +319,8 @@ _ANALYSES = {
         "candidates": _choice(CANDIDATES),
         "county": None,
         "time_limit_s": _number(1, 3600),
+        "model": _choice(NEW_SITE_MODELS),
+        "new_capacity": _number(0, None),
     },
 }
 
@@ -347,6 +352,13 @@ def _analyses(ctx: _Ctx, raw: Any) -> dict[str, dict[str, Any]]:
                 checked[k] = spec[k](ctx, key, v)
         if name == "new_sites" and "kind" not in checked:
             raise ctx.fail("analyses.new_sites.kind", "required (dining_hall or rural_courtyard …)")
+        if name == "new_sites" and checked.get("model", "set_cover") not in (
+                "set_cover", "max_coverage") and "max_new" not in checked:
+            raise ctx.fail("analyses.new_sites.max_new",
+                           f"required with model {checked['model']} (the number of new sites)")
+        if checked.get("model") == "capacitated_max_coverage" and "new_capacity" not in checked:
+            raise ctx.fail("analyses.new_sites.new_capacity",
+                           "required with model capacitated_max_coverage (places per new site)")
         out[name] = checked
     return out
 

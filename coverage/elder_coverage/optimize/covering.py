@@ -27,11 +27,12 @@ WITH_START_OPTIONS = {"presolve": "off", "mip_heuristic_effort": 0.0,
                       "mip_heuristic_run_root_reduced_cost": False}
 
 
-def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int):
+def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int,
+              merge: bool = True):
     """Merge rows with identical candidate sets.
 
-    Returns the incidence matrix (patterns × candidate columns, CSR with sorted indices),
-    the pattern of every given row, and the merged weights.
+    Returns the incidence matrix (patterns × candidate columns, CSR with sorted indices)
+    and the pattern of every given row. ``merge=False`` keeps one pattern per row.
     """
     counts = np.diff(reach.indptr)[rows]
     starts = reach.indptr[rows]
@@ -45,6 +46,8 @@ def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int):
                        shape=(rows.size, n_cand))
     inc.sum_duplicates()
     inc.sort_indices()
+    if not merge:
+        return inc, np.arange(rows.size)
     key_of: dict[bytes, int] = {}
     pattern = np.empty(rows.size, np.int64)
     ip, ix = inc.indptr, inc.indices
@@ -465,10 +468,16 @@ def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
                          status, integral)
     what = ("every reachable row with weight > 0" if need is None
             else f"{target:.4g} of the total weight")
+    message = note + (f"set cover of {what} solved by HiGHS" if status == "optimal"
+                      else f"stopped early: {out.message}")
+    if not (reachable & (w > 0)).any():
+        # "Optimal with no sites" would read as "nothing needs building" when in fact no
+        # allowed site can serve anybody within the limit.
+        status = "nothing_to_cover"
+        message = (note + "nothing to cover: no demand row with weight > 0 is within the "
+                   "limit of an allowed site; only the sites the rules require are open")
     return _finish("set_cover", reach, within, mask, objective, status, bound, clock,
-                   unreachable, note + (f"set cover of {what} solved by HiGHS" if status ==
-                                        "optimal" else f"stopped early: {out.message}"),
-                   details)
+                   unreachable, message, details)
 
 
 def _fill_groups(y: np.ndarray, rules: SiteRules, cand: np.ndarray, sc: np.ndarray):

@@ -153,8 +153,9 @@ def _finish(reach: Reach, allowed_reach: Reach, chosen_sites: np.ndarray, status
         row_cost = np.where(unserved, penalty, dist)
     else:
         row_cost = dist
-    with np.errstate(invalid="ignore"):
-        objective = float((w[reachable] * row_cost[reachable]).sum())
+    # Zero-weight rows cost nothing even when no open site reaches them (0 × inf is NaN).
+    counted = reachable & (w > 0)
+    objective = float((w[counted] * row_cost[counted]).sum())
     bound = settle_bound(bound, objective, status, integral)
     gap = relative_gap(objective, bound)
     return OptimizeResult(
@@ -174,8 +175,9 @@ def _dense_costs(sub_indptr, sub_cols, sub_cost, w, n_cols, penalty):
     if n * n_cols > DENSE_LIMIT:
         raise ValueError(
             f"the p-median heuristic needs a dense {n} × {n_cols} matrix "
-            f"({n * n_cols:,} entries > {DENSE_LIMIT:,}); reduce the demand rows (aggregate "
-            "cells) or the candidate sites")
+            f"({n * n_cols:,} entries > {DENSE_LIMIT:,}); aggregate the demand rows "
+            "(elder_coverage.optimize.aggregate_demand, or p_median_aggregated for "
+            "straight-line costs, which also bounds the error) or reduce the candidate sites")
     rows = np.repeat(np.arange(n), np.diff(sub_indptr))
     wc = w[rows] * sub_cost
     worst = float(w.sum() * (sub_cost.max() if sub_cost.size else 0.0))

@@ -109,6 +109,13 @@ def as_reach(cost, weights=None) -> Reach:
     ValueError
         Wrong shape, non-numeric or negative costs, bad weights.
     """
+    if isinstance(cost, Reach):
+        # Already validated (a model that solves many sub-problems on one matrix, e.g. the
+        # p-center's radius search): only the weights may change.
+        if weights is None:
+            return cost
+        return Reach(cost.n_demand, cost.n_sites, cost.indptr, cost.indices, cost.cost,
+                     _check_weights(weights, cost.n_demand))
     if sp.issparse(cost):
         if cost.ndim != 2:
             raise ValueError(f"cost must be 2-D (demand × sites); got {cost.ndim}-D")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Status words a result can carry.
-STATUSES = ("optimal", "time_limit", "feasible", "infeasible")
+STATUSES = ("optimal", "time_limit", "feasible", "infeasible", "nothing_to_cover")
 
 
 def _frozen(a, dtype) -> np.ndarray:
@@ -37,8 +37,10 @@ class OptimizeResult:
         Relative gap between ``objective`` and ``bound`` (0 when proven optimal).
     status : str
         ``"optimal"`` (proven within the tolerance), ``"time_limit"`` (stopped early; best
-        solution so far), ``"feasible"`` (heuristic answer with a bound but no proof) or
-        ``"infeasible"`` (no choice satisfies the request, see ``message``).
+        solution so far), ``"feasible"`` (heuristic answer with a bound but no proof),
+        ``"infeasible"`` (no choice satisfies the request, see ``message``) or
+        ``"nothing_to_cover"`` (set cover: no demand with weight > 0 is within the limit of
+        an allowed site, so only the sites the rules force are open).
     seconds : float
         Wall-clock seconds spent, model building included.
     bound : float

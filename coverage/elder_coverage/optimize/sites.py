@@ -71,6 +71,9 @@ class SiteRules:
                         + (f" ({short.size} groups short)" if short.size > 1 else ""))
         if p is None:
             return ""
+        if p == 0:
+            # Like p above the allowed sites: a request no site set meets, not a malformed one.
+            return "p=0 opens no site; p counts every open site (fixed ones included)"
         n_fixed = int(self.fixed.sum())
         n_allowed = int(self.allowed.sum())
         if n_fixed > p:
@@ -173,11 +176,15 @@ def _count(value, name: str) -> int:
 
 
 def check_p(p, name: str = "p") -> int:
-    """Validate a number of open sites."""
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1:
-        if isinstance(p, float) and p.is_integer() and p >= 1:
+    """Validate a number of open sites (a whole number ≥ 0).
+
+    ``p = 0`` passes here and, like a ``p`` above the number of allowed sites, makes the
+    model answer ``"infeasible"`` with the reason (see :meth:`SiteRules.problems`).
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
+        if isinstance(p, float) and p.is_integer() and p >= 0:
             return int(p)
-        raise ValueError(f"{name} must be a whole number ≥ 1; got {p!r}")
+        raise ValueError(f"{name} must be a whole number ≥ 0; got {p!r}")
     return int(p)
 
 
