@@ -54,6 +54,8 @@ class Scenario:
     roads: str | Path = "sample"
     townships: Path | None = None
     villages: Path | None = None
+    seats: Path | None = None
+    read_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     standards: dict[str, Any] = field(default_factory=dict)
     analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
@@ -127,6 +129,50 @@ def _input_path(ctx: _Ctx, key: str, value: Any, directory: bool = False) -> Pat
     if not directory and not path.is_file():
         raise ctx.fail(key, f"file not found: {path}")
     return path
+
+
+#: Reader options an input file may carry when given as a mapping ``{path: ..., ...}``.
+FILE_OPTIONS = ("path", "layer", "source_crs", "encoding")
+
+
+def _source_crs(ctx: _Ctx, key: str, value: Any) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    text = _str(ctx, key, text)
+    try:
+        CRS.from_user_input(text)
+    except CRSError:
+        raise ctx.fail(key, f"not a CRS pyproj knows, got {text!r} (e.g. 'EPSG:4326')") from None
+    return text
+
+
+def _input_file(ctx: _Ctx, key: str, value: Any) -> tuple[Path, dict[str, Any]]:
+    """A file given as a path, or as ``{path, layer?, source_crs?, encoding?}``."""
+    if not isinstance(value, Mapping):
+        return _input_path(ctx, key, value), {}
+    body = _mapping(ctx, key, value, dict.fromkeys(FILE_OPTIONS))
+    if "path" not in body:
+        raise ctx.fail(f"{key}.path", "required when the input is given as a mapping")
+    opts: dict[str, Any] = {}
+    if "layer" in body:
+        layer = body["layer"]
+        opts["layer"] = layer if isinstance(layer, int) and not isinstance(layer, bool) \
+            else _str(ctx, f"{key}.layer", layer)
+    if "source_crs" in body:
+        opts["source_crs"] = _source_crs(ctx, f"{key}.source_crs", body["source_crs"])
+    if "encoding" in body:
+        import codecs
+
+        enc = _str(ctx, f"{key}.encoding", body["encoding"])
+        try:
+            codecs.lookup(enc)
+        except LookupError:
+            raise ctx.fail(f"{key}.encoding", f"unknown encoding {enc!r} (e.g. GBK, "
+                                              "GB18030, UTF-8)") from None
+        opts["encoding"] = enc
+    return _input_path(ctx, f"{key}.path", body["path"]), opts
 
 
 def _output_name(ctx: _Ctx, key: str, value: Any) -> str:
@@ -203,7 +249,8 @@ def _analyses(ctx: _Ctx, raw: Any) -> dict[str, dict[str, Any]]:
 
 def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     spec = {"worldpop_dir": None, "raster": None, "table": None, "column": None,
-            "age_floor": None, "year": None, "iso": None}
+            "age_floor": None, "year": None, "iso": None, "invalid": None, "outside": None,
+            "layer": None, "source_crs": None}
     body = _mapping(ctx, "inputs.population", raw, spec)
     sources = [k for k in ("worldpop_dir", "raster", "table") if k in body]
     if len(sources) != 1:
@@ -222,6 +269,16 @@ def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
         out["iso"] = _str(ctx, "inputs.population.iso", body["iso"])
     if "column" in body:
         out["column"] = _str(ctx, "inputs.population.column", body["column"])
+    if "invalid" in body:
+        out["invalid"] = _choice(("raise", "mask"))(ctx, "inputs.population.invalid",
+                                                    body["invalid"])
+    if "outside" in body:
+        out["outside"] = _choice(("raise", "drop"))(ctx, "inputs.population.outside",
+                                                    body["outside"])
+    if "layer" in body:
+        out["layer"] = _str(ctx, "inputs.population.layer", body["layer"])
+    if "source_crs" in body:
+        out["source_crs"] = _source_crs(ctx, "inputs.population.source_crs", body["source_crs"])
     if src == "table" and "column" not in out:
         raise ctx.fail("inputs.population.column", "required with a table (the elder-count column)")
     return out
@@ -262,9 +319,11 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
                     {"sample": None, "counties": None, "boundary": None})
     if "sample" in area and "boundary" in area:
         raise ctx.fail("study_area", "give either sample or boundary, not both")
+    read_options: dict[str, dict[str, Any]] = {}
     if "boundary" in area:
         kwargs["sample"] = None
-        kwargs["boundary"] = _input_path(ctx, "study_area.boundary", area["boundary"])
+        kwargs["boundary"], read_options["boundary"] = _input_file(
+            ctx, "study_area.boundary", area["boundary"])
     else:
         kwargs["sample"] = _choice(SAMPLE_AREAS)(ctx, "study_area.sample",
                                                  area.get("sample", "jilin_city_rural"))
@@ -273,12 +332,16 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
 
     inputs = _mapping(ctx, "inputs", top.get("inputs"),
                       {"population": None, "facilities": None, "roads": None,
-                       "townships": None, "villages": None})
+                       "townships": None, "villages": None, "seats": None})
     if "population" in inputs:
         kwargs["population"] = _population(ctx, inputs["population"])
-    for key in ("facilities", "townships", "villages"):
+    for key in ("facilities", "townships", "villages", "seats"):
         if key in inputs:
-            kwargs[key] = _input_path(ctx, f"inputs.{key}", inputs[key])
+            kwargs[key], read_options[key] = _input_file(ctx, f"inputs.{key}", inputs[key])
+    if "seats" in kwargs and "townships" not in kwargs:
+        raise ctx.fail("inputs.seats", "needs inputs.townships (seats are matched to township "
+                                       "polygons by code)")
+    kwargs["read_options"] = {k: v for k, v in read_options.items() if v}
     if "roads" in inputs:
         roads = inputs["roads"]
         kwargs["roads"] = (
