@@ -332,7 +332,8 @@ def _finish(
     ox = _osmnx()
     G = _drop_non_roads(G)
     if G.number_of_edges() == 0:
-        raise InputError("no roads (no ways with a usable highway tag)", path=path)
+        after = "".join(f"; {n}" for n in G.graph.get("notes", []))
+        raise InputError(f"no roads (no ways with a usable highway tag){after}", path=path)
     if simplify:
         # Keep nodes where class or access changes, so one edge never mixes a footway with
         # a street and walkability/drivability stay exact per edge.
