@@ -308,7 +308,7 @@ def _area_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:
     pts = gpd.GeoDataFrame(geometry=points.reset_index(drop=True))
     joined = gpd.sjoin(pts, areas[["code", "geometry"]], how="left", predicate="intersects")
     joined = joined[~joined.index.duplicated()]
-    codes = joined["code"].to_numpy(dtype=object)
+    codes = np.array(joined["code"].to_numpy(dtype=object), dtype=object)
     lost = pd.isna(codes)
     if lost.any():
         from elder_coverage.io._common import INSIDE_TOLERANCE_M

@@ -131,17 +131,23 @@ def _dissolve_parts(gdf: gpd.GeoDataFrame, path: PathLike, code_field: str) -> g
 
 
 
+#: Extra code/name column names of village lists (村代码 is the 12-digit statistical code).
+VILLAGE_CODE_NAMES: tuple[str, ...] = ("village_code", "村代码", "村编码", "村庄代码", "村级代码")
+VILLAGE_NAME_NAMES: tuple[str, ...] = ("village", "village_name", "村名", "村名称", "村庄名称")
+
+
 def _place_points(
     path: PathLike, what: str, *, crs: Any, layer: str | int | None, source_crs: Any,
-    encoding: str | None,
+    encoding: str | None, codes: tuple[str, ...] = (), names: tuple[str, ...] = (),
 ) -> tuple[gpd.GeoDataFrame, str]:
     """Points (polygons reduced to an interior point) with ``code``/``name``, in metres."""
     raw = read_points(path, layer=layer, source_crs=source_crs, encoding=encoding)
-    code_c = find_column(raw.columns, CODE_NAMES, path=path, what="code")
+    code_names = (*codes, *CODE_NAMES)
+    code_c = find_column(raw.columns, code_names, path=path, what="code")
     if code_c is None:
-        raise InputError(f"no {what} code column (tried {', '.join(CODE_NAMES)}); columns "
+        raise InputError(f"no {what} code column (tried {', '.join(code_names)}); columns "
                          f"are {list(raw.columns.drop(raw.geometry.name))}", path=path)
-    name_c = find_column(raw.columns, NAME_NAMES, path=path, what="name")
+    name_c = find_column(raw.columns, (*names, *NAME_NAMES), path=path, what="name")
     out = raw.rename(columns={code_c: "code", **({name_c: "name"} if name_c else {})})
     out["code"] = code_text(out["code"])
     bad = np.flatnonzero(out["code"].isna().to_numpy())
@@ -202,7 +208,7 @@ def read_villages(
     from elder_coverage.io.population import COUNT_ALIASES
 
     out, _ = _place_points(path, "village", crs=crs, layer=layer, source_crs=source_crs,
-                           encoding=encoding)
+                           encoding=encoding, codes=VILLAGE_CODE_NAMES, names=VILLAGE_NAME_NAMES)
     count_c = find_column(out.columns, COUNT_ALIASES[60], path=path, what="60+ count")
     if count_c is None:
         raise InputError(f"no 60+ count column (accepted: {', '.join(COUNT_ALIASES[60])}); "
