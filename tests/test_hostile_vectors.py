@@ -54,7 +54,8 @@ def test_common_open_words_mean_open(tmp_path: Path, word: str) -> None:
 
 
 def test_planned_closed_and_blank_status(tmp_path: Path) -> None:
-    f = read_facilities(facility_csv(tmp_path, ["规划中", "已关闭", "停用", "", "under construction"]))
+    words = ["规划中", "已关闭", "停用", "", "under construction"]
+    f = read_facilities(facility_csv(tmp_path, words))
     got = [None if pd.isna(v) else v for v in f["status"]]
     assert got == ["planned", "closed", "closed", None, "planned"]
 
@@ -299,7 +300,8 @@ def test_output_tables_keep_full_precision_and_whole_counts(tmp_path: Path) -> N
                        "lon": [126.123456789], "lat": [43.987654321]})
     _write_csv(df, tmp_path / "t.csv")
     text = (tmp_path / "t.csv").read_text(encoding="utf-8")
-    assert text.splitlines()[1] == "220000,5551165,1234568,0.1234567891234,126.123456789,43.987654321"
+    assert text.splitlines()[1] == ("220000,5551165,1234568,0.1234567891234,126.123456789,"
+                                    "43.987654321")
     back = pd.read_csv(tmp_path / "t.csv")
     assert back["lon"].iloc[0] == 126.123456789  # not 126.123 (≈ 40 m off)
 
