@@ -327,3 +327,17 @@ def test_points_on_the_study_area_keep_their_county_code(tmp_path: Path) -> None
     got = [v if isinstance(v, str) else None for v in _area_of(pts, county)]
     # Just outside (kept by the facility reader) gets the county; 80 km away gets none.
     assert got == ["220299", "220299", None]
+
+
+def test_cli_gbk_townships_keep_the_urban_test_and_say_which_encoding(tmp_path: Path) -> None:
+    sc = own_data(tmp_path / "in", extra="  townships: towns.shp\n")
+    gbk_shapefile(tmp_path / "in")
+    before = snapshot(tmp_path / "in")
+    assert main(["run", str(sc), "--out", str(tmp_path / "out")]) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert any("towns.shp: Shapefile has no .cpg file; its text was read as GB18030" in n
+               for n in s["notes"])
+    assert any("names ending in 街道 (1 of 2 are 街道)" in n for n in s["notes"])
+    towns = pd.read_csv(tmp_path / "out" / "coverage_by_township.csv", dtype={"code": str})
+    assert set(towns["name"]) == {"东风街道", "双河镇"}
+    assert snapshot(tmp_path / "in") == before

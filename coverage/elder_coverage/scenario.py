@@ -131,8 +131,10 @@ def _input_path(ctx: _Ctx, key: str, value: Any, directory: bool = False) -> Pat
     return path
 
 
-#: Reader options an input file may carry when given as a mapping ``{path: ..., ...}``.
+#: Reader options an input file may carry when given as a mapping ``{path: ..., ...}``;
+#: polygon layers (boundary, townships) may also name their code and name columns.
 FILE_OPTIONS = ("path", "layer", "source_crs", "encoding")
+POLYGON_OPTIONS = ("code_column", "name_column")
 
 
 def _source_crs(ctx: _Ctx, key: str, value: Any) -> str:
@@ -148,11 +150,15 @@ def _source_crs(ctx: _Ctx, key: str, value: Any) -> str:
     return text
 
 
-def _input_file(ctx: _Ctx, key: str, value: Any) -> tuple[Path, dict[str, Any]]:
-    """A file given as a path, or as ``{path, layer?, source_crs?, encoding?}``."""
+def _input_file(
+    ctx: _Ctx, key: str, value: Any, polygons: bool = False,
+) -> tuple[Path, dict[str, Any]]:
+    """A file given as a path, or as ``{path, layer?, source_crs?, encoding?}`` (polygon
+    layers also ``code_column?``, ``name_column?``)."""
     if not isinstance(value, Mapping):
         return _input_path(ctx, key, value), {}
-    body = _mapping(ctx, key, value, dict.fromkeys(FILE_OPTIONS))
+    allowed = (*FILE_OPTIONS, *POLYGON_OPTIONS) if polygons else FILE_OPTIONS
+    body = _mapping(ctx, key, value, dict.fromkeys(allowed))
     if "path" not in body:
         raise ctx.fail(f"{key}.path", "required when the input is given as a mapping")
     opts: dict[str, Any] = {}
@@ -172,6 +178,9 @@ def _input_file(ctx: _Ctx, key: str, value: Any) -> tuple[Path, dict[str, Any]]:
             raise ctx.fail(f"{key}.encoding", f"unknown encoding {enc!r} (e.g. GBK, "
                                               "GB18030, UTF-8)") from None
         opts["encoding"] = enc
+    for k in POLYGON_OPTIONS:
+        if k in body:
+            opts[k] = _str(ctx, f"{key}.{k}", body[k])
     return _input_path(ctx, f"{key}.path", body["path"]), opts
 
 
@@ -323,7 +332,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "boundary" in area:
         kwargs["sample"] = None
         kwargs["boundary"], read_options["boundary"] = _input_file(
-            ctx, "study_area.boundary", area["boundary"])
+            ctx, "study_area.boundary", area["boundary"], polygons=True)
     else:
         kwargs["sample"] = _choice(SAMPLE_AREAS)(ctx, "study_area.sample",
                                                  area.get("sample", "jilin_city_rural"))
@@ -337,7 +346,8 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
         kwargs["population"] = _population(ctx, inputs["population"])
     for key in ("facilities", "townships", "villages", "seats"):
         if key in inputs:
-            kwargs[key], read_options[key] = _input_file(ctx, f"inputs.{key}", inputs[key])
+            kwargs[key], read_options[key] = _input_file(ctx, f"inputs.{key}", inputs[key],
+                                                         polygons=key == "townships")
     if "seats" in kwargs and "townships" not in kwargs:
         raise ctx.fail("inputs.seats", "needs inputs.townships (seats are matched to township "
                                        "polygons by code)")

@@ -84,8 +84,10 @@ def read_boundaries(
     src = gdf.crs
     code_c = find_column(gdf.columns, CODE_NAMES, explicit=code_column, path=path, what="code")
     if code_c is None:
-        raise InputError(f"no code column (tried {', '.join(CODE_NAMES)}); pass code_column=; "
-                         f"columns are {list(gdf.columns.drop(gdf.geometry.name))}", path=path)
+        raise InputError(f"no code column (tried {', '.join(CODE_NAMES)}); pass code_column= "
+                         "(in a scenario, give the input as a mapping with code_column, e.g. "
+                         "boundary: {path: counties.shp, code_column: QHDM}); columns are "
+                         f"{list(gdf.columns.drop(gdf.geometry.name))}", path=path)
     name_c = find_column(gdf.columns, NAME_NAMES, explicit=name_column, path=path, what="name")
     out = gdf.drop(columns=[c for c in ("code", "name") if c not in (code_c, name_c)
                             and c in gdf.columns])

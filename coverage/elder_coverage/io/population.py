@@ -300,7 +300,8 @@ def find_worldpop_files(
                          "({iso}_{sex}_{age}_{year}.tif)", path=root)
     if len(found) > 1:
         sets = ", ".join(f"{i}/{y}{r}" for i, y, r in sorted(found))
-        raise InputError(f"several WorldPop sets ({sets}); pass iso= and year= to choose one",
+        raise InputError(f"several WorldPop sets ({sets}); pass iso= and year= to choose one "
+                         "(scenario keys inputs.population.iso and inputs.population.year)",
                          path=root)
     return next(iter(found.values()))
 
@@ -652,7 +653,8 @@ def read_elder_table(
             found[col] = c
     if not found:
         names = "; ".join(f"{a}+: {', '.join(v[:3])}…" for a, v in COUNT_ALIASES.items())
-        raise InputError(f"no elder-count column ({names}); pass columns={{60: 'name'}}; "
+        raise InputError(f"no elder-count column ({names}); pass columns={{60: 'name'}} "
+                         "(scenario key inputs.population.column); "
                          f"columns are {[c for c in raw.columns if c != raw.geometry.name]}",
                          path=path)
     values: dict[str, np.ndarray] = {}
