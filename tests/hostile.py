@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import Polygon, box
@@ -107,3 +108,16 @@ def run_refused(scenario: Path, out: Path, capsys) -> str:
     assert not leftovers, f"partial output left behind: {leftovers}"
     assert snapshot(scenario.parent) == before, "the user's files were changed"
     return err
+
+
+#: Files a reader must never leave beside the user's inputs (GDAL statistics side-cars,
+#: temporary files of an interrupted write).
+STRAY = ("*.aux.xml", "*.tmp", ".*.tmp", "*.ovr", "*.lock")
+
+
+@pytest.fixture(autouse=True)
+def no_stray_files(tmp_path: Path):
+    """After every hostile test: nothing was written beside the inputs but what it made."""
+    yield
+    stray = [str(p.relative_to(tmp_path)) for pattern in STRAY for p in tmp_path.rglob(pattern)]
+    assert not stray, f"files left beside the inputs: {stray}"

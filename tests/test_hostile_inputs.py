@@ -7,7 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from hostile import FACILITIES_CSV, write_county
+from hostile import (
+    FACILITIES_CSV,
+    no_stray_files,  # noqa: F401 (autouse: no stray files)
+    write_county,
+)
 
 import elder_coverage.io as cio
 from elder_coverage.scenario import ScenarioError, parse_scenario

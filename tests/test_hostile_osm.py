@@ -9,7 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
-from hostile import LAT0, LON0, grid_osm, own_data, run_refused, snapshot
+from hostile import (
+    LAT0,
+    LON0,
+    grid_osm,
+    no_stray_files,  # noqa: F401 (autouse: no stray files)
+    own_data,
+    run_refused,
+    snapshot,
+)
 
 from elder_coverage.io import InputError, graph_from_osm_xml, notes_of
 from elder_coverage.io.roads import is_drivable, is_walkable

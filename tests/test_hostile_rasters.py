@@ -14,6 +14,7 @@ from hostile import (
     LON0,
     RES,
     ROWS,
+    no_stray_files,  # noqa: F401 (autouse: no stray files)
     own_data,
     run_refused,
     snapshot,

@@ -16,6 +16,7 @@ from hostile import (
     FACILITIES_CSV,
     LAT0,
     LON0,
+    no_stray_files,  # noqa: F401 (autouse: no stray files)
     own_data,
     run_refused,
     snapshot,

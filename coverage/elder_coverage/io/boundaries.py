@@ -224,8 +224,8 @@ def read_villages(
     out["elders_60"] = counts.to_numpy()
     if study_area is not None:
         area = study_area_union(study_area, out.crs)
-        dist = out.geometry.distance(area).to_numpy()
-        far = dist > INSIDE_TOLERANCE_M
+        far = ~out.geometry.intersects(area).to_numpy()
+        far[far] = out.geometry[far].distance(area).to_numpy() > INSIDE_TOLERANCE_M
         if far.all():
             raise InputError(f"none of the {len(out)} villages lies inside the study area",
                              path=path, field="geometry")

@@ -246,8 +246,13 @@ def _read_band(
         notes.append(f"{path.name} band {band}: nodata value 0 read as 0 persons")
     bad = is_nodata | ~np.isfinite(data) | (data < 0)
     if study_area is not None and bad.any():
-        inside = _inside_mask(data.shape, grid["transform"], grid["crs"], study_area)
-        report = bad & inside
+        # Rasterised once per grid: a province window is tens of millions of cells and
+        # WorldPop has a dozen bands on the same grid.
+        holder = ref if ref is not None else grid
+        if "inside" not in holder:
+            holder["inside"] = _inside_mask(data.shape, grid["transform"], grid["crs"],
+                                            study_area)
+        report = bad & holder["inside"]
     else:
         report = bad
     if report.any() and invalid == "raise":
