@@ -161,3 +161,14 @@ def test_file_with_only_unknown_ways_is_no_roads(tmp_path: Path) -> None:
     p.write_text(osm({10: ([1, 2], {"building": "yes"})}))
     with pytest.raises(InputError, match=r"none.osm: no roads"):
         graph_from_osm_xml(p)
+
+
+def test_notes_survive_a_graphml_round_trip(tmp_path: Path) -> None:
+    from elder_coverage.io import load_graph, save_graph
+
+    p = tmp_path / "t.osm"
+    p.write_text(osm({10: ([1, 2, 98, 3], {"highway": "trail"})}))
+    G = graph_from_osm_xml(p, simplify=False)
+    save_graph(G, tmp_path / "g.graphml")
+    back = load_graph(tmp_path / "g.graphml")
+    assert notes_of(back) == notes_of(G) and len(notes_of(G)) == 2

@@ -517,7 +517,8 @@ def load_graph(
     p = check_file(path)
     edge_dtypes = {EDGE_WALK_MINUTES: float, EDGE_DRIVE_MINUTES: float, "speed_kph": float,
                    "walk_only": _bool_text}
-    graph_dtypes = {"walk_kph": float, "walk_factor": float, "drive_factor": float}
+    graph_dtypes = {"walk_kph": float, "walk_factor": float, "drive_factor": float,
+                    "notes": _text_list}
     try:
         G = ox.load_graphml(p, edge_dtypes=edge_dtypes, graph_dtypes=graph_dtypes)
     except Exception as exc:
@@ -538,6 +539,17 @@ def load_graph(
                          walk_kph=walk_kph, drive_speeds=drive_speeds)
     G.graph["source_path"] = os.fspath(p)
     return G
+
+
+def _text_list(v: str) -> list[str]:
+    # GraphML stores the notes list as its repr; read it back as a list, never as code.
+    import ast
+
+    try:
+        out = ast.literal_eval(v)
+    except (ValueError, SyntaxError):
+        return [str(v)]
+    return [str(x) for x in out] if isinstance(out, list | tuple) else [str(out)]
 
 
 def _bool_text(v: str) -> bool:
