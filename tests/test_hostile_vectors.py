@@ -342,3 +342,18 @@ def test_cli_gbk_townships_keep_the_urban_test_and_say_which_encoding(tmp_path: 
     towns = pd.read_csv(tmp_path / "out" / "coverage_by_township.csv", dtype={"code": str})
     assert set(towns["name"]) == {"东风街道", "双河镇"}
     assert snapshot(tmp_path / "in") == before
+
+
+def test_geopackage_with_a_styles_table_is_one_layer(tmp_path: Path) -> None:
+    import pyogrio
+
+    p = tmp_path / "c.gpkg"
+    # QGIS keeps layer styles in an attribute-only table: not a second layer to choose from.
+    pyogrio.write_dataframe(pd.DataFrame({"styleName": ["默认"], "styleQML": ["<qgis/>"]}), p,
+                            layer="layer_styles", driver="GPKG")
+    gpd.GeoDataFrame({"code": ["220299"], "name": ["示例县"]},
+                     geometry=[box(126.40, 43.86, 126.45, 43.90)], crs=4326).to_file(
+        p, layer="county", driver="GPKG")
+    assert sorted(str(n) for n, _ in pyogrio.list_layers(p)) == ["county", "layer_styles"]
+    b = read_boundaries(p)
+    assert b["code"].tolist() == ["220299"]

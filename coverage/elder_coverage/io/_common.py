@@ -215,10 +215,12 @@ def points_from_table(
 
 
 def _layers(p: Path) -> list[str]:
+    """Names of the layers with geometry; attribute-only tables (QGIS keeps its styles in a
+    ``layer_styles`` table of the GeoPackage) are not candidates."""
     import pyogrio
 
     try:
-        return [str(name) for name, _ in pyogrio.list_layers(p)]
+        return [str(name) for name, geom in pyogrio.list_layers(p) if geom is not None]
     except Exception:  # noqa: BLE001 - unreadable files are reported by the read itself
         return []
 
@@ -278,6 +280,8 @@ def read_vector(
         if len(names) > 1:
             raise InputError(f"file has {len(names)} layers ({', '.join(names)}); pass "
                              f"layer= to choose one ({SCENARIO_LAYER})", path=p, field="layer")
+        # Named, since GDAL's first layer may be an attribute table listed before it.
+        layer = names[0] if names else None
     note = None
     if encoding is None and p.suffix.lower() == ".shp" and not p.with_suffix(".cpg").exists():
         try:
