@@ -91,6 +91,8 @@ STATUS_WORDS: dict[str, tuple[str, ...]] = {
     "closed": ("closed", "inactive", "suspended", "merged", "关闭", "已关闭", "停业", "停运",
                "撤并", "已撤并", "撤销", "已撤销", "暂停", "暂停运营", "暂停营业", "停用",
                "闲置", "歇业", "注销", "已注销"),
+    # A run's own facilities.csv marks the sites it added "new"; fed back in, they stay so.
+    "new": ("new",),
 }
 
 
@@ -103,8 +105,8 @@ STATUS_LOOKUP: dict[str, str] = {_status_key(w): status for status, words in STA
 
 
 def normalise_status(value: Any) -> str | None:
-    """Schema status (``"open"``, ``"planned"``, ``"closed"``) of a Chinese or English word,
-    None for a blank, or ``"?"`` for a word not in :data:`STATUS_WORDS`."""
+    """Schema status (``"open"``, ``"planned"``, ``"closed"``, ``"new"``) of a Chinese or
+    English word, None for a blank, or ``"?"`` for a word not in :data:`STATUS_WORDS`."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if str(value).strip() == "":
