@@ -359,3 +359,32 @@ def test_geopackage_with_a_styles_table_is_one_layer(tmp_path: Path) -> None:
     assert sorted(str(n) for n, _ in pyogrio.list_layers(p)) == ["county", "layer_styles"]
     b = read_boundaries(p)
     assert b["code"].tolist() == ["220299"]
+
+
+def test_gbk_facility_csv_is_read_and_the_encoding_noted(tmp_path: Path) -> None:
+    p = tmp_path / "sites.csv"
+    p.write_bytes(FACILITIES_CSV.encode("gbk"))
+    f = read_facilities(p)
+    assert f["name"].tolist() == ["示例敬老院", "示例助老餐厅"]
+    assert any("sites.csv: text is not UTF-8; read as GB18030" in n for n in notes_of(f))
+    assert not notes_of(read_facilities(write_utf8(tmp_path / "u.csv", FACILITIES_CSV)))
+
+
+def write_utf8(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_elder_table_wholly_outside_is_an_error_not_zero(tmp_path: Path) -> None:
+    county = read_boundaries(write_county(tmp_path / "c.geojson"))
+    p = write_utf8(tmp_path / "grid.csv", "id,elders_60,lon,lat\n1,30,127.41,43.89\n"
+                                          "2,20,127.42,43.88\n")
+    with pytest.raises(InputError, match=r"grid.csv: does not overlap the study area: all 2 "
+                                         r"populated row\(s\) \(50 elders aged 60\+\)"):
+        read_elder_table(p, counties=county, outside="drop")
+    p = write_utf8(tmp_path / "grid.csv", "id,elders_60,lon,lat\n1,30,127.41,43.89\n"
+                                          "2,20,126.42,43.88\n")
+    cells = read_elder_table(p, counties=county, outside="drop")
+    assert cells["elders_60"].tolist() == [20.0]
+    assert any("30 of 50 elders aged 60+ (60.0%) in 1 row(s) lie outside" in n
+               for n in notes_of(cells))

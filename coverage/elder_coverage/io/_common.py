@@ -157,6 +157,9 @@ def read_csv(path: PathLike, **kwargs: Any) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise InputError("file has a header but no data rows", path=p)
+    if enc == "gb18030" and last is not None:
+        add_note(df, f"{p.name}: text is not UTF-8; read as GB18030 (GBK), the encoding of "
+                     "spreadsheets saved on Chinese-locale Windows")
     return df
 
 
@@ -211,6 +214,7 @@ def points_from_table(
         geometry=gpd.points_from_xy(coords[xc], coords[yc]),
         crs=crs,
     )
+    gdf.attrs = dict(df.attrs)
     return gdf
 
 
