@@ -1,4 +1,5 @@
-"""Helpers of the hostile-input tests: fingerprint a user's folder, find leftovers, run the CLI."""
+"""Helpers of the hostile-input suites: fingerprint a user's folder, find leftovers, build small
+inputs (rasters, boundaries, OSM files), run the CLI."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import hashlib
 import os
 from pathlib import Path
 
-from elder_coverage.cli import main
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from shapely.geometry import Polygon, box
 
+from elder_coverage.cli import EXIT_USAGE, main
 
 def tree_digest(root: Path) -> dict[str, str]:
     """Every entry below ``root``: file content hashes and modes, link targets, folders.
@@ -74,3 +81,114 @@ def refused(capsys, tmp_path: Path, *argv, expect: tuple[str, ...], code: int = 
     assert tree_digest(tmp_path) == before, "the planner's files were changed"
     assert leftovers(tmp_path) == []
     return err
+
+
+# --- inputs -------------------------------------------------------------------------
+
+LON0, LAT0, RES = 126.40, 43.90, 0.005
+ROWS, COLS = 8, 10
+#: The test county: the raster's full extent, 126.40–126.45 E, 43.86–43.90 N.
+COUNTY_BOX = box(LON0, LAT0 - ROWS * RES, LON0 + COLS * RES, LAT0)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (relative path → digest)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def write_raster(path: Path, data: np.ndarray, *, nodata=None, scale=None, offset=None,
+                 lon0: float = LON0, lat0: float = LAT0, res: float = RES) -> Path:
+    with rasterio.open(path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1],
+                       count=1, dtype=data.dtype, crs="EPSG:4326",
+                       transform=from_origin(lon0, lat0, res, res), nodata=nodata) as dst:
+        dst.write(data, 1)
+        if scale is not None:
+            dst.scales = (scale,)
+        if offset is not None:
+            dst.offsets = (offset,)
+    return path
+
+
+def write_county(path: Path, geom=COUNTY_BOX, name: str = "示例县") -> Path:
+    gpd.GeoDataFrame({"code": ["220299"], "name": [name]}, geometry=[geom],
+                     crs=4326).to_file(path)
+    return path
+
+
+def triangle() -> Polygon:
+    """Lower-left half of the county box (a non-rectangular study area)."""
+    x0, y0 = LON0, LAT0 - ROWS * RES
+    return Polygon([(x0, y0), (x0 + COLS * RES, y0), (x0, LAT0)])
+
+
+FACILITIES_CSV = (
+    "编号,名称,类型,床位数,状态,经度,纬度\n"
+    "F1,示例敬老院,乡镇敬老院,60,运营中,126.43,43.87\n"
+    "F2,示例助老餐厅,助老餐厅,40,正常运营,126.42,43.88\n"
+)
+
+
+def grid_osm(lon0: float = LON0 + 0.002, lat0: float = LAT0 - 0.002, n: int = 5,
+             step: float = 0.009) -> str:
+    """A small street grid as OSM XML (n × n nodes, residential streets)."""
+    nodes, ways, ids = [], [], {}
+    for i in range(n):
+        for j in range(n):
+            ids[i, j] = len(ids) + 1
+            nodes.append(f'<node id="{ids[i, j]}" lat="{lat0 - i * step * 0.8:.6f}" '
+                         f'lon="{lon0 + j * step:.6f}"/>')
+    for i in range(n):
+        refs = "".join(f'<nd ref="{ids[i, j]}"/>' for j in range(n))
+        ways.append(f'<way id="{100 + i}">{refs}<tag k="highway" v="residential"/></way>')
+    for j in range(n):
+        refs = "".join(f'<nd ref="{ids[i, j]}"/>' for i in range(n))
+        ways.append(f'<way id="{200 + j}">{refs}<tag k="highway" v="tertiary"/></way>')
+    return ('<?xml version="1.0"?><osm version="0.6">' + "".join(nodes + ways) + "</osm>")
+
+
+def own_data(folder: Path, *, raster: np.ndarray | None = None, facilities: str = FACILITIES_CSV,
+             roads: str | None = None, extra: str = "") -> Path:
+    """A complete own-data scenario in ``folder``; returns the scenario file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = raster if raster is not None else np.full((ROWS, COLS), 2.0, dtype="float32")
+    write_raster(folder / "elders.tif", data)
+    write_county(folder / "county.geojson")
+    (folder / "facilities.csv").write_text(facilities, encoding="utf-8")
+    (folder / "roads.osm").write_text(roads or grid_osm(), encoding="utf-8")
+    scenario = folder / "scenario.yaml"
+    scenario.write_text(
+        "name: hostile\nlang: en\nstudy_area: {boundary: county.geojson}\n"
+        "inputs:\n  population: {raster: elders.tif}\n  facilities: facilities.csv\n"
+        f"  roads: roads.osm\n{extra}analyses: {{coverage: {{}}}}\n", encoding="utf-8")
+    return scenario
+
+
+def run_refused(scenario: Path, out: Path, capsys) -> str:
+    """Run the CLI expecting a refusal: exit 2, nothing written, inputs unchanged.
+
+    Returns the error message printed on stderr.
+    """
+    before = snapshot(scenario.parent)
+    code = main(["run", str(scenario), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE, err
+    assert not out.exists(), "a refused run must leave no output folder"
+    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")
+                 or (p.name.startswith(out.name) and p != out)]
+    assert not leftovers, f"partial output left behind: {leftovers}"
+    assert snapshot(scenario.parent) == before, "the user's files were changed"
+    return err
+
+
+#: Files a reader must never leave beside the user's inputs (GDAL statistics side-cars,
+#: temporary files of an interrupted write).
+STRAY = ("*.aux.xml", "*.tmp", ".*.tmp", "*.ovr", "*.lock")
+
+
+@pytest.fixture(autouse=True)
+def no_stray_files(tmp_path: Path):
+    """After every hostile test: nothing was written beside the inputs but what it made."""
+    yield
+    stray = [str(p.relative_to(tmp_path)) for pattern in STRAY for p in tmp_path.rglob(pattern)]
+    assert not stray, f"files left beside the inputs: {stray}"

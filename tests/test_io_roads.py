@@ -187,9 +187,11 @@ def test_osm_without_roads(tmp_path: Path) -> None:
 
 
 def test_way_naming_a_missing_node(tmp_path: Path) -> None:
+    # Ways are cut at missing nodes (issue 8 item 6); a way left with one node is no road.
     p = tmp_path / "cut.osm"
     p.write_text(osm_xml({1: NODES[1]}, {100: ([1, 99], {"highway": "residential"})}))
-    with pytest.raises(InputError, match=r"cut.osm: cannot be read as OpenStreetMap XML"):
+    with pytest.raises(InputError, match=r"cut.osm: no roads .*1 way\(s\) reference 1 "
+                                         r"node\(s\) missing"):
         graph_from_osm_xml(p)
 
 

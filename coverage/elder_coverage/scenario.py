@@ -73,6 +73,8 @@ class Scenario:
     roads: str | Path = "sample"
     townships: Path | None = None
     villages: Path | None = None
+    seats: Path | None = None
+    read_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     standards: dict[str, Any] = field(default_factory=dict)
     analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
@@ -215,6 +217,50 @@ def _input_path(ctx: _Ctx, key: str, value: Any, directory: bool = False) -> Pat
     return path
 
 
+#: Reader options an input file may carry when given as a mapping ``{path: ..., ...}``;
+#: polygon layers (boundary, townships) may also name their code and name columns.
+FILE_OPTIONS = ("path", "layer", "source_crs", "encoding")
+POLYGON_OPTIONS = ("code_column", "name_column")
+
+
+def _source_crs(ctx: _Ctx, key: str, value: Any) -> str:
+    return str(_crs(ctx, key, value))
+
+
+def _input_file(
+    ctx: _Ctx, key: str, value: Any, polygons: bool = False,
+) -> tuple[Path, dict[str, Any]]:
+    """A file given as a path, or as ``{path, layer?, source_crs?, encoding?}`` (polygon
+    layers also ``code_column?``, ``name_column?``)."""
+    if not isinstance(value, Mapping):
+        return _input_path(ctx, key, value), {}
+    allowed = (*FILE_OPTIONS, *POLYGON_OPTIONS) if polygons else FILE_OPTIONS
+    body = _mapping(ctx, key, value, dict.fromkeys(allowed))
+    if "path" not in body:
+        raise ctx.fail(f"{key}.path", "required when the input is given as a mapping")
+    opts: dict[str, Any] = {}
+    if "layer" in body:
+        layer = body["layer"]
+        opts["layer"] = layer if isinstance(layer, int) and not isinstance(layer, bool) \
+            else _str(ctx, f"{key}.layer", layer)
+    if "source_crs" in body:
+        opts["source_crs"] = _source_crs(ctx, f"{key}.source_crs", body["source_crs"])
+    if "encoding" in body:
+        import codecs
+
+        enc = _str(ctx, f"{key}.encoding", body["encoding"])
+        try:
+            codecs.lookup(enc)
+        except LookupError:
+            raise ctx.fail(f"{key}.encoding", f"unknown encoding {enc!r} (e.g. GBK, "
+                                              "GB18030, UTF-8)") from None
+        opts["encoding"] = enc
+    for k in POLYGON_OPTIONS:
+        if k in body:
+            opts[k] = _str(ctx, f"{key}.{k}", body[k])
+    return _input_path(ctx, f"{key}.path", body["path"]), opts
+
+
 def _output_name(ctx: _Ctx, key: str, value: Any) -> str:
     text = _str(ctx, key, value)
     inside = f"must be a file name inside the output folder, got {_show(text)}"
@@ -278,8 +324,7 @@ def _crs(ctx: _Ctx, key: str, value: Any) -> str | int:
     return value
 
 
-def _vector_path(ctx: _Ctx, key: str, value: Any) -> Path:
-    path = _input_path(ctx, key, value)
+def _check_vector(ctx: _Ctx, key: str, path: Path) -> Path:
     if path.suffix.lower() not in VECTOR_SUFFIXES:
         raise ctx.fail(key, f"{path.name} is not a vector file with geometries; give a "
                             f"GeoPackage, GeoJSON or Shapefile ({', '.join(VECTOR_SUFFIXES)})")
@@ -366,7 +411,7 @@ def _analyses(ctx: _Ctx, raw: Any) -> dict[str, dict[str, Any]]:
 def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     spec = {"worldpop_dir": None, "raster": None, "table": None, "column": None,
             "age_floor": None, "year": None, "iso": None, "invalid": None, "outside": None,
-            "source_crs": None}
+            "layer": None, "source_crs": None}
     body = _mapping(ctx, "inputs.population", raw, spec)
     sources = [k for k in ("worldpop_dir", "raster", "table") if k in body]
     if len(sources) != 1:
@@ -394,11 +439,10 @@ def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     if "outside" in body:
         out["outside"] = _choice(("raise", "drop"))(ctx, "inputs.population.outside",
                                                     body["outside"])
+    if "layer" in body:
+        out["layer"] = _str(ctx, "inputs.population.layer", body["layer"])
     if "source_crs" in body:
-        if src != "table":
-            raise ctx.fail("inputs.population.source_crs",
-                           "only for a table (a raster declares its own CRS)")
-        out["source_crs"] = _crs(ctx, "inputs.population.source_crs", body["source_crs"])
+        out["source_crs"] = _source_crs(ctx, "inputs.population.source_crs", body["source_crs"])
     if src == "table" and "column" not in out:
         raise ctx.fail("inputs.population.column", "required with a table (the elder-count column)")
     return out
@@ -462,9 +506,12 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
                     {"sample": None, "counties": None, "boundary": None})
     if "sample" in area and "boundary" in area:
         raise ctx.fail("study_area", "give either sample or boundary, not both")
+    read_options: dict[str, dict[str, Any]] = {}
     if "boundary" in area:
         kwargs["sample"] = None
-        kwargs["boundary"] = _vector_path(ctx, "study_area.boundary", area["boundary"])
+        kwargs["boundary"], read_options["boundary"] = _input_file(
+            ctx, "study_area.boundary", area["boundary"], polygons=True)
+        _check_vector(ctx, "study_area.boundary", kwargs["boundary"])
     else:
         kwargs["sample"] = _choice(SAMPLE_AREAS)(ctx, "study_area.sample",
                                                  area.get("sample", "jilin_city_rural"))
@@ -473,15 +520,21 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
 
     inputs = _mapping(ctx, "inputs", top.get("inputs"),
                       {"population": None, "facilities": None, "roads": None,
-                       "townships": None, "villages": None})
+                       "townships": None, "villages": None, "seats": None})
     if "population" in inputs:
         kwargs["population"] = _population(ctx, inputs["population"])
-    if "facilities" in inputs:
-        kwargs["facilities"] = _input_path(ctx, "inputs.facilities", inputs["facilities"])
+    for key in ("facilities", "townships", "villages", "seats"):
+        if key in inputs:
+            kwargs[key], read_options[key] = _input_file(ctx, f"inputs.{key}", inputs[key],
+                                                         polygons=key == "townships")
     # Township polygons and village points need geometries: a CSV here is a mistake.
     for key in ("townships", "villages"):
-        if key in inputs:
-            kwargs[key] = _vector_path(ctx, f"inputs.{key}", inputs[key])
+        if key in kwargs:
+            _check_vector(ctx, f"inputs.{key}", kwargs[key])
+    if "seats" in kwargs and "townships" not in kwargs:
+        raise ctx.fail("inputs.seats", "needs inputs.townships (seats are matched to township "
+                                       "polygons by code)")
+    kwargs["read_options"] = {k: v for k, v in read_options.items() if v}
     if "roads" in inputs:
         roads = inputs["roads"]
         kwargs["roads"] = (

@@ -158,6 +158,9 @@ def load_user_data(
     roads: str | Path | None = None,
     townships: str | Path | None = None,
     villages: str | Path | None = None,
+    *,
+    seats: str | Path | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
 ) -> StudyData:
     """Load a planner's own inputs (the ``inputs`` of a scenario without the sample).
 
@@ -167,56 +170,63 @@ def load_user_data(
         County polygons; they define the study area and its metric CRS.
     population : dict
         One of ``{"worldpop_dir": folder, "age_floor"?, "iso"?, "year"?}``,
-        ``{"raster": file, "age_floor"?}`` or ``{"table": file, "column": name,
-        "source_crs"?}``, each with optional ``"invalid"`` ("raise"/"mask") and
-        ``"outside"`` ("raise"/"drop"; default "drop" for rasters, "raise" for tables).
+        ``{"raster": file, "age_floor"?}`` or ``{"table": file, "column": name}``, each
+        optionally with ``invalid`` ("raise"/"mask"), ``outside`` ("raise"/"drop"; rasters
+        default to "drop"), ``layer`` and ``source_crs``.
     facilities : path-like
         Facility table (CSV with lon/lat, GeoJSON, GeoPackage, Shapefile).
     roads : path-like, optional
         ``.osm`` XML or GraphML; None for straight-line standards only.
     townships, villages : path-like, optional
         Township polygons and village points, for the township/village indicators.
+    seats : path-like, optional
+        Township seat points (``code`` = township code); needs ``townships``. Without it the
+        seats are taken as interior points of the township polygons, and a note says so.
+    options : dict, optional
+        Reader options per input (``{"facilities": {"source_crs": ..., "layer": ...,
+        "encoding": ...}}``; keys ``boundary``, ``facilities``, ``townships``, ``villages``,
+        ``seats``).
+
+    Returns
+    -------
+    StudyData
+        ``meta["notes"]`` lists every assumption and repair the readers made.
     """
+    from elder_coverage.io._common import notes_of
+    from elder_coverage.io.boundaries import read_seats, read_villages
     from elder_coverage.io.crs import choose_metric_crs
 
-    counties0 = read_boundaries(boundary)
+    opts = {k: dict(v) for k, v in (options or {}).items()}
+    counties0 = read_boundaries(boundary, **opts.get("boundary", {}))
     crs = choose_metric_crs(counties0)
     counties = counties0.to_crs(crs)
-    tw = read_boundaries(townships, crs=crs) if townships else None
-    seats = None
-    notes = []
+    notes = notes_of(counties0)
+    tw = read_boundaries(townships, crs=crs, **opts.get("townships", {})) if townships else None
+    seat_pts = None
     if tw is not None:
+        notes += notes_of(tw)
         if "county_code" not in tw:
             tw["county_code"] = _area_of(tw.representative_point(), counties)
         if "is_urban" not in tw:
             # Statistical naming: urban sub-districts are 街道, towns 镇 and townships 乡.
             tw["is_urban"] = tw["name"].astype(str).str.endswith("街道")
-            notes.append("township is_urban derived from names ending in 街道")
-        # Without seat points, a township's seat is taken as an interior point of it.
-        seats = gpd.GeoDataFrame(tw[["code", "name", "county_code", "is_urban"]],
-                                 geometry=tw.representative_point(), crs=crs)
-        notes.append("township seats taken as interior points of the township polygons")
-    area_4326 = counties.to_crs(4326)
-    # Scenario keys inputs.population.invalid / outside / source_crs reach the readers.
-    invalid = population.get("invalid", "raise")
-    if "worldpop_dir" in population:
-        ages = tuple(a for a in AGE_COLUMNS if a >= population.get("age_floor", 60))
-        raster = read_worldpop(population["worldpop_dir"], ages=ages, iso=population.get("iso"),
-                               year=population.get("year"), clip_to=area_4326, invalid=invalid)
-        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw,
-                                outside=population.get("outside", "drop"))
-    elif "raster" in population:
-        raster = read_elder_raster(population["raster"], age=population.get("age_floor", 60),
-                                   invalid=invalid)
-        cells = raster_to_cells(raster, crs=crs, counties=counties, townships=tw,
-                                outside=population.get("outside", "drop"))
-    else:
-        col = population["column"]
-        cells = read_elder_table(population["table"], columns={60: col}, crs=crs,
-                                 counties=counties, townships=tw, invalid=invalid,
-                                 outside=population.get("outside", "raise"),
-                                 source_crs=population.get("source_crs"))
-    fac = read_facilities(facilities, crs=crs, study_area=counties)
+            notes.append("township is_urban derived from names ending in 街道 "
+                         f"({int(tw['is_urban'].sum())} of {len(tw)} are 街道)")
+        if seats:
+            seat_pts = read_seats(seats, crs=crs, townships=tw, **opts.get("seats", {}))
+            notes += notes_of(seat_pts)
+        else:
+            seat_pts = gpd.GeoDataFrame(tw[["code", "name", "county_code", "is_urban"]],
+                                        geometry=tw.representative_point(), crs=crs)
+            notes.append("township seats taken as interior points of the township polygons "
+                         "(no seats layer given: inputs.seats)")
+    elif seats:
+        raise SettingsError("a township seats layer needs the township polygons (inputs.townships)")
+    cells = _read_population(population, counties, tw, crs)
+    notes += notes_of(cells)
+    fac = read_facilities(facilities, crs=crs, study_area=counties,
+                          **opts.get("facilities", {}))
+    notes += notes_of(fac)
     # Area codes a facility list rarely carries are filled from where the facility stands.
     if "county_code" not in fac:
         fac["county_code"] = _area_of(fac.geometry, counties)
@@ -227,22 +237,88 @@ def load_user_data(
         from elder_coverage.io.roads import read_roads
 
         graph = read_roads(roads, crs=crs)
+        _check_roads_overlap(graph, counties, roads)
+        notes += notes_of(graph)
     vil = None
     if villages:
-        vil = gpd.read_file(villages).to_crs(crs)
-    return StudyData(counties=counties, townships=tw, seats=seats, villages=vil, cells=cells,
-                     facilities=fac, graph=graph, crs=crs, cell_size_m=_cell_size(cells),
+        vil = read_villages(villages, crs=crs, study_area=counties, **opts.get("villages", {}))
+        notes += notes_of(vil)
+        if "county_code" not in vil:
+            vil["county_code"] = _area_of(vil.geometry, counties)
+        if tw is not None and "township_code" not in vil:
+            vil["township_code"] = _area_of(vil.geometry, tw)
+    return StudyData(counties=counties, townships=tw, seats=seat_pts, villages=vil,
+                     cells=cells, facilities=fac, graph=graph, crs=crs,
+                     cell_size_m=_cell_size(cells),
                      meta={"inputs": {"boundary": str(boundary), "facilities": str(facilities),
-                                      "roads": str(roads) if roads else None},
-                           "notes": notes})
+                                      "roads": str(roads) if roads else None,
+                                      "seats": str(seats) if seats else None},
+                           "notes": list(dict.fromkeys(notes))})
+
+
+def _read_population(
+    population: dict[str, Any], counties: gpd.GeoDataFrame, tw: gpd.GeoDataFrame | None,
+    crs: pyproj.CRS,
+) -> gpd.GeoDataFrame:
+    invalid = population.get("invalid", "raise")
+    if "worldpop_dir" in population or "raster" in population:
+        area_4326 = counties.to_crs(4326)
+        if "worldpop_dir" in population:
+            ages = tuple(a for a in AGE_COLUMNS if a >= population.get("age_floor", 60))
+            raster = read_worldpop(population["worldpop_dir"], ages=ages,
+                                   iso=population.get("iso"), year=population.get("year"),
+                                   invalid=invalid, clip_to=area_4326, study_area=area_4326)
+        else:
+            # Not clipped: the share of the raster's elders outside the area is then known.
+            raster = read_elder_raster(population["raster"], age=population.get("age_floor", 60),
+                                       invalid=invalid, study_area=area_4326)
+        # A raster rarely follows the boundary, so cells outside it are normal: dropped, and
+        # the share dropped is noted.
+        return raster_to_cells(raster, crs=crs, counties=counties, townships=tw,
+                               outside=population.get("outside", "drop"))
+    return read_elder_table(population["table"], columns={60: population["column"]}, crs=crs,
+                            counties=counties, townships=tw, invalid=invalid,
+                            outside=population.get("outside", "raise"),
+                            layer=population.get("layer"),
+                            source_crs=population.get("source_crs"))
+
+
+def _check_roads_overlap(graph: nx.MultiDiGraph, counties: gpd.GeoDataFrame,
+                         path: str | Path) -> None:
+    """Refuse a road file none of whose nodes lies in the study area (0 % coverage)."""
+    import shapely
+
+    from elder_coverage.io.errors import InputError
+
+    xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float)
+    area = counties.geometry.union_all()
+    if xy.size and shapely.contains_xy(area, xy[:, 0], xy[:, 1]).any():
+        return
+    pts = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=counties.crs)
+    gap = float(pts.distance(area).min()) if len(pts) else float("nan")
+    b = pts.to_crs(4326).total_bounds
+    a = counties.to_crs(4326).total_bounds
+    raise InputError(f"no road lies inside the study area (nearest node {gap / 1000:,.1f} km "
+                     f"away): roads lon {b[0]:.4f}–{b[2]:.4f}, lat {b[1]:.4f}–{b[3]:.4f}; study "
+                     f"area lon {a[0]:.4f}–{a[2]:.4f}, lat {a[1]:.4f}–{a[3]:.4f}", path=path)
 
 
 def _area_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:
-    """Code of the polygon holding each point (missing where none does)."""
-    joined = gpd.sjoin(gpd.GeoDataFrame(geometry=points.reset_index(drop=True)),
-                       areas[["code", "geometry"]], how="left", predicate="within")
+    """Code of the polygon holding each point; points just outside every polygon (kept
+    within the loaders' tolerance) get the nearest polygon's code."""
+    pts = gpd.GeoDataFrame(geometry=points.reset_index(drop=True))
+    joined = gpd.sjoin(pts, areas[["code", "geometry"]], how="left", predicate="intersects")
     joined = joined[~joined.index.duplicated()]
-    return joined["code"].to_numpy()
+    codes = np.array(joined["code"].to_numpy(dtype=object), dtype=object)
+    lost = pd.isna(codes)
+    if lost.any():
+        from elder_coverage.io._common import INSIDE_TOLERANCE_M
+
+        near = gpd.sjoin_nearest(pts[lost], areas[["code", "geometry"]], how="left",
+                                 max_distance=INSIDE_TOLERANCE_M)
+        near = near[~near.index.duplicated()]["code"].reindex(pts.index[lost])
+        codes[np.flatnonzero(lost)] = near.to_numpy(dtype=object)
+    return codes
 
 
 def _cell_size(cells: gpd.GeoDataFrame) -> float:

@@ -16,6 +16,7 @@ Typical use::
     G = cio.graph_from_osm_xml("county.osm", crs=towns.crs)
 """
 
+from elder_coverage.io._common import NOTES_ATTR, notes_of
 from elder_coverage.io.atomic import (
     atomic_open,
     atomic_path,
@@ -26,7 +27,7 @@ from elder_coverage.io.atomic import (
     write_graphml,
     write_json,
 )
-from elder_coverage.io.boundaries import read_boundaries
+from elder_coverage.io.boundaries import read_boundaries, read_seats, read_villages
 from elder_coverage.io.crs import (
     SOURCE_CRS_ATTR,
     choose_metric_crs,
@@ -36,7 +37,7 @@ from elder_coverage.io.crs import (
     utm_zone,
 )
 from elder_coverage.io.errors import InputError
-from elder_coverage.io.facilities import normalise_kind, read_facilities
+from elder_coverage.io.facilities import normalise_kind, normalise_status, read_facilities
 from elder_coverage.io.population import (
     ElderRaster,
     find_worldpop_files,
@@ -64,6 +65,7 @@ __all__ = [
     "SOURCE_CRS_ATTR",
     "ElderRaster",
     "InputError",
+    "NOTES_ATTR",
     "add_travel_times",
     "atomic_open",
     "atomic_path",
@@ -73,12 +75,16 @@ __all__ = [
     "graph_from_polygon",
     "load_graph",
     "normalise_kind",
+    "normalise_status",
+    "notes_of",
     "raster_to_cells",
     "read_boundaries",
     "read_elder_raster",
     "read_elder_table",
     "read_facilities",
     "read_roads",
+    "read_seats",
+    "read_villages",
     "read_worldpop",
     "resolve_crs",
     "save_graph",

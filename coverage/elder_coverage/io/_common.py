@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,74 @@ X_NAMES: tuple[str, ...] = ("x", "easting", "x坐标")
 Y_NAMES: tuple[str, ...] = ("y", "northing", "y坐标")
 
 TABLE_SUFFIXES = (".csv", ".txt", ".tsv")
+
+#: Key under ``GeoDataFrame.attrs`` (graphs: ``G.graph``) of the readers' notes: assumptions
+#: made and repairs done, in words a planner can check; the run copies them to its summary.
+NOTES_ATTR = "notes"
+
+#: How far (metres) a point may lie outside the study area and still count as inside it:
+#: boundary files and facility lists are digitised separately, and coordinates written with
+#: 6 decimals (0.11 m) or from a coarser map are routinely a few metres off a border.
+INSIDE_TOLERANCE_M = 50.0
+
+#: Hints naming the scenario key that sets an option, appended to loader messages so that a
+#: planner running a scenario knows where to write it.
+SCENARIO_SOURCE_CRS = ("in a scenario, give the input as a mapping with source_crs, e.g. "
+                       "facilities: {path: sites.csv, source_crs: 'EPSG:32652'}")
+SCENARIO_LAYER = ("in a scenario, give the input as a mapping with layer, e.g. "
+                  "townships: {path: towns.gpkg, layer: towns}")
+SCENARIO_ENCODING = ("in a scenario, give the input as a mapping with encoding, e.g. "
+                     "townships: {path: towns.shp, encoding: GBK}")
+
+
+def add_note(obj: Any, text: str) -> None:
+    """Append a note to ``obj.attrs`` (GeoDataFrame) or ``obj.graph`` (networkx graph)."""
+    store = obj.graph if hasattr(obj, "graph") and isinstance(obj.graph, dict) else obj.attrs
+    notes = list(store.get(NOTES_ATTR) or [])
+    if text not in notes:
+        notes.append(text)
+    store[NOTES_ATTR] = notes
+
+
+def notes_of(obj: Any) -> list[str]:
+    """The notes recorded on a GeoDataFrame or graph by :func:`add_note` (a new list)."""
+    if obj is None:
+        return []
+    store = obj.graph if hasattr(obj, "graph") and isinstance(obj.graph, dict) else obj.attrs
+    notes = store.get(NOTES_ATTR) or []
+    return [notes] if isinstance(notes, str) else list(notes)
+
+
+_COUNT_UNITS = re.compile(r"(人|名|口|位|户|persons?|people)$", re.IGNORECASE)
+
+
+def parse_counts(values: pd.Series) -> pd.Series:
+    """Person counts as floats, reading what spreadsheets hold: ``"300人"``, ``"1,200"``,
+    full-width ``"３００"``; NaN where the text is not a count (the caller names the row).
+
+    A unit other than persons (``"300户"``, households) is not a count of persons, so it
+    is left unparsed rather than read as one.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float)
+
+    def one(v: Any) -> float:
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            return np.nan
+        if isinstance(v, int | float | np.integer | np.floating):
+            return float(v)
+        t = unicodedata.normalize("NFKC", str(v)).strip().replace(",", "").replace(" ", "")
+        m = _COUNT_UNITS.search(t)
+        if m is not None:
+            if m.group(1) == "户":
+                return np.nan
+            t = t[: m.start()]
+        try:
+            return float(t)
+        except ValueError:
+            return np.nan
+
+    return values.map(one).astype(float)
 
 
 def check_file(path: PathLike) -> Path:
@@ -87,6 +157,9 @@ def read_csv(path: PathLike, **kwargs: Any) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise InputError("file has a header but no data rows", path=p)
+    if enc == "gb18030" and last is not None:
+        add_note(df, f"{p.name}: text is not UTF-8; read as GB18030 (GBK), the encoding of "
+                     "spreadsheets saved on Chinese-locale Windows")
     return df
 
 
@@ -117,7 +190,7 @@ def points_from_table(
                 f"or x/y with source_crs; columns are {list(df.columns)}", path=path)
         if source_crs is None:
             raise InputError(f"coordinates in {xc!r}/{yc!r} have no CRS; pass source_crs= "
-                             "(e.g. 'EPSG:32652')", path=path, field=xc)
+                             f"(e.g. 'EPSG:32652'; {SCENARIO_SOURCE_CRS})", path=path, field=xc)
         crs = CRS.from_user_input(source_crs)
     coords = {}
     for c in (xc, yc):
@@ -141,20 +214,94 @@ def points_from_table(
         geometry=gpd.points_from_xy(coords[xc], coords[yc]),
         crs=crs,
     )
+    gdf.attrs = dict(df.attrs)
     return gdf
+
+
+def _layers(p: Path) -> list[str]:
+    """Names of the layers with geometry; attribute-only tables (QGIS keeps its styles in a
+    ``layer_styles`` table of the GeoPackage) are not candidates."""
+    import pyogrio
+
+    try:
+        return [str(name) for name, geom in pyogrio.list_layers(p) if geom is not None]
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the read itself
+        return []
+
+
+def _shapefile_encoding(p: Path) -> str | None:
+    """Encoding of a Shapefile's text when it has no ``.cpg``: ``"UTF-8"``, ``"GB18030"`` or
+    None when every text is ASCII (nothing to decode).
+
+    Without a ``.cpg`` GDAL assumes ISO-8859-1 and Chinese names come out garbled, which
+    then breaks tests such as "names ending in 街道". The raw bytes are recovered by reading
+    as Latin-1 and tried as UTF-8 first (strict, so GBK text fails it), then GB18030.
+    """
+    import pyogrio
+
+    raw = pyogrio.read_dataframe(p, encoding="latin1", read_geometry=False)
+    texts = [str(c) for c in raw.columns]
+    for c in raw.columns:
+        if raw[c].dtype == object:
+            texts.extend(v for v in raw[c] if isinstance(v, str))
+    blobs = [t.encode("latin1") for t in texts if not t.isascii()]
+    if not blobs:
+        return None
+    for enc in ("utf-8", "gb18030"):
+        try:
+            for b in blobs:
+                b.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        return "UTF-8" if enc == "utf-8" else "GB18030"
+    raise InputError("Shapefile has no .cpg file and its text is neither UTF-8 nor GBK/"
+                     f"GB18030; name the encoding ({SCENARIO_ENCODING})", path=p)
 
 
 def read_vector(
     path: PathLike, *, layer: str | int | None = None, source_crs: Any = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read any OGR vector file (GeoPackage, GeoJSON, Shapefile, …) with a CRS on record.
 
-    ``source_crs`` is used only when the file declares none (e.g. a Shapefile without its
-    ``.prj``); otherwise a missing CRS is an error, since guessing it misplaces every point.
+    Parameters
+    ----------
+    path : str or PathLike
+        The file.
+    layer : str or int, optional
+        Required when the file has several layers: reading "the first one" silently picks
+        whatever the file's author happened to save first.
+    source_crs : optional
+        Used only when the file declares none (e.g. a Shapefile without its ``.prj``);
+        otherwise a missing CRS is an error, since guessing it misplaces every point.
+    encoding : str, optional
+        Text encoding of a Shapefile without ``.cpg``. Default: detected (UTF-8 or
+        GB18030/GBK) and stated in ``attrs["notes"]``.
     """
     p = check_file(path)
+    if layer is None:
+        names = _layers(p)
+        if len(names) > 1:
+            raise InputError(f"file has {len(names)} layers ({', '.join(names)}); pass "
+                             f"layer= to choose one ({SCENARIO_LAYER})", path=p, field="layer")
+        # Named, since GDAL's first layer may be an attribute table listed before it.
+        layer = names[0] if names else None
+    note = None
+    if encoding is None and p.suffix.lower() == ".shp" and not p.with_suffix(".cpg").exists():
+        try:
+            encoding = _shapefile_encoding(p)
+        except InputError:
+            raise
+        except Exception:  # noqa: BLE001 - the read below reports an unreadable file
+            encoding = None
+        if encoding is not None:
+            note = (f"{p.name}: Shapefile has no .cpg file; its text was read as {encoding} "
+                    "(detected; GBK is read as GB18030, its superset)")
     try:
-        gdf = gpd.read_file(p, layer=layer, engine="pyogrio")
+        gdf = gpd.read_file(p, layer=layer, engine="pyogrio",
+                            **({"encoding": encoding} if encoding else {}))
+    except LookupError as exc:
+        raise InputError(f"unknown text encoding {encoding!r}", path=p) from exc
     except Exception as exc:  # pyogrio raises several DataSource/Field error types
         raise InputError(f"cannot be read as a vector file: {exc}", path=p) from exc
     if len(gdf) == 0:
@@ -162,15 +309,19 @@ def read_vector(
     if gdf.crs is None:
         if source_crs is None:
             raise InputError("has no CRS (for a Shapefile, the .prj file is missing); pass "
-                             "source_crs= if you know it, e.g. 'EPSG:4326'", path=p)
+                             f"source_crs= if you know it, e.g. 'EPSG:4326' "
+                             f"({SCENARIO_SOURCE_CRS})", path=p)
         gdf = gdf.set_crs(source_crs)
     gdf.columns = [str(c).strip() if c != gdf.geometry.name else c for c in gdf.columns]
+    if note:
+        add_note(gdf, note)
     return gdf
 
 
 def read_points(
     path: PathLike, *, layer: str | int | None = None, source_crs: Any = None,
     lon: str | None = None, lat: str | None = None, x: str | None = None, y: str | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Points from a CSV (lon/lat or x/y columns) or any vector file, with a CRS."""
     p = check_file(path)
@@ -178,7 +329,7 @@ def read_points(
         # Text first: ids and codes such as "007" must keep their leading zeros.
         df = read_csv(p, dtype=str)
         return points_from_table(df, p, lon=lon, lat=lat, x=x, y=y, source_crs=source_crs)
-    gdf = read_vector(p, layer=layer, source_crs=source_crs)
+    gdf = read_vector(p, layer=layer, source_crs=source_crs, encoding=encoding)
     missing = np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy())
     if missing.size:
         raise InputError("feature has no geometry", path=p, row=(missing + 1).tolist(),
@@ -201,23 +352,40 @@ def study_area(boundaries: gpd.GeoDataFrame | gpd.GeoSeries, crs: Any):
 
 def check_inside(
     gdf: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | gpd.GeoSeries | None, path: PathLike,
-    *, label: pd.Series | None = None,
-) -> None:
-    """Raise an InputError naming every row of ``gdf`` outside ``boundaries``.
+    *, label: pd.Series | None = None, tolerance_m: float = INSIDE_TOLERANCE_M,
+) -> gpd.GeoDataFrame:
+    """Raise an InputError naming every row of ``gdf`` farther than ``tolerance_m`` outside
+    ``boundaries``; rows outside but within it are accepted with a note.
 
-    Points on the boundary line count as inside.
+    ``gdf`` must be in a metric CRS. Points on the boundary line count as inside. Returns
+    ``gdf`` (with the note in ``attrs["notes"]`` when some rows were accepted so).
     """
     if boundaries is None:
-        return
+        return gdf
     area = study_area(boundaries, gdf.crs)
     outside = np.flatnonzero(~gdf.geometry.intersects(area).to_numpy())
-    if outside.size:
-        ids = ""
-        if label is not None:
-            shown = [str(v) for v in label.iloc[outside[:10]]]
-            ids = f" (id {', '.join(shown)}{', …' if outside.size > 10 else ''})"
-        raise InputError(f"{outside.size} point(s) outside the study area{ids}",
-                         path=path, row=(outside + 1).tolist(), field="geometry")
+    if outside.size == 0:
+        return gdf
+    dist = gdf.geometry.iloc[outside].distance(area).to_numpy()
+    far = outside[dist > tolerance_m]
+    near = outside[dist <= tolerance_m]
+
+    def ids(idx: np.ndarray) -> str:
+        if label is None:
+            return ""
+        shown = [str(v) for v in label.iloc[idx[:10]]]
+        return f" (id {', '.join(shown)}{', …' if idx.size > 10 else ''})"
+
+    if far.size:
+        worst = float(dist.max())
+        raise InputError(f"{far.size} point(s) outside the study area{ids(far)}, up to "
+                         f"{worst:,.0f} m from it (points up to {tolerance_m:g} m outside are "
+                         "accepted as digitising noise)", path=path,
+                         row=(far + 1).tolist(), field="geometry")
+    add_note(gdf, f"{os.path.basename(os.fspath(path))}: {near.size} point(s){ids(near)} lie "
+                  f"up to {float(dist.max()):.1f} m outside the study area boundary and were "
+                  f"kept (tolerance {tolerance_m:g} m)")
+    return gdf
 
 
 def rename_columns(df: pd.DataFrame, aliases: Mapping[str, Sequence[str]]) -> pd.DataFrame:

@@ -15,10 +15,13 @@ import numpy as np
 import pandas as pd
 
 from elder_coverage.io._common import (
+    INSIDE_TOLERANCE_M,
     PathLike,
+    add_note,
     check_inside,
     code_text,
     norm_name,
+    notes_of,
     read_points,
     record_source,
     rename_columns,
@@ -75,11 +78,41 @@ KIND_SYNONYMS: dict[str, str] = {
     "社区日间照料中心": "day_care",
 }
 
-STATUS_SYNONYMS: dict[str, str] = {
-    "运营": "open", "在营": "open", "营业": "open", "正常": "open", "开放": "open",
-    "规划": "planned", "拟建": "planned", "在建": "planned", "筹建": "planned",
-    "关闭": "closed", "停业": "closed", "停运": "closed", "撤并": "closed",
+#: Status words planners write, by the schema status they mean (matched after trimming,
+#: lower-casing and removing spaces, ``_`` and ``-``). A word not listed is an error rather
+#: than a guess: reading an unknown word as "not open" once dropped every facility of a file.
+STATUS_WORDS: dict[str, tuple[str, ...]] = {
+    "open": ("open", "active", "operating", "operational", "inoperation", "inuse", "running",
+             "trialoperation", "运营", "运营中", "在营", "正常运营", "营业", "营业中", "正常营业",
+             "正常", "开放", "在用", "使用中", "试运营", "试营业", "已运营", "已开业", "开业",
+             "投入使用", "已投入使用", "启用", "已启用"),
+    "planned": ("planned", "proposed", "underconstruction", "规划", "规划中", "拟建", "在建",
+                "筹建", "筹建中", "建设中", "待建", "未开业", "待运营"),
+    "closed": ("closed", "inactive", "suspended", "merged", "关闭", "已关闭", "停业", "停运",
+               "撤并", "已撤并", "撤销", "已撤销", "暂停", "暂停运营", "暂停营业", "停用",
+               "闲置", "歇业", "注销", "已注销"),
+    # A run's own facilities.csv marks the sites it added "new"; fed back in, they stay so.
+    "new": ("new",),
 }
+
+
+def _status_key(v: Any) -> str:
+    return re.sub(r"[\s_\-]+", "", str(v)).lower()
+
+
+STATUS_LOOKUP: dict[str, str] = {_status_key(w): status for status, words in STATUS_WORDS.items()
+                                 for w in words}
+
+
+def normalise_status(value: Any) -> str | None:
+    """Schema status (``"open"``, ``"planned"``, ``"closed"``, ``"new"``) of a Chinese or
+    English word, None for a blank, or ``"?"`` for a word not in :data:`STATUS_WORDS`."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if str(value).strip() == "":
+        return None
+    return STATUS_LOOKUP.get(_status_key(value), "?")
+
 
 _TRUE = {"true", "t", "yes", "y", "1", "是", "合格", "通过", "已验收", "有"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "不合格", "未通过", "未验收", "无"}
@@ -193,6 +226,8 @@ def read_facilities(
     x: str | None = None,
     y: str | None = None,
     columns: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    tolerance_m: float = INSIDE_TOLERANCE_M,
 ) -> gpd.GeoDataFrame:
     """Read and validate a facility table.
 
@@ -206,8 +241,8 @@ def read_facilities(
         Metric CRS of the result. Default: the UTM zone of the facilities' centre. Pass the
         CRS of the boundary or demand layer so all layers agree.
     study_area : GeoDataFrame or GeoSeries, optional
-        Polygons (e.g. from :func:`~elder_coverage.io.read_boundaries`); facilities outside are
-        an error.
+        Polygons (e.g. from :func:`~elder_coverage.io.read_boundaries`); facilities more than
+        ``tolerance_m`` outside are an error, those nearer are kept with a note.
     layer : str or int, optional
         Layer of a multi-layer file.
     source_crs : optional
@@ -216,6 +251,10 @@ def read_facilities(
         Coordinate column names, when not one of the recognised names.
     columns : mapping, optional
         Extra ``{file column: schema column}`` renames, e.g. ``{"机构床位": "capacity"}``.
+    encoding : str, optional
+        Text encoding of a Shapefile without ``.cpg`` (default: detected, with a note).
+    tolerance_m : float, default 50
+        Metres a facility may lie outside ``study_area`` (digitising noise) and be kept.
 
     Returns
     -------
@@ -224,8 +263,8 @@ def read_facilities(
         ``schema.FACILITY_KINDS`` value), ``capacity`` (beds or seats, int), the optional
         schema columns present (``occupancy`` 0–1, ``nursing_beds`` and ``built_year`` as
         nullable ints, ``fire_safety_ok`` nullable bool, ``status`` open/planned/closed or
-        as written), then the file's other columns. ``attrs["source_crs"]`` and
-        ``attrs["source_path"]`` record the origin.
+        None when blank), then the file's other columns. ``attrs["source_crs"]`` and
+        ``attrs["source_path"]`` record the origin, ``attrs["notes"]`` any assumption made.
 
     Raises
     ------
@@ -233,10 +272,12 @@ def read_facilities(
         Naming the file and the row(s)/field: empty or unreadable file, no CRS, missing
         required column or value, unknown kind, duplicate id, negative or fractional
         capacity, nursing beds above capacity, occupancy outside 0–1, implausible year,
-        non-point geometry, or a facility outside ``study_area``.
+        unknown status word, non-point geometry, or a facility outside ``study_area``.
     """
-    raw = read_points(path, layer=layer, source_crs=source_crs, lon=lon, lat=lat, x=x, y=y)
+    raw = read_points(path, layer=layer, source_crs=source_crs, lon=lon, lat=lat, x=x, y=y,
+                      encoding=encoding)
     src_crs = raw.crs
+    notes = notes_of(raw)
     geom_name = raw.geometry.name
     if columns:
         raw = raw.rename(columns=dict(columns))
@@ -310,10 +351,15 @@ def read_facilities(
     if "fire_safety_ok" in df:
         out["fire_safety_ok"] = _booleans(df, "fire_safety_ok", path, field_of["fire_safety_ok"])
     if "status" in df:
-        st = df["status"].astype(object).where(df["status"].notna(), None)
-        out["status"] = st.map(
-            lambda v: None if v is None else STATUS_SYNONYMS.get(str(v).strip(),
-                                                                str(v).strip().lower()))
+        st = df["status"].map(normalise_status)
+        bad = (st == "?").to_numpy()
+        if bad.any():
+            r = np.flatnonzero(bad)
+            accepted = "; ".join(f"{k}: {', '.join(v)}" for k, v in STATUS_WORDS.items())
+            raise InputError(f"unknown status {df['status'].iloc[r[0]]!r}; accepted words "
+                             f"(blank means open) — {accepted}", path=path,
+                             row=(r + 1).tolist(), field=field_of["status"])
+        out["status"] = st
     if "floor_area_m2" in df:
         fa = _numbers(df, "floor_area_m2", path, field_of["floor_area_m2"])
         if (fa < 0).any():
@@ -334,7 +380,9 @@ def read_facilities(
 
     out = to_metric(out.reset_index(drop=True), crs)
     out = _as_points(out, path)
-    check_inside(out, study_area, path, label=out["id"])
+    for note in notes:
+        add_note(out, note)
+    out = check_inside(out, study_area, path, label=out["id"], tolerance_m=tolerance_m)
     order = [c for c in (*FACILITY_REQUIRED, *FACILITY_OPTIONAL) if c in out.columns]
     rest = [c for c in out.columns if c not in order and c != out.geometry.name]
     out = out[[*order, *rest, out.geometry.name]]

@@ -32,9 +32,12 @@ from pyproj import CRS
 
 from elder_coverage.io._common import (
     PathLike,
+    add_note,
     check_file,
     code_text,
     find_column,
+    notes_of,
+    parse_counts,
     read_points,
     record_source,
 )
@@ -90,6 +93,9 @@ class ElderRaster:
         Columns of the full raster; with ``offset`` it makes cell ids independent of clipping.
     files : dict of str to list of str
         Band files summed into each layer.
+    notes : list of str
+        Assumptions made while reading (scale/offset applied, nodata read as zero, cells
+        masked), passed on to the demand cells' ``attrs["notes"]``.
     """
 
     layers: dict[str, np.ndarray]
@@ -100,6 +106,7 @@ class ElderRaster:
     offset: tuple[int, int] = (0, 0)
     full_width: int = 0
     files: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -166,10 +173,35 @@ def _centres(t: Affine, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray,
     return t.a * cx + t.b * cy + t.c, t.d * cx + t.e * cy + t.f
 
 
+#: Scenario keys that set the reader options named in messages.
+KEY_INVALID = "scenario key inputs.population.invalid: mask"
+KEY_OUTSIDE = "scenario key inputs.population.outside: drop"
+
+
+def _inside_mask(shape: tuple[int, int], transform: Affine, crs: CRS, area: Any) -> np.ndarray:
+    """True for cells whose centre lies in ``area`` (GeoDataFrame/GeoSeries of polygons)."""
+    from rasterio.features import geometry_mask
+
+    geoms = area.geometry.to_crs(crs) if isinstance(area, gpd.GeoDataFrame) else area.to_crs(crs)
+    geoms = [g for g in geoms if g is not None and not g.is_empty]
+    if not geoms or 0 in shape:
+        return np.zeros(shape, dtype=bool)
+    return geometry_mask(geoms, out_shape=shape, transform=transform, invert=True)
+
+
 def _read_band(
     path: Path, band: int, invalid: Invalid, clip_to: Any, ref: dict[str, Any] | None,
+    study_area: Any = None, notes: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Band as float64 plus its invalid-cell mask; checks grid agreement with ``ref``."""
+    """Band as float64 persons plus its invalid-cell mask; checks grid agreement with ``ref``.
+
+    GDAL scale and offset are applied (``persons = stored * scale + offset``). Cells equal
+    to a nodata value of 0 are read as 0 persons: they cannot be told from empty cells, and
+    an empty cell is what they mean in count rasters. With ``study_area``, invalid cells
+    whose centre lies outside it are masked without complaint (WorldPop tiles hold nodata
+    beyond coasts and borders, which a non-rectangular study area's bounding box crosses).
+    """
+    notes = notes if notes is not None else []
     with _open_raster(path) as src:
         if src.crs is None:
             raise InputError("raster has no CRS", path=path, band=str(band))
@@ -197,21 +229,49 @@ def _read_band(
             raise InputError(f"cannot read pixel data: {exc}", path=path,
                              band=str(band)) from exc
         nodata = src.nodatavals[band - 1]
-    bad = ~np.isfinite(data) | (data < 0)
-    if nodata is not None and np.isfinite(nodata):
-        bad |= data == nodata
-    if bad.any() and invalid == "raise":
-        r, c = (int(v[0]) for v in np.nonzero(bad))
+        scale, offset = float(src.scales[band - 1]), float(src.offsets[band - 1])
+    is_nodata = np.zeros(data.shape, dtype=bool)
+    if nodata is not None:
+        is_nodata = np.isnan(data) if np.isnan(nodata) else data == nodata
+    if scale != 1.0 or offset != 0.0:
+        if not (np.isfinite(scale) and np.isfinite(offset)) or scale == 0.0:
+            raise InputError(f"band scale {scale:g} / offset {offset:g} cannot be applied",
+                             path=path, band=str(band))
+        data = data * scale + offset
+        notes.append(f"{path.name} band {band}: stored values × {scale:g} + {offset:g} "
+                     "(the band's GDAL scale/offset) give persons")
+    if nodata == 0 and is_nodata.any():
+        data[is_nodata] = 0.0
+        is_nodata[:] = False
+        notes.append(f"{path.name} band {band}: nodata value 0 read as 0 persons")
+    bad = is_nodata | ~np.isfinite(data) | (data < 0)
+    if study_area is not None and bad.any():
+        # Rasterised once per grid: a province window is tens of millions of cells and
+        # WorldPop has a dozen bands on the same grid.
+        holder = ref if ref is not None else grid
+        if "inside" not in holder:
+            holder["inside"] = _inside_mask(data.shape, grid["transform"], grid["crs"],
+                                            study_area)
+        report = bad & holder["inside"]
+    else:
+        report = bad
+    if report.any() and invalid == "raise":
+        r, c = (int(v[0]) for v in np.nonzero(report))
         x, y = _centres(grid["transform"], np.array([r]), np.array([c]))
         x, y = float(x[0]), float(y[0])
         value = data[r, c]
-        what = "nodata" if nodata is not None and value == nodata else repr(float(value))
+        what = "nodata" if is_nodata[r, c] else repr(float(value))
         # Pixel numbers of the whole file, so they can be found in GIS whatever the clip.
         fr, fc = (r, c) if win is None else (r + int(win.row_off), c + int(win.col_off))
+        where = " inside the study area" if study_area is not None else ""
         raise InputError(
-            f"{int(bad.sum())} cell(s) are nodata, NaN or negative, first at pixel row {fr}, "
-            f"col {fc} (x={x:.6f}, y={y:.6f}) = {what}; fix the file or pass invalid='mask' "
-            "to exclude such cells", path=path, band=str(band))
+            f"{int(report.sum())} cell(s){where} are nodata, NaN or negative, first at pixel "
+            f"row {fr}, col {fc} (x={x:.6f}, y={y:.6f}) = {what}; fix the file or pass "
+            f"invalid='mask' ({KEY_INVALID}) to exclude such cells", path=path,
+            band=str(band))
+    if report.any():
+        notes.append(f"{path.name} band {band}: {int(report.sum())} nodata, NaN or negative "
+                     "cell(s) inside the study area excluded (invalid: mask)")
     return data, bad, grid
 
 
@@ -245,7 +305,8 @@ def find_worldpop_files(
                          "({iso}_{sex}_{age}_{year}.tif)", path=root)
     if len(found) > 1:
         sets = ", ".join(f"{i}/{y}{r}" for i, y, r in sorted(found))
-        raise InputError(f"several WorldPop sets ({sets}); pass iso= and year= to choose one",
+        raise InputError(f"several WorldPop sets ({sets}); pass iso= and year= to choose one "
+                         "(scenario keys inputs.population.iso and inputs.population.year)",
                          path=root)
     return next(iter(found.values()))
 
@@ -258,6 +319,7 @@ def read_worldpop(
     year: int | None = None,
     invalid: Invalid = "raise",
     clip_to: Any = None,
+    study_area: Any = None,
 ) -> ElderRaster:
     """Sum WorldPop age/sex bands into elder counts for each age floor.
 
@@ -278,6 +340,9 @@ def read_worldpop(
     clip_to : GeoDataFrame, GeoSeries or (minx, miny, maxx, maxy), optional
         Read only the whole cells covering this area (bounds in the raster CRS), so a
         country-wide file need not fit in memory.
+    study_area : GeoDataFrame or GeoSeries, optional
+        Polygons of the study area: ``invalid`` applies only to cells whose centre lies
+        inside; invalid cells outside are masked silently, since they are not counted.
 
     Returns
     -------
@@ -301,10 +366,12 @@ def read_worldpop(
     bad_any: np.ndarray | None = None
     layers: dict[str, np.ndarray] = {}
     used: list[str] = []
+    notes: list[str] = []
     # Oldest band first, so every floor's layer is a running total taken on the way down.
     for age in sorted(needed, reverse=True):
         for sex in "fm":
-            data, bad, grid = _read_band(files[(sex, age)], 1, invalid, clip_to, ref)
+            data, bad, grid = _read_band(files[(sex, age)], 1, invalid, clip_to, ref,
+                                         study_area, notes)
             ref = ref or grid
             used.append(files[(sex, age)].name)
             running = data if running is None else running + data
@@ -314,7 +381,7 @@ def read_worldpop(
     assert ref is not None and bad_any is not None
     file_lists = {cols[a]: [f for f in used if int(WORLDPOP_NAME.match(f)["age"]) >= a]
                   for a in cols}
-    return _finish(layers, bad_any, ref, os.fspath(folder), file_lists)
+    return _finish(layers, bad_any, ref, os.fspath(folder), file_lists, notes)
 
 
 def read_elder_raster(
@@ -324,6 +391,7 @@ def read_elder_raster(
     band: int = 1,
     invalid: Invalid = "raise",
     clip_to: Any = None,
+    study_area: Any = None,
 ) -> ElderRaster:
     """Read a single-band GeoTIFF (or any GDAL raster) of elder counts per cell.
 
@@ -335,19 +403,20 @@ def read_elder_raster(
         Age floor the counts are for; names the layer (``elders_60`` …).
     band : int, default 1
         Band to read.
-    invalid, clip_to
-        As in :func:`read_worldpop`.
+    invalid, clip_to, study_area
+        As in :func:`read_worldpop`. GDAL scale/offset of the band are applied.
     """
     col = _age_column(age)
     if invalid not in ("raise", "mask"):
         raise ValueError(f"invalid must be 'raise' or 'mask', not {invalid!r}")
     p = Path(path)
-    data, bad, grid = _read_band(p, band, invalid, clip_to, None)
-    return _finish({col: data}, bad, grid, os.fspath(p), {col: [p.name]})
+    notes: list[str] = []
+    data, bad, grid = _read_band(p, band, invalid, clip_to, None, study_area, notes)
+    return _finish({col: data}, bad, grid, os.fspath(p), {col: [p.name]}, notes)
 
 
 def _finish(layers: dict[str, np.ndarray], bad: np.ndarray, grid: dict[str, Any], source: str,
-            files: dict[str, list[str]]) -> ElderRaster:
+            files: dict[str, list[str]], notes: list[str]) -> ElderRaster:
     for arr in layers.values():
         arr[bad] = np.nan
     win = grid["window"]
@@ -355,7 +424,8 @@ def _finish(layers: dict[str, np.ndarray], bad: np.ndarray, grid: dict[str, Any]
     ordered = {c: layers[c] for c in AGE_COLUMNS.values() if c in layers}
     return ElderRaster(layers=ordered, transform=grid["transform"], crs=grid["crs"],
                        source=source, masked=bad, offset=offset,
-                       full_width=int(grid["full_shape"][1]), files=files)
+                       full_width=int(grid["full_shape"][1]), files=files,
+                       notes=list(dict.fromkeys(notes)))
 
 
 def raster_to_cells(
@@ -419,14 +489,17 @@ def raster_to_cells(
                           for i in idx[:10])
         more = ", …" if idx.size > 10 else ""
         return InputError(f"{idx.size} populated cell(s) outside the study area at pixel "
-                          f"{shown}{more}; pass outside='drop' to leave them out",
-                          path=raster.source, field="geometry")
+                          f"{shown}{more}; pass outside='drop' ({KEY_OUTSIDE}) to leave "
+                          "them out", path=raster.source, field="geometry")
 
     if outside not in ("raise", "drop"):
         raise ValueError(f"outside must be 'raise' or 'drop', not {outside!r}")
     cells, out = _assign_areas(cells, counties, townships)
-    cells = _handle_outside(cells, out, outside, error)
+    cells = _handle_outside(cells, out, outside, error, townships if townships is not None
+                            else counties, raster.source, "raster cell")
     cells.attrs["masked_cells"] = int(raster.masked.sum())
+    for note in raster.notes:
+        add_note(cells, note)
     return record_source(cells, raster.crs, raster.source)
 
 
@@ -473,18 +546,38 @@ def _assign_areas(
 
 def _handle_outside(
     cells: gpd.GeoDataFrame, out: np.ndarray, outside: Outside, error: Any,
+    area: gpd.GeoDataFrame | None, source: PathLike, unit: str,
 ) -> gpd.GeoDataFrame:
-    """Raise ``error(out)`` or drop the rows ``out``, recording what was dropped."""
+    """Raise ``error(out)`` or drop the rows ``out``, recording what was dropped.
+
+    When every row is outside, the input does not overlap the study area at all: that is an
+    error whatever ``outside`` says, since the result would be zero elders.
+    """
     if out.size == 0:
         return cells
+    persons = {c: float(cells[c].iloc[out].sum()) for c in AGE_COLUMNS.values() if c in cells}
+    total = float(cells["elders_60"].sum()) if "elders_60" in cells else 0.0
+    if out.size == len(cells):
+        extent = ""
+        if area is not None:
+            a = area.to_crs(4326).total_bounds
+            b = cells.to_crs(4326).total_bounds
+            extent = (f"; data extent lon {b[0]:.4f}–{b[2]:.4f}, lat {b[1]:.4f}–{b[3]:.4f}, "
+                      f"study area lon {a[0]:.4f}–{a[2]:.4f}, lat {a[1]:.4f}–{a[3]:.4f}")
+        raise InputError(f"does not overlap the study area: all {out.size} populated "
+                         f"{unit}(s) ({total:,.0f} elders aged 60+) lie outside it{extent}",
+                         path=source)
     if outside == "raise":
         raise error(out)
-    persons = {c: float(cells[c].iloc[out].sum()) for c in AGE_COLUMNS.values() if c in cells}
     keep = np.ones(len(cells), dtype=bool)
     keep[out] = False
     attrs = dict(cells.attrs)
     cells = cells[keep].reset_index(drop=True)
     cells.attrs = {**attrs, "dropped_outside": {"cells": int(out.size), **persons}}
+    if total > 0 and "elders_60" in persons:
+        add_note(cells, f"{Path(source).name}: {persons['elders_60']:,.0f} of {total:,.0f} "
+                        f"elders aged 60+ ({persons['elders_60'] / total:.1%}) in {out.size} "
+                        f"{unit}(s) lie outside the study area and are not counted")
     return cells
 
 
@@ -515,6 +608,7 @@ def read_elder_table(
     y: str | None = None,
     invalid: Invalid = "raise",
     outside: Outside = "raise",
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Demand cells from a vector grid or point table with elder-count columns.
 
@@ -530,10 +624,11 @@ def read_elder_table(
         Metric CRS; default the UTM zone of the data's centre.
     counties, townships : GeoDataFrame, optional
         Boundary layers that fill the code columns and define the study area.
-    layer, source_crs, lon, lat, x, y
+    layer, source_crs, lon, lat, x, y, encoding
         As in :func:`~elder_coverage.io.read_facilities`.
     invalid : {"raise", "mask"}, default "raise"
-        Missing, non-numeric, infinite or negative counts: an :class:`InputError` naming the
+        Counts are read as written in spreadsheets (``300人``, ``1,200``). Missing,
+        non-numeric, infinite or negative counts: an :class:`InputError` naming the
         row and column, or drop the row (count in ``attrs["masked_rows"]``).
     outside : {"raise", "drop"}, default "raise"
         Rows outside the study area: error naming the rows, or drop them
@@ -548,8 +643,10 @@ def read_elder_table(
     """
     if invalid not in ("raise", "mask"):
         raise ValueError(f"invalid must be 'raise' or 'mask', not {invalid!r}")
-    raw = read_points(path, layer=layer, source_crs=source_crs, lon=lon, lat=lat, x=x, y=y)
+    raw = read_points(path, layer=layer, source_crs=source_crs, lon=lon, lat=lat, x=x, y=y,
+                      encoding=encoding)
     src_crs = raw.crs
+    notes = notes_of(raw)
     found: dict[str, str] = {}
     for age, col in AGE_COLUMNS.items():
         explicit = None if columns is None else columns.get(age)
@@ -561,19 +658,20 @@ def read_elder_table(
             found[col] = c
     if not found:
         names = "; ".join(f"{a}+: {', '.join(v[:3])}…" for a, v in COUNT_ALIASES.items())
-        raise InputError(f"no elder-count column ({names}); pass columns={{60: 'name'}}; "
+        raise InputError(f"no elder-count column ({names}); pass columns={{60: 'name'}} "
+                         "(scenario key inputs.population.column); "
                          f"columns are {[c for c in raw.columns if c != raw.geometry.name]}",
                          path=path)
     values: dict[str, np.ndarray] = {}
     bad_rows = np.zeros(len(raw), dtype=bool)
     for col, c in found.items():
-        v = pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float)
+        v = parse_counts(raw[c]).to_numpy(dtype=float)
         bad = ~np.isfinite(v) | (v < 0)
         if bad.any() and invalid == "raise":
             r = np.flatnonzero(bad)
-            raise InputError(f"elder count is missing, not a number or negative "
-                             f"({raw[c].iloc[r[0]]!r}); pass invalid='mask' to drop such rows",
-                             path=path, row=(r + 1).tolist(), field=c)
+            raise InputError(f"elder count is missing, not a number of persons or negative "
+                             f"({raw[c].iloc[r[0]]!r}); pass invalid='mask' ({KEY_INVALID}) "
+                             "to drop such rows", path=path, row=(r + 1).tolist(), field=c)
         bad_rows |= bad
         values[col] = v
     names = list(found)
@@ -628,13 +726,19 @@ def read_elder_table(
 
     def error(idx: np.ndarray) -> InputError:
         return InputError(f"{idx.size} row(s) outside the study area; pass outside='drop' "
-                          "to leave them out", path=path, row=row_no[idx].tolist(),
-                          field="geometry")
+                          f"({KEY_OUTSIDE}) to leave them out", path=path,
+                          row=row_no[idx].tolist(), field="geometry")
 
     if outside not in ("raise", "drop"):
         raise ValueError(f"outside must be 'raise' or 'drop', not {outside!r}")
     cells, out = _assign_areas(cells, counties, townships)
-    cells = _handle_outside(cells, out, outside, error)
+    cells = _handle_outside(cells, out, outside, error, townships if townships is not None
+                            else counties, path, "row")
     cells.attrs["masked_rows"] = masked
+    if masked:
+        add_note(cells, f"{Path(path).name}: {masked} row(s) with a missing or invalid elder "
+                        "count left out (invalid: mask)")
+    for note in notes:
+        add_note(cells, note)
     return record_source(cells, src_crs, path)
 

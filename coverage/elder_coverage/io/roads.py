@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from elder_coverage.io._common import PathLike, check_file
+from elder_coverage.io._common import PathLike, add_note, check_file
 from elder_coverage.io.atomic import write_graphml
 from elder_coverage.io.crs import SOURCE_CRS_ATTR, choose_metric_crs, crs_label, resolve_crs
 from elder_coverage.io.errors import InputError
@@ -88,7 +88,14 @@ NOT_ROADS: frozenset[str] = frozenset({
     "bus_guideway", "platform", "bus_stop", "rest_area", "services", "no",
 })
 _EXTRA_WAY_TAGS = ("foot", "motor_vehicle", "motorcar", "vehicle")
-_NO = {"no"}  # the value of foot/motor_vehicle/access that closes a way
+#: Values of foot/motor_vehicle/access that close a way to the public. ``private`` means
+#: "only with the owner's permission"; osmnx leaves such ways out of its walk and drive
+#: networks, and a compound's gate is no route for a care trip.
+_NO = {"no", "private"}
+
+#: Plausible posted speeds (km/h). China's highest limit is 120; a ``maxspeed`` outside this
+#: range is a tagging error (``5000``, ``0``) and would give zero-minute or endless edges.
+MAXSPEED_RANGE_KPH = (5.0, 150.0)
 
 
 def _osmnx() -> Any:
@@ -138,15 +145,67 @@ def is_walkable(data: dict[str, Any]) -> bool:
     return bool(classes) and not any(c in NOT_WALKABLE for c in classes)
 
 
-def is_drivable(data: dict[str, Any]) -> bool:
-    """Whether an edge's tags allow cars (every merged segment must allow it)."""
-    classes = _classes(data)
+def is_drivable(data: dict[str, Any], *, classes: Collection[str] | None = None) -> bool:
+    """Whether an edge's tags allow cars (every merged segment must allow it).
+
+    ``classes`` are the ``highway`` values cars may use (default: the keys of
+    :data:`DRIVE_SPEEDS_KPH`); any other value, including ones OSM does not define such as
+    ``trail``, is taken to be a path, as osmnx's drive network does.
+    """
+    drivable = DRIVE_SPEEDS_KPH.keys() if classes is None else classes
+    hw = _classes(data)
     if (_tag(data, "motor_vehicle") | _tag(data, "motorcar") | _tag(data, "vehicle")) & _NO:
         return False
     if _tag(data, "access") & _NO and not (
             _tag(data, "motor_vehicle") | _tag(data, "motorcar")) & {"yes", "designated"}:
         return False
-    return bool(classes) and not any(c in NOT_DRIVABLE for c in classes)
+    return bool(hw) and all(c in drivable for c in hw)
+
+
+def _clean_maxspeeds(G: nx.MultiDiGraph) -> None:
+    """Remove ``maxspeed`` values outside :data:`MAXSPEED_RANGE_KPH`, with a note.
+
+    The edges then get their class speed, as edges without ``maxspeed`` do.
+    """
+    from osmnx.routing import _clean_maxspeed
+
+    lo, hi = MAXSPEED_RANGE_KPH
+    absurd: dict[str, int] = {}
+    for _, _, data in G.edges(data=True):
+        raw = data.get("maxspeed")
+        if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+            continue
+        values = [_clean_maxspeed(str(v)) for v in (raw if isinstance(raw, list) else [raw])]
+        if any(v is not None and not lo <= v <= hi for v in values):
+            key = str(raw)
+            absurd[key] = absurd.get(key, 0) + 1
+            del data["maxspeed"]
+    if absurd:
+        shown = ", ".join(f"{k} ({n} edge{'s' if n > 1 else ''})" for k, n in absurd.items())
+        add_note(G, f"maxspeed outside {lo:g}–{hi:g} km/h ignored (road-class speed used "
+                    f"instead): {shown}")
+
+
+def _note_tags(G: nx.MultiDiGraph, drivable: Collection[str]) -> None:
+    """Notes on tags read by convention: unknown highway values and private access."""
+    known = set(drivable) | NOT_DRIVABLE | NOT_WALKABLE
+    unknown: dict[str, int] = {}
+    private = 0
+    for _, _, data in G.edges(data=True):
+        if data.get("walk_only"):
+            continue
+        for c in _classes(data):
+            if c not in known:
+                unknown[c] = unknown.get(c, 0) + 1
+        if "private" in _tag(data, "access"):
+            private += 1
+    if unknown:
+        shown = ", ".join(f"{k} ({n})" for k, n in sorted(unknown.items()))
+        add_note(G, f"highway values that are not OSM road classes taken as paths (walking "
+                    f"only, no cars), edges: {shown}")
+    if private:
+        add_note(G, f"{private} edge(s) tagged access=private are closed to walking and "
+                    "driving (OSM/osmnx convention)")
 
 
 def add_travel_times(
@@ -169,8 +228,10 @@ def add_travel_times(
     walk_kph : float, default 3.0
         Elderly walking speed (km/h); see :data:`ELDER_WALK_KPH`.
     drive_speeds : dict, optional
-        ``{highway class: km/h}`` replacing :data:`DRIVE_SPEEDS_KPH`. An edge's ``maxspeed``
-        wins over the table, as in :func:`osmnx.add_edge_speeds`.
+        ``{highway class: km/h}`` replacing :data:`DRIVE_SPEEDS_KPH`; its keys are the classes
+        cars may use. An edge's ``maxspeed`` wins over the table, as in
+        :func:`osmnx.add_edge_speeds`, unless it lies outside :data:`MAXSPEED_RANGE_KPH`
+        (then it is ignored, with a note in ``graph["notes"]``).
     walk_factor, drive_factor : float, optional
         Override the season's multipliers (≥ 1 slows travel).
 
@@ -191,6 +252,8 @@ def add_travel_times(
     if G.number_of_edges() == 0:
         raise ValueError("graph has no edges")
     speeds = dict(DRIVE_SPEEDS_KPH if drive_speeds is None else drive_speeds)
+    _clean_maxspeeds(G)
+    _note_tags(G, speeds)
     ox.add_edge_speeds(G, hwy_speeds=speeds, fallback=DRIVE_FALLBACK_KPH)
     metres_per_min_walk = walk_kph * 1000.0 / 60.0
     for _, _, data in G.edges(data=True):
@@ -198,7 +261,8 @@ def add_travel_times(
         data[EDGE_WALK_MINUTES] = (length / metres_per_min_walk * wf
                                    if is_walkable(data) else math.inf)
         speed = float(data.get("speed_kph") or 0.0)
-        drive_ok = is_drivable(data) and not data.get("walk_only", False) and speed > 0
+        drive_ok = (is_drivable(data, classes=speeds) and not data.get("walk_only", False)
+                    and speed > 0)
         data[EDGE_DRIVE_MINUTES] = (length / (speed * 1000.0 / 60.0) * df
                                     if drive_ok else math.inf)
     G.graph.update(season=season, walk_kph=float(walk_kph), walk_factor=wf, drive_factor=df)
@@ -268,7 +332,8 @@ def _finish(
     ox = _osmnx()
     G = _drop_non_roads(G)
     if G.number_of_edges() == 0:
-        raise InputError("no roads (no ways with a usable highway tag)", path=path)
+        after = "".join(f"; {n}" for n in G.graph.get("notes", []))
+        raise InputError(f"no roads (no ways with a usable highway tag){after}", path=path)
     if simplify:
         # Keep nodes where class or access changes, so one edge never mixes a footway with
         # a street and walkability/drivability stay exact per edge.
@@ -318,17 +383,77 @@ def graph_from_osm_xml(
     ------
     InputError
         Missing, empty or unparsable file, or no roads in it.
+
+    Notes
+    -----
+    Ways referencing nodes absent from the file (extracts clipped by a bounding box) are
+    cut at those nodes; ``graph["notes"]`` says how many.
     """
-    ox = _osmnx()
+    from osmnx import _osm_xml
+    from osmnx.graph import _create_graph
+
     p = check_file(path)
     try:
-        with _way_tags():
-            G = ox.graph_from_xml(p, bidirectional=False, simplify=False, retain_all=True)
-    except Exception as exc:  # SAX errors, KeyError for ways naming absent nodes, …
+        data = _osm_xml._overpass_json_from_xml(p, "utf-8")
+    except Exception as exc:  # SAX errors, bad bz2 streams, …
         kind = type(exc).__name__
         raise InputError(f"cannot be read as OpenStreetMap XML ({kind}: {exc})", path=p) from exc
+    cut = _cut_missing_nodes(data)
+    try:
+        with _way_tags():
+            G = _create_graph([data], bidirectional=False)
+    except Exception as exc:  # osmnx raises on files with no nodes or ways
+        kind = type(exc).__name__
+        raise InputError(f"cannot be read as OpenStreetMap XML ({kind}: {exc})", path=p) from exc
+    if cut:
+        add_note(G, f"{p.name}: {cut['ways']} way(s) reference {cut['nodes']} node(s) missing "
+                    "from the file (an extract clipped by a bounding box); they were cut at the "
+                    f"missing nodes ({cut['dropped']} left with fewer than 2 nodes dropped)")
     return _finish(G, crs=crs, simplify=simplify, retain_all=retain_all, path=p,
                    times={"season": season, "walk_kph": walk_kph, "drive_speeds": drive_speeds})
+
+
+def _cut_missing_nodes(data: dict[str, Any]) -> dict[str, int]:
+    """Split, in place, every way of an Overpass-style JSON at node references the file lacks.
+
+    Extracts cut by a bounding box keep whole ways but only the nodes inside the box. A way
+    is split into its runs of present nodes, rather than having the gaps bridged, so no
+    straight chord is drawn across the part that lies outside. Extra pieces get negative
+    ids (OSM's convention for objects not in the database). Returns counts of ways cut,
+    nodes missing and pieces dropped, or an empty dict when nothing was missing.
+    """
+    elements = data.get("elements", [])
+    present = {e["id"] for e in elements if e.get("type") == "node"}
+    out: list[dict[str, Any]] = []
+    ways = dropped = 0
+    missing: set[int] = set()
+    next_id = -1
+    for e in elements:
+        if e.get("type") != "way" or all(n in present for n in e.get("nodes", [])):
+            out.append(e)
+            continue
+        ways += 1
+        runs: list[list[int]] = [[]]
+        for n in e["nodes"]:
+            if n in present:
+                runs[-1].append(n)
+            else:
+                missing.add(n)
+                if runs[-1]:
+                    runs.append([])
+        runs = [r for r in runs if r]
+        dropped += sum(len(r) < 2 for r in runs)
+        pieces = [r for r in runs if len(r) >= 2]
+        for i, run in enumerate(pieces):
+            piece = {**e, "nodes": run}
+            if i > 0:
+                piece["id"] = next_id
+                next_id -= 1
+            out.append(piece)
+    if not ways:
+        return {}
+    data["elements"] = out
+    return {"ways": ways, "nodes": len(missing), "dropped": dropped}
 
 
 def graph_from_polygon(
@@ -392,7 +517,8 @@ def load_graph(
     p = check_file(path)
     edge_dtypes = {EDGE_WALK_MINUTES: float, EDGE_DRIVE_MINUTES: float, "speed_kph": float,
                    "walk_only": _bool_text}
-    graph_dtypes = {"walk_kph": float, "walk_factor": float, "drive_factor": float}
+    graph_dtypes = {"walk_kph": float, "walk_factor": float, "drive_factor": float,
+                    "notes": _text_list}
     try:
         G = ox.load_graphml(p, edge_dtypes=edge_dtypes, graph_dtypes=graph_dtypes)
     except Exception as exc:
@@ -413,6 +539,17 @@ def load_graph(
                          walk_kph=walk_kph, drive_speeds=drive_speeds)
     G.graph["source_path"] = os.fspath(p)
     return G
+
+
+def _text_list(v: str) -> list[str]:
+    # GraphML stores the notes list as its repr; read it back as a list, never as code.
+    import ast
+
+    try:
+        out = ast.literal_eval(v)
+    except (ValueError, SyntaxError):
+        return [str(v)]
+    return [str(x) for x in out] if isinstance(out, list | tuple) else [str(out)]
 
 
 def _bool_text(v: str) -> bool:
