@@ -16,6 +16,7 @@ from shapely.geometry import Polygon, box
 
 from elder_coverage.cli import EXIT_USAGE, main
 
+
 def tree_digest(root: Path) -> dict[str, str]:
     """Every entry below ``root``: file content hashes and modes, link targets, folders.
 
