@@ -249,8 +249,8 @@ class _Run:
                                 time_limit=p.get("time_limit_s", 60))
         self.facilities.loc[self.facilities["id"].isin(plan.closed), "status"] = "closed"
         self.merges = plan.merges
-        self._tables.update(close_merge_assessment=plan.assessment, merges=plan.merges,
-                           lost_coverage=plan.lost_coverage)
+        self._tables.update(close_merge_assessment=_localized_reasons(plan.assessment, self.lang),
+                            merges=plan.merges, lost_coverage=plan.lost_coverage)
         a = plan.assessment
         self.analyses["close_merge"] = {
             "county": codes[0] if codes else None,
@@ -258,9 +258,12 @@ class _Run:
             "failing": a.loc[a["fails"], "id"].tolist(),
             "closed": plan.closed,
             "kept_needed": a.loc[a["decision"] == "keep (needed)", "id"].tolist(),
+            "kind": "township_centre",
+            "coverage_target": p.get("coverage_target", 1.0),
             "before": plan.before, "after": plan.after,
             "residents_moved": int(plan.merges["residents_moved"].sum()),
             "elders_losing_coverage": int(round(plan.lost_coverage["elders_60"].sum())),
+            "closed_centres": _closed_centres(plan),
             "optimisation": {k: v for k, v in plan.optimisation.items() if k != "seconds"},
         }
         self.log["seconds"]["close_merge_solve"] = plan.optimisation.get("seconds")
@@ -308,6 +311,12 @@ class _Run:
         open_mask = fac["status"].isin(["open", "new"]).to_numpy()
         fac.loc[open_mask, "covered_elders"] = _covered_elders_per_facility(
             final.cells, fac[open_mask], net, std)
+        if changed:
+            # Before and after side by side: a closed centre served elders before it closed.
+            was_open = fac["status"].isin(["open", "closed"]).to_numpy()
+            fac["covered_elders_before"] = pd.array([pd.NA] * len(fac), dtype="Int64")
+            fac.loc[was_open, "covered_elders_before"] = _covered_elders_per_facility(
+                self.base.cells, fac[was_open], net, std)
         access = self._access(final, fac[open_mask])
         names_t = (dict(zip(study.townships["code"], study.townships["name"], strict=False))
                    if study.townships is not None else None)
@@ -396,8 +405,11 @@ class _Run:
         m = coverage_map(study.counties, study.townships, self.final.cells, shown,
                          standards=self.std, merges=self.merges, closed_ids=closed,
                          new_sites=self.new_site_points, lang=self.lang,
-                         cell_size_m=study.cell_size_m, title=self.scenario.name,
-                         isochrones=_isochrones(self.facilities, self.net, self.std))
+                         cell_size_m=study.cell_size_m,
+                         title=self.scenario.description or self.scenario.name,
+                         isochrones=_isochrones(self.facilities, self.net, self.std),
+                         roads=study.graph, places=study.villages,
+                         synthetic=bool(self.summary.get("synthetic")))
         _place(self.folder, self.scenario.outputs["map"], lambda p: save_map(m, p))
 
     def report(self) -> None:
@@ -409,6 +421,35 @@ class _Run:
             counties_table=t["coverage_by_county"], townships_table=t["coverage_by_township"],
             merges=self.merges, new_sites=t.get("new_sites"), lang=self.lang,
             title=self.scenario.name))
+
+
+def _closed_centres(plan) -> list[dict[str, Any]]:
+    """Per closed centre: covered elders whose nearest centre it was, still covered, lost."""
+    kind = "township_centre"
+    before, after = plan.cells_before, plan.cells_after
+    elders = before["elders_60"].to_numpy(float)
+    nearest = before[f"{kind}_nearest_id"].to_numpy()
+    was = before[f"{kind}_covered"].fillna(False).to_numpy(bool)
+    still = after[f"{kind}_covered"].fillna(False).to_numpy(bool)
+    names = dict(zip(plan.assessment["id"], plan.assessment["name"], strict=True))
+    out = []
+    for cid in plan.closed:
+        mine = was & (nearest == cid)
+        receivers = plan.merges.loc[plan.merges["from_id"] == cid, "to_name"].astype(str)
+        out.append({"id": str(cid), "name": str(names.get(cid, cid)),
+                    "covered_before": int(round(elders[mine].sum())),
+                    "still_covered": int(round(elders[mine & still].sum())),
+                    "lost": int(round(elders[mine & ~still].sum())),
+                    "receivers": list(dict.fromkeys(receivers))})
+    return out
+
+
+def _localized_reasons(assessment: pd.DataFrame, lang: str) -> pd.DataFrame:
+    from elder_coverage.labels import localize_message
+
+    out = assessment.copy()
+    out["reasons"] = [localize_message(r, lang) if r else r for r in out["reasons"]]
+    return out
 
 
 def _isochrones(facilities, net, std):

@@ -35,6 +35,8 @@ from elder_coverage.maps.elements import (
     MapTitle,
     PointLayer,
     Rendered,
+    SafeImageOverlay,
+    SafeTileLayer,
     ZoomClass,
     style_element,
 )
@@ -80,8 +82,9 @@ _CSS = """
 .ec-title{position:absolute;top:10px;left:50%;transform:translateX(-50%);z-index:1000;
  background:rgba(255,255,255,.92);padding:4px 12px;border-radius:4px;font:bold 15px/1.4
  sans-serif;box-shadow:0 1px 5px rgba(0,0,0,.4);pointer-events:none;text-align:center;
- max-width:calc(100% - 420px);overflow:hidden;text-overflow:ellipsis}
-.ec-title-text{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+ width:max-content;max-width:calc(100% - 440px);overflow:hidden}
+.ec-title-text{display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;
+ overflow:hidden;font-size:14px}
 .ec-banner{color:#b42318;font:bold 12px/1.3 sans-serif;white-space:normal}
 .leaflet-control-layers-expanded{max-height:calc(100vh - 90px);max-width:300px}
 .leaflet-control-layers label{white-space:normal}
@@ -329,7 +332,7 @@ def coverage_map(
     m.get_root().header.add_child(style_element(_CSS), name="ec_css")
     m.fit_bounds([[south, west], [north, east]])
     if tiles:
-        folium.TileLayer("OpenStreetMap", name=text("basemap_osm", lang), overlay=False,
+        SafeTileLayer("OpenStreetMap", name=text("basemap_osm", lang), overlay=False,
                          control=True).add_to(m)
     folium.map.CustomPane(_BASE_PANE, z_index=320, pointer_events=False).add_to(m)
     folium.map.CustomPane(_CELL_PANE, z_index=350, pointer_events=False).add_to(m)
@@ -465,7 +468,7 @@ def _add_cell_layers(m: folium.Map, cells: gpd.GeoDataFrame, lang: str, cell_siz
     size = f"{cell_size_m:g}"
     dens_name = text("density", lang, age=age, size=size)
     kinds = [k for k in FACILITY_KINDS if f"{k}_covered" in cells.columns]
-    folium.raster_layers.ImageOverlay(
+    SafeImageOverlay(
         png_data_uri(raster, classify(elders, breaks), dens_pal), raster.bounds,
         name=dens_name, opacity=0.75, pixelated=True, pane=_CELL_PANE, interactive=False,
         show=not kinds or show_uncovered == "density",
@@ -491,7 +494,7 @@ def _add_cell_layers(m: folium.Map, cells: gpd.GeoDataFrame, lang: str, cell_siz
     for key, covered in groups:
         label = text("community", lang) if key == "community" else kind_label(key, lang)
         vals = np.where(covered, 0.0, elders)
-        folium.raster_layers.ImageOverlay(
+        SafeImageOverlay(
             png_data_uri(raster, classify(vals, breaks), unc_pal), raster.bounds,
             name=text("uncovered", lang, kind=label), opacity=0.9,
             pixelated=True, pane=_CELL_PANE, interactive=False, show=(key == shown),

@@ -22,6 +22,7 @@ from typing import Any
 from branca.element import Element, MacroElement
 from folium.elements import ElementAddToElement
 from folium.map import Layer
+from folium.raster_layers import ImageOverlay, TileLayer
 from folium.template import Template
 
 from elder_coverage.templating import js_literal
@@ -48,10 +49,13 @@ class SafeMacroElement(MacroElement):
 
     def render(self, **kwargs: Any) -> None:
         figure = self.get_root()
-        if isinstance(self, Layer) and self.show:
+        add = self.get_name() + "_add"
+        # Created once, not per render (folium's Layer.render makes a new one each time, so a
+        # map rendered twice, e.g. saved after a notebook display, repeated every addTo).
+        if isinstance(self, Layer) and self.show and add not in self._children:
             self.add_child(ElementAddToElement(element_name=self.get_name(),
                                                element_parent_name=self._parent.get_name()),
-                           name=self.get_name() + "_add")
+                           name=add)
         module = self._template.module
         for part in ("header", "html", "script"):
             macro = getattr(module, part, None)
@@ -60,6 +64,14 @@ class SafeMacroElement(MacroElement):
                                                 name=self.get_name())
         for child in self._children.values():
             child.render(**kwargs)
+
+
+class SafeImageOverlay(SafeMacroElement, ImageOverlay):
+    """folium's ``ImageOverlay``, rendered without a second template pass."""
+
+
+class SafeTileLayer(SafeMacroElement, TileLayer):
+    """folium's ``TileLayer``, rendered without a second template pass."""
 
 
 class PointLayer(SafeMacroElement, Layer):
