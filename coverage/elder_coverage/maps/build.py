@@ -332,8 +332,9 @@ def coverage_map(
     m.get_root().header.add_child(style_element(_CSS), name="ec_css")
     m.fit_bounds([[south, west], [north, east]])
     if tiles:
+        # Off when the study's own roads are drawn: the map must not depend on a tile server.
         SafeTileLayer("OpenStreetMap", name=text("basemap_osm", lang), overlay=False,
-                         control=True).add_to(m)
+                      control=True, show=roads is None).add_to(m)
     folium.map.CustomPane(_BASE_PANE, z_index=320, pointer_events=False).add_to(m)
     folium.map.CustomPane(_CELL_PANE, z_index=350, pointer_events=False).add_to(m)
     folium.map.CustomPane(_AREA_PANE, z_index=380, pointer_events=False).add_to(m)

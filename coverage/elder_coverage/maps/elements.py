@@ -186,6 +186,8 @@ class HtmlControl(SafeMacroElement):
     position : {"topleft", "topright", "bottomleft", "bottomright"}
     class_name : str
         CSS class of the panel.
+    fold_below : int
+        A ``<details>`` panel starts folded when the window is less than this many pixels high.
     """
 
     _template = Template(
@@ -195,6 +197,9 @@ class HtmlControl(SafeMacroElement):
         {{ this.get_name() }}.onAdd = function () {
             var div = L.DomUtil.create("div", {{ this.class_js }});
             div.innerHTML = {{ this.html_js }};
+            // On a laptop screen an open legend would hide half the map: start it folded.
+            var details = div.querySelector("details");
+            if (details && window.innerHeight < {{ this.fold_below }}) { details.open = false; }
             L.DomEvent.disableClickPropagation(div);
             L.DomEvent.disableScrollPropagation(div);
             return div;
@@ -204,7 +209,8 @@ class HtmlControl(SafeMacroElement):
         """
     )
 
-    def __init__(self, html: str, position: str = "bottomright", class_name: str = "ec-panel"):
+    def __init__(self, html: str, position: str = "bottomright", class_name: str = "ec-panel",
+                 *, fold_below: int = 800):
         super().__init__()
         if position not in ("topleft", "topright", "bottomleft", "bottomright"):
             raise ValueError(f"position={position!r}: not a Leaflet control corner")
@@ -212,6 +218,7 @@ class HtmlControl(SafeMacroElement):
         self.html_js = js_literal(html)
         self.position_js = js_literal(position)
         self.class_js = js_literal(class_name)
+        self.fold_below = int(fold_below)
 
 
 def style_element(css: str) -> Rendered:
