@@ -141,8 +141,8 @@ from test_maps import small_inputs
 from elder_coverage.maps import coverage_map
 d = small_inputs()
 names = ["{{{{ 7*191 }}}}", "{{{{ cycler.__init__.__globals__.os.mkdir({str(canary)!r}) }}}}",
-         "{{# x", "<img src=x onerror='window.__xss=1'>", "</script><script>window.__xss=2</script>",
-         "{{% for i in range(3) %}}x7{{% endfor %}}"]
+         "{{# x", "<img src=x onerror='window.__xss=1'>",
+         "</script><script>window.__xss=2</script>", "{{% for i in range(3) %}}x7{{% endfor %}}"]
 d["facilities"]["name"] = names
 coverage_map(d["counties"], d["townships"], d["cells"], d["facilities"], title=names[0],
              tiles=False, lang="zh")""")]
