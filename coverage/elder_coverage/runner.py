@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from elder_coverage.fairness import fairness_report
 from elder_coverage.io.atomic import atomic_dir
 from elder_coverage.new_sites import plan_new_sites
 from elder_coverage.scenario import Scenario, parse_scenario
-from elder_coverage.schema import KIND_LABELS
+from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 from elder_coverage.standards import Standards, load_standards
 from elder_coverage.study import StudyData, load_sample, load_user_data, select_counties
 from elder_coverage.travel import RoadNetwork
@@ -47,45 +48,79 @@ class RunOutput:
     summary: dict[str, Any]
 
     def describe(self, lang: str = "zh") -> str:
-        """A few lines for the terminal: headline figures and where the files are."""
+        """A few lines for the terminal: headline figures before/after and every file written."""
         s = self.summary
         zh = lang == "zh"
+        was_word, now_word = ("现状", "方案后") if zh else ("before", "after")
         lines = [f"{'情景' if zh else 'scenario'}: {s['scenario']}",
-                 f"{'60岁及以上老年人' if zh else 'elders aged 60+'}: {s['elders_total']:,}"]
-        for kind, k in s["kinds"].items():
+                 f"{'60岁及以上老年人' if zh else 'elders aged 60+'}: {s['elders_total']:,}"
+                 f"{' 人' if zh else ' persons'}"]
+        kinds_before = s.get("kinds_before") or {}
+        lines.append(("服务范围内老人（人，覆盖率）" if zh else "elders within the standard "
+                      "(persons, share)") + (f": {was_word} → {now_word}" if kinds_before else ":"))
+        for kind in sorted(s["kinds"], key=_kind_order):
+            k = s["kinds"][kind]
             label = KIND_LABELS[kind][lang]
-            lines.append(f"  {label}: {k['covered_elders']:,} ({k['covered_share']:.1%})")
+            now = f"{k['covered_elders']:,} ({k['covered_share']:.1%})"
+            b = kinds_before.get(kind)
+            was = f"{b['covered_elders']:,} ({b['covered_share']:.1%}) → " if b else ""
+            lines.append(f"  {label}: {was}{now}")
         before = {(i["indicator"], i.get("year")): i for i in s.get("indicators_before") or []}
-        lines.append("政策指标（现状 → 方案后 / 目标）:" if zh and before else
-                     "政策指标（值 / 目标）:" if zh else
-                     "policy indicators (now → after the plan / target):" if before else
+        lines.append(f"政策指标（{was_word} → {now_word} / 目标）:" if zh and before else
+                     "政策指标（现状 / 目标）:" if zh else
+                     f"policy indicators ({was_word} → {now_word} / target):" if before else
                      "policy indicators (value / target):")
+
+        def fmt(v: float, unit: str | None) -> str:
+            if unit == "share":
+                return f"{v:.1%}"
+            per = " 平方米/人" if zh else " m²/person"
+            return f"{v:.2f}{per if unit == 'm2/person' else ''}"
+
         for ind in s.get("indicators", []):
             if ind.get("value") is None:
                 continue
             label = ind.get(f"label_{lang}", ind["indicator"])
+            unit = ind.get("unit")
             year = f" ({ind['year']})" if ind.get("year") else ""
-            target = "" if ind.get("target") is None else f" / {ind['target']:.3g}"
+            target = "" if ind.get("target") is None else f" / {fmt(ind['target'], unit)}"
             was = before.get((ind["indicator"], ind.get("year")), {}).get("value")
-            now = f"{was:.3g} → {ind['value']:.3g}" if was is not None else f"{ind['value']:.3g}"
-            lines.append(f"  {label}{year}: {now}{target}")
+            now = fmt(ind["value"], unit)
+            lines.append(f"  {label}{year}: "
+                         f"{fmt(was, unit) + ' → ' if was is not None else ''}{now}{target}")
         cm = s["analyses"].get("close_merge")
         if cm:
+            names = {c["id"]: c["name"] for c in cm.get("closed_centres", [])}
+            closed = [f"{names.get(i, i)} ({i})" for i in cm["closed"]]
             lines.append(("撤并: 关闭 " if zh else "close/merge: closing ")
                          + f"{len(cm['closed'])} / {cm['centres_assessed']}"
-                         + (f" ({', '.join(cm['closed'])})" if cm["closed"] else ""))
+                         + (f": {('、' if zh else ', ').join(closed)}" if closed else ""))
+            b, a = cm["before"], cm["after"]
+            lines.append(f"  {'服务范围内老人' if zh else 'elders within the standard'}: "
+                         f"{was_word} {b['covered_elders']:,} ({b['covered_share']:.1%}) → "
+                         f"{now_word} {a['covered_elders']:,} ({a['covered_share']:.1%}); "
+                         f"{'失去覆盖' if zh else 'losing coverage'} "
+                         f"{cm['elders_losing_coverage']:,}"
+                         + (f"; {'目标 ≥ ' if zh else 'target ≥ '}"
+                            f"{math.ceil(cm['coverage_target'] * b['covered_elders'] - 1e-9):,}"
+                            if cm.get("coverage_target") is not None else ""))
         ns = s["analyses"].get("new_sites")
         if ns:
             lines.append(("新增站点: " if zh else "new sites: ")
-                         + f"{ns['n_new']} {KIND_LABELS[ns['kind']][lang]} → "
-                         f"{ns['after']['share']:.1%}")
+                         + f"{ns['n_new']} {KIND_LABELS[ns['kind']][lang]}, "
+                         f"{was_word} {ns['before']['share']:.1%} → "
+                         f"{now_word} {ns['after']['share']:.1%}")
             if ns["optimisation"]["status"] not in ("optimal", "time_limit"):
                 lines.append(f"  {ns['optimisation']['status']}: {ns['optimisation']['message']}")
         lines.append(f"{'输出目录' if zh else 'output folder'}: {self.folder}")
-        for name in ("map", "report"):
-            if name in s["outputs"]:
-                lines.append(f"  {s['outputs'][name]}")
+        if self.folder.is_dir():
+            for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+                lines.append(f"  {path.relative_to(self.folder).as_posix()}")
         return "\n".join(lines)
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    return (FACILITY_KINDS.index(kind) if kind in FACILITY_KINDS else len(FACILITY_KINDS), kind)
 
 
 def default_scenario() -> Scenario:
