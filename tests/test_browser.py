@@ -210,3 +210,23 @@ def test_sample_map_size_and_load(browser, tmp_path):
     markers = browser.execute_script(FIND_MAP + """
         var n = 0; map.eachLayer(function (l) { if (l instanceof L.Marker) n++; }); return n;""")
     assert markers == len(fac)
+
+
+def test_unknown_kind_from_data_is_text_in_layer_control_and_legend(browser, tmp_path):
+    # Leaflet writes layer names with innerHTML; a kind read from a file must stay text.
+    d = small_inputs()
+    fac = d["facilities"].copy()
+    fac.loc[fac["id"] == "F", "kind"] = EVIL_IMG
+    m = coverage_map(d["counties"], None, None, fac, title="t", tiles=False, lang="en")
+    path = save_map(m, tmp_path / "map.html")
+    _open(browser, path)
+    labels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".map(l => l.textContent.trim())")
+    assert f"Facilities: {EVIL_IMG}" in labels
+    legend = browser.execute_script("return document.querySelector('.ec-panel').textContent")
+    assert f"{EVIL_IMG} (1)" in legend
+    assert browser.execute_script("return window.__xss") is None
+    assert browser.execute_script("return document.querySelectorAll('img[src=x]').length") == 0
+    assert _no_alert(browser)
+    assert _severe(browser) == []

@@ -283,3 +283,70 @@ def test_zh_notes_are_chinese():
     assert "标准：助老餐厅/老年食堂步行15分钟、日间照料中心步行15分钟" in page
     for english in ("populated", "nursing_beds", "facilit", "standards:"):
         assert english not in page
+
+
+# --------------------------------------------------------------------------- the demo plan
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, sample_path):
+    """The shipped demo's close/merge analysis, run once in zh (about two minutes)."""
+    import warnings
+
+    from elder_coverage.runner import default_scenario, only_analysis, run_scenario
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = run_scenario(only_analysis(default_scenario(), "close_merge"), out, lang="zh")
+    return run
+
+
+def _impact_rows(page: str, heading: str) -> list[list[str]]:
+    part = page[page.index(heading):]
+    rows = [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", part[: part.index("</tbody>")])]
+    return [r for r in rows if r]
+
+
+@pytest.mark.slow
+def test_demo_report_before_after_lost_target_zh_and_en(demo_run, tmp_path):
+    s = demo_run.summary
+    cm = s["analyses"]["close_merge"]
+    b, a = cm["before"], cm["after"]
+    lost = int(round(pd.read_csv(demo_run.folder / "lost_coverage.csv")["elders_60"].sum()))
+    # closing centres gains nobody coverage: after = before - lost, elder by elder
+    assert a["covered_elders"] == b["covered_elders"] - lost == b["covered_elders"] - \
+        cm["elders_losing_coverage"]
+    assert sum(c["lost"] for c in cm["closed_centres"]) == lost
+    need = int(np.ceil(0.9 * b["covered_elders"] - 1e-9))
+    zh = (demo_run.folder / "report.html").read_text(encoding="utf-8")
+    en_path = write_report(
+        tmp_path / "report_en.html", summary=s,
+        indicators=pd.read_csv(demo_run.folder / "indicators_final.csv"),
+        counties_table=pd.read_csv(demo_run.folder / "coverage_by_county.csv",
+                                   dtype={"code": str}),
+        townships_table=None, merges=pd.read_csv(demo_run.folder / "merges.csv"), lang="en",
+        charts=False)
+    en = en_path.read_text(encoding="utf-8")
+    for page, heading, head in ((zh, "撤并前后覆盖", ["现状", "方案后"]),
+                                (en, "Coverage before and after", ["Before", "After"])):
+        assert _heads(page, heading)[1:3] == head
+        rows = _impact_rows(page, heading)
+        assert rows[1][1:5] == [f"{b['covered_elders']:,}", f"{a['covered_elders']:,}",
+                                f"{a['covered_elders'] - b['covered_elders']:+,}", f"≥ {need:,}"]
+        assert rows[3][2] == f"{lost:,}"
+        for c in cm["closed_centres"]:
+            assert f"<td>{c['name']}</td><td>{c['id']}</td>" in page
+    assert "调整前" not in zh
+
+
+@pytest.mark.slow
+def test_demo_zh_report_has_no_english_prose(demo_run):
+    page = (demo_run.folder / "report.html").read_text(encoding="utf-8")
+    body = page[page.index("<body>"):]
+    words = set(re.findall(r"[A-Za-z][A-Za-z_]{2,}", re.sub(r"<[^>]+>", " ", body)))
+    # left: the scenario's name, the program's name, facility ids (TO00036, NEW-…)
+    assert words <= {"demo", "elder", "coverage"}, sorted(words)
+    reasons = pd.read_csv(demo_run.folder / "close_merge_assessment.csv")["reasons"].dropna()
+    assert len(reasons) and not reasons.str.contains(r"[A-Za-z]{3,}").any(), reasons.tolist()

@@ -16,6 +16,7 @@ templates with autoescape.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -444,9 +445,10 @@ class LayerControl(SafeMacroElement):
     """Leaflet's layer switcher over every layer of the map, with names passed as data.
 
     folium's ``LayerControl`` writes layer names into its template output, which branca then
-    parses as a template; this one writes them as JSON strings. It starts collapsed (an icon
-    that opens on hover or tap) when the window is smaller than ``expand_min_height`` pixels,
-    so that it never covers a laptop screen, and open otherwise.
+    parses as a template; this one writes them as JSON strings of escaped HTML (Leaflet shows
+    a name through ``innerHTML``), so a facility kind read from data shows as typed. It starts
+    collapsed (an icon that opens on hover or tap) when the window is smaller than
+    ``expand_min_height`` pixels, so that it never covers a laptop screen, and open otherwise.
     """
 
     _template = Template(
@@ -482,6 +484,7 @@ class LayerControl(SafeMacroElement):
         self.base_layers, self.overlays = [], []
         for item in self._parent._children.values():
             if isinstance(item, Layer) and item.control:
-                entry = (js_literal(str(item.layer_name)), item.get_name())
+                # Leaflet writes layer names with innerHTML: pass them as escaped HTML.
+                entry = (js_literal(html.escape(str(item.layer_name))), item.get_name())
                 (self.overlays if item.overlay else self.base_layers).append(entry)
         super().render(**kwargs)
