@@ -12,6 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
 from test_maps import EVIL, EVIL_IMG, EVIL_TEMPLATE, build, overlays, points_of, small_inputs
 
@@ -98,13 +99,17 @@ def test_small_map_loads_offline_with_layers_and_inert_names(browser, tmp_path):
     ) == n_overlays
     assert browser.execute_script("return window.__xss") is None
     assert browser.execute_script(
-        "return document.querySelectorAll('.leaflet-marker-pane .leaflet-marker-icon').length"
-    ) == visible_markers
-    # density + first uncovered layer are on: two images, decoded
+        "return document.querySelectorAll("
+        "'.leaflet-marker-pane .leaflet-marker-icon:not(.ec-place)').length") == visible_markers
+    # township names are drawn as text labels, as typed
+    assert browser.execute_script(
+        "return Array.from(document.querySelectorAll('.ec-town')).map(e => e.textContent)"
+    ) == ["西乡", EVIL_IMG]
+    # one demand layer is on (the uncovered elders), not two stacked colour ramps: one image
     imgs = browser.execute_script(
         "return Array.from(document.querySelectorAll('img.leaflet-image-layer'))"
         ".map(i => i.complete && i.naturalWidth > 0)")
-    assert imgs == [True, True]
+    assert imgs == [True]
     # boundaries and the merge line are SVG paths in the overlay pane
     assert browser.execute_script(
         "return document.querySelectorAll('.leaflet-overlay-pane path').length") >= 4
@@ -206,3 +211,79 @@ def test_sample_map_size_and_load(browser, tmp_path):
     markers = browser.execute_script(FIND_MAP + """
         var n = 0; map.eachLayer(function (l) { if (l instanceof L.Marker) n++; }); return n;""")
     assert markers == len(fac)
+
+
+def test_unknown_kind_from_data_is_text_in_layer_control_and_legend(browser, tmp_path):
+    # Leaflet writes layer names with innerHTML; a kind read from a file must stay text.
+    d = small_inputs()
+    fac = d["facilities"].copy()
+    fac.loc[fac["id"] == "F", "kind"] = EVIL_IMG
+    m = coverage_map(d["counties"], None, None, fac, title="t", tiles=False, lang="en")
+    path = save_map(m, tmp_path / "map.html")
+    _open(browser, path)
+    labels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".map(l => l.textContent.trim())")
+    assert f"Facilities: {EVIL_IMG}" in labels
+    legend = browser.execute_script("return document.querySelector('.ec-panel').textContent")
+    assert f"{EVIL_IMG} (1)" in legend
+    assert browser.execute_script("return window.__xss") is None
+    assert browser.execute_script("return document.querySelectorAll('img[src=x]').length") == 0
+    assert _no_alert(browser)
+    assert _severe(browser) == []
+
+
+def test_map_fits_a_laptop_screen_offline(browser, tmp_path):
+    import networkx as nx
+
+    d = small_inputs()
+    # a road graph like the sample's: projected nodes with x/y, highway classes
+    g = nx.MultiDiGraph(crs=d["cells"].crs)
+    xs = [300_100.0, 302_500.0, 304_900.0]
+    for i, x in enumerate(xs):
+        g.add_node(i, x=x, y=4_842_500.0)
+        g.add_node(10 + i, x=x, y=4_844_900.0)
+        g.add_edge(i, 10 + i, highway="residential")
+    g.add_edge(0, 1, highway="primary")
+    g.add_edge(1, 0, highway="primary")  # the other direction is drawn once
+    g.add_edge(1, 2, highway="primary")
+    villages = gpd.GeoDataFrame({"name": ["前进村", EVIL_IMG]},
+                                geometry=gpd.points_from_xy([301_000, 303_000],
+                                                            [4_841_000, 4_843_000]),
+                                crs=d["cells"].crs)
+    m = coverage_map(d["counties"], d["townships"], d["cells"], d["facilities"],
+                     merges=d["merges"], closed_ids=d["closed_ids"], roads=g,
+                     places=villages, synthetic=True, title="吉林市示例", lang="zh")
+    path = save_map(m, tmp_path / "map.html")
+    browser.set_window_size(1280, 720)
+    try:
+        _open(browser, path)
+        size = browser.execute_script("return [window.innerWidth, window.innerHeight]")
+        assert size[1] < 800
+        # layer control folded to its icon, legend folded: the map stays visible
+        assert browser.execute_script(
+            "return !!document.querySelector('.leaflet-control-layers-expanded')") is False
+        assert browser.execute_script(
+            "return document.querySelector('.ec-panel details').open") is False
+        assert browser.execute_script(
+            "return document.querySelector('.ec-title-text').textContent") == "吉林市示例"
+        assert "合成示例数据" in browser.execute_script(
+            "return document.querySelector('.ec-banner').textContent")
+        # one demand layer on, the study's roads drawn (2 main + 3 minor segments merged
+        # into 2 features), no tile requested from the network
+        assert browser.execute_script(
+            "return document.querySelectorAll('img.leaflet-image-layer').length") == 1
+        assert browser.execute_script(
+            "return document.querySelectorAll('.leaflet-ec_base-pane path').length") == 2
+        assert browser.execute_script(
+            "return document.querySelectorAll('img.leaflet-tile').length") == 0
+        # village names appear from zoom 12, as text
+        browser.execute_script(FIND_MAP + "map.setZoom(12);")
+        time.sleep(0.5)
+        names = browser.execute_script(
+            "return Array.from(document.querySelectorAll('.ec-village')).map(e => e.textContent)")
+        assert sorted(names) == sorted(["前进村", EVIL_IMG])
+        assert browser.execute_script("return window.__xss") is None
+        assert _severe(browser) == []
+    finally:
+        browser.set_window_size(1280, 900)

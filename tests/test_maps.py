@@ -58,7 +58,8 @@ def small_inputs() -> dict:
                  "dining_hall", "rural_courtyard"],
         "capacity": [60, 40, 30, 20, 25, 10],
         "occupancy": [0.25, 0.8, np.nan, 0.5, 0.9, 0.1],
-        "covered_elders": [1234, 800, 50, 40, 30, 12],
+        "covered_elders": [0, 800, 50, 40, 30, 12],
+        "covered_elders_before": [2988, 800, 50, 40, 30, 12],
         "fire_safety_ok": [False, True, True, True, True, True],
     }, geometry=[Point(X0 + 1000, Y0 + 2500), Point(X0 + 4000, Y0 + 2500),
                  Point(X0 + 1000, Y0 + 500), Point(X0 + 3000, Y0 + 500),
@@ -109,7 +110,7 @@ def test_layers_zh_one_per_part():
         text("facilities_layer", "zh", kind=kind_label("dining_hall", "zh")),
         text("facilities_layer", "zh", kind=kind_label("rural_courtyard", "zh")),
         text("closed_layer", "zh"), text("receiving_layer", "zh"), text("merge_lines", "zh"),
-        text("new_sites", "zh"),
+        text("new_sites", "zh"), text("township_names", "zh"),
     }
     # plus one service area per kind present (3 kinds)
     areas = [n for n in names if n.startswith("服务范围")]
@@ -140,7 +141,10 @@ def test_facility_layers_hold_open_facilities_with_escaped_popups():
     assert title == EVIL  # plain text: Leaflet sets it as a DOM property
     assert EVIL not in popup
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in popup
-    assert "<td>25%</td>" in popup and "<td>1,234</td>" in popup and "<td>no</td>" in popup
+    assert "<td>25%</td>" in popup and "<td>no</td>" in popup
+    # a closed centre shows whom it served before the plan, never "serves 0 after"
+    assert "<th>Elders within standard, before (persons)</th><td>2,988</td>" in popup
+    assert "after" not in popup and "1,234" not in popup
     assert "<td>东乡中心</td>" in popup  # its receiver
     t = pyproj.Transformer.from_crs(CRS, 4326, always_xy=True)
     elon, elat = t.transform(X0 + 1000, Y0 + 2500)
@@ -228,16 +232,17 @@ def test_township_tooltip_shares_hand_computed():
     d = small_inputs()
     m = build("en")
     tw = overlays(m)["Township boundaries"]
-    props = {f["properties"]["name"]: f["properties"] for f in tw.data["features"]}
+    west_tip, east_tip = [f["properties"]["tip"] for f in tw.data["features"]]
     cells = d["cells"]
     west = cells[cells.township_code == "T1"]
     east = cells[cells.township_code == "T2"]
-    assert props["西乡"]["elders"] == f"{west.elders_60.sum():,.0f}"
-    assert props["西乡"]["cov_township_centre"] == "100.0%"
-    evil_key = "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;"
-    assert props[evil_key]["cov_township_centre"] == "0.0%"
+    assert west_tip.startswith('<div class="ec-pop"><b>西乡</b>')
+    assert f"<th>Elders 60+ (persons)</th><td>{west.elders_60.sum():,.0f}</td>" in west_tip
+    assert "<th>Covered by Township welfare centre</th><td>100.0%</td>" in west_tip
+    assert "<b>&lt;img src=x onerror=&#34;window.__xss=1&#34;&gt;</b>" in east_tip
+    assert "<th>Covered by Township welfare centre</th><td>0.0%</td>" in east_tip
     share = east.elders_60[east.geometry.y < Y0 + 1000].sum() / east.elders_60.sum()
-    assert props[evil_key]["cov_dining_hall"] == f"{share:.1%}"
+    assert f"<th>Covered by Elder dining hall</th><td>{share:.1%}</td>" in east_tip
 
 
 def test_siting_bad_reference_names_row_and_field():
@@ -419,7 +424,7 @@ def test_service_area_uses_isochrones_for_network_kinds():
     assert areas["basis"].tolist() == ["network"]
     assert areas.geometry.iloc[0].area == pytest.approx(800 * 1000, rel=1e-3)
     m = coverage_map(None, None, None, fac, isochrones=iso, lang="en", tiles=False)
-    assert "Service area: Day-care centre (15 min by road)" in overlays(m)
+    assert "Service area: Day-care centre (15 min walk)" in overlays(m)
     empty = service_area_polygons(fac.iloc[:0], None)
     assert len(empty) == 0 and list(empty.columns)[:2] == ["kind", "basis"]
 

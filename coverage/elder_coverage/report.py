@@ -1,8 +1,9 @@
 """One-file HTML report of a run: indicators against policy targets, area tables, charts.
 
 The report is a single ``report.html`` with its bar charts embedded as PNG ``data:`` URIs, so
-it can be mailed, opened offline and printed on A4 (``@media print`` rules). Every string from
-the data is escaped with :func:`html.escape`. The same inputs give the same bytes: no
+it can be mailed, opened offline and printed on A4 (``@media print`` rules). The page is one
+jinja2 template with autoescape (:mod:`elder_coverage.templating`): data enter only as escaped
+variables and are never compiled as a template. The same inputs give the same bytes: no
 timestamps, PNGs written without software/date metadata, stable row order.
 
 Charts use a CJK font when matplotlib finds one (:func:`cjk_font`); without one their text is
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import io
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,8 +28,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from elder_coverage.io.atomic import atomic_path
-from elder_coverage.labels import check_lang, kind_label, text
+from elder_coverage.labels import check_lang, kind_label, localize_message, text
 from elder_coverage.schema import FACILITY_KINDS
+from elder_coverage.templating import Markup, render
 
 #: Fonts tried, in order, for Chinese text in charts.
 CJK_FONTS: tuple[str, ...] = (
@@ -76,10 +78,6 @@ footer{margin-top:32px;color:var(--muted);font-size:12px}
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _missing(value: Any) -> bool:
@@ -130,17 +128,6 @@ def _unit_label(unit: Any, lang: str) -> str:
     return "" if _missing(unit) else str(unit)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]], lang: str) -> str:
-    """HTML table; each cell is (escaped html, css class). Headers are escaped here."""
-    if not rows:
-        return f'<p class="na">{_esc(text("no_rows", lang))}</p>'
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for v, c in row)
-        + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 # --------------------------------------------------------------------------- charts
 
 
@@ -187,8 +174,12 @@ def _rc(font: str | None) -> dict[str, Any]:
     return rc
 
 
-def _indicator_chart(ind: pd.DataFrame, chart_lang: str, font: str | None) -> str | None:
-    """Horizontal bars: value of each share indicator, with its targets as ticks."""
+def _indicator_chart(ind: pd.DataFrame, chart_lang: str, font: str | None, *,
+                     after: bool = False) -> str | None:
+    """Horizontal bars: value of each share indicator, with its targets as ticks.
+
+    ``after``: the values are after a plan (legend 方案后/after), else the current state.
+    """
     if not len(ind) or "unit" not in ind:
         return None
     shares = ind[ind["unit"] == "share"]
@@ -205,7 +196,8 @@ def _indicator_chart(ind: pd.DataFrame, chart_lang: str, font: str | None) -> st
             value = rows["value"].iloc[0]
             if not _missing(value):
                 ax.barh(y, 100 * float(value), color="#4e79a7", height=0.55,
-                        label=text("chart_value", chart_lang) if y == ys[0] else None)
+                        label=(text("chart_value_after" if after else "chart_value", chart_lang)
+                               if y == ys[0] else None))
                 ax.text(100 * float(value) + 1, y, f"{100 * float(value):.0f}%", va="center")
             for _, r in rows.iterrows():
                 if not _missing(r["target"]):
@@ -218,7 +210,8 @@ def _indicator_chart(ind: pd.DataFrame, chart_lang: str, font: str | None) -> st
         ax.set_yticks(ys, [_wrap(s, 22 if chart_lang == "zh" else 40) for s in labels])
         ax.set_xlim(0, 115)
         ax.set_xlabel("%")
-        ax.set_title(text("chart_indicator_title", chart_lang))
+        ax.set_title(text("chart_indicator_title_after" if after else "chart_indicator_title",
+                          chart_lang))
         ax.legend(loc="lower right", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
         return _png(fig)
@@ -296,39 +289,119 @@ def _county_chart(counties: pd.DataFrame, chart_lang: str, font: str | None) -> 
 
 
 # --------------------------------------------------------------------------- sections
+# Each section is a list of blocks (dicts) that _PAGE renders; no HTML is built in Python.
+
+_PAGE = """<!DOCTYPE html>
+<html lang="{{ html_lang }}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>{{ css }}</style>
+</head>
+<body>
+{% for b in blocks %}
+{% if b.type == "h1" %}
+<h1>{{ b.text }}</h1>
+{% elif b.type == "h2" %}
+<h2>{{ b.text }}</h2>
+{% elif b.type == "h3" %}
+<h3>{{ b.text }}</h3>
+{% elif b.type == "p" %}
+<p class="{{ b.cls }}">{{ b.text }}</p>
+{% elif b.type == "figures" %}
+<div class="figures">{% for k, v in b["items"] %}<div class="figure">{{ k }}<b>{{ v }}</b></div>\
+{% endfor %}</div>
+{% elif b.type == "notes" %}
+<ul class="note">{% for t in b["items"] %}<li>{{ t }}</li>{% endfor %}</ul>
+{% elif b.type == "chart" %}
+<div class="chart"><img alt="{{ b.alt }}" src="{{ b.src }}"></div>
+{% elif b.type == "table" and b.rows %}
+<table><thead><tr>{% for h in b.headers %}<th>{{ h }}</th>{% endfor %}</tr></thead><tbody>\
+{% for row in b.rows %}<tr>{% for c in row %}<td{% if c.cls %} class="{{ c.cls }}"{% endif %}>\
+{{ c.text }}{% if c.note %}<br><span class="note">{{ c.note }}</span>{% endif %}</td>\
+{% endfor %}</tr>{% endfor %}</tbody></table>
+{% elif b.type == "table" %}
+<p class="na">{{ no_rows }}</p>
+{% elif b.type == "footer" %}
+<footer>{{ b.text }}</footer>
+{% endif %}
+{% endfor %}
+</body>
+</html>
+"""
+
+Block = dict[str, Any]
 
 
-def _summary_section(summary: Mapping[str, Any], lang: str) -> str:
-    parts = [f"<h2>{_esc(text('summary', lang))}</h2>"]
+def _cell(value: str, cls: str = "", note: str = "") -> dict[str, str]:
+    return {"text": value, "cls": cls, "note": note}
+
+
+def _tbl(headers: Sequence[str], rows: Sequence[Sequence[dict[str, str]]]) -> Block:
+    return {"type": "table", "headers": list(headers), "rows": [list(r) for r in rows]}
+
+
+def _h(level: int, value: str) -> Block:
+    return {"type": f"h{level}", "text": value}
+
+
+def _kind_rows(kinds: Mapping[str, Any], before: Mapping[str, Any] | None,
+               lang: str) -> tuple[list[str], list[list[dict[str, str]]]]:
+    order = [k for k in FACILITY_KINDS if k in kinds] + sorted(set(kinds) - set(FACILITY_KINDS))
+    headers = [text("f_kind", lang)]
+    if before:
+        headers += [f"{text('c_before', lang)}：{text('c_covered', lang)}",
+                    f"{text('c_before', lang)}：{text('c_covered_share', lang)}",
+                    f"{text('c_after', lang)}：{text('c_covered', lang)}",
+                    f"{text('c_after', lang)}：{text('c_covered_share', lang)}",
+                    text("c_change", lang)]
+        if lang == "en":
+            headers = [h.replace("：", ": ") for h in headers]
+    else:
+        headers += [text("c_covered", lang), text("c_covered_share", lang)]
+    headers += [text("c_uncovered", lang), text("c_unreachable", lang), text("c_basis", lang)]
+    rows = []
+    for k in order:
+        d = kinds[k] if isinstance(kinds[k], Mapping) else {}
+        row = [_cell(kind_label(k, lang))]
+        if before:
+            b = before.get(k) if isinstance(before.get(k), Mapping) else {}
+            change = (d.get("covered_elders", 0) or 0) - (b.get("covered_elders", 0) or 0) \
+                if b else None
+            row += [_cell(_num(b.get("covered_elders")), "num"),
+                    _cell(_pct(b.get("covered_share")), "num")]
+            row += [_cell(_num(d.get("covered_elders")), "num"),
+                    _cell(_pct(d.get("covered_share")), "num"),
+                    _cell("–" if change is None else f"{change:+,.0f}", "num")]
+        else:
+            row += [_cell(_num(d.get("covered_elders")), "num"),
+                    _cell(_pct(d.get("covered_share")), "num")]
+        basis = "basis_network_short" if d.get("network") else "basis_line_short"
+        row += [_cell(_num(d.get("uncovered_elders")), "num"),
+                _cell(_num(d.get("unreachable_elders")), "num"), _cell(text(basis, lang))]
+        rows.append(row)
+    return headers, rows
+
+
+def _summary_section(summary: Mapping[str, Any], lang: str) -> list[Block]:
+    blocks = [_h(2, text("summary", lang))]
     figures = [(text("c_elders60", lang), summary.get("elders_total")),
                (text("c_elders65", lang), summary.get("elders_65")),
                (text("c_elders80", lang), summary.get("elders_80"))]
-    cards = "".join(f'<div class="figure">{_esc(k)}<b>{_esc(_num(v))}</b></div>'
-                    for k, v in figures if not _missing(v))
+    cards = [(k, _num(v)) for k, v in figures if not _missing(v)]
     if cards:
-        parts.append(f'<div class="figures">{cards}</div>')
+        blocks.append({"type": "figures", "items": cards})
     kinds = summary.get("kinds")
     if isinstance(kinds, Mapping) and kinds:
-        parts.append(f"<h3>{_esc(text('coverage_by_kind', lang))}</h3>")
-        headers = [text("f_kind", lang), text("c_covered", lang), text("c_covered_share", lang),
-                   text("c_uncovered", lang), text("c_unreachable", lang), text("c_basis", lang)]
-        order = [k for k in FACILITY_KINDS if k in kinds] + sorted(set(kinds) - set(FACILITY_KINDS))
-        rows = []
-        for k in order:
-            d = kinds[k] if isinstance(kinds[k], Mapping) else {}
-            basis = ("basis_network_short" if d.get("network") else "basis_line_short")
-            rows.append([(_esc(kind_label(k, lang)), ""),
-                         (_esc(_num(d.get("covered_elders"))), "num"),
-                         (_esc(_pct(d.get("covered_share"))), "num"),
-                         (_esc(_num(d.get("uncovered_elders"))), "num"),
-                         (_esc(_num(d.get("unreachable_elders"))), "num"),
-                         (_esc(text(basis, lang)), "")])
-        parts.append(_table(headers, rows, lang))
+        before = summary.get("kinds_before")
+        headers, rows = _kind_rows(kinds, before if isinstance(before, Mapping) else None, lang)
+        blocks += [_h(3, text("coverage_by_kind", lang)), _tbl(headers, rows)]
     notes = summary.get("notes")
     if isinstance(notes, Sequence) and not isinstance(notes, str) and notes:
-        items = "".join(f"<li>{_esc(n)}</li>" for n in notes)
-        parts.append(f"<h3>{_esc(text('notes', lang))}</h3><ul class='note'>{items}</ul>")
-    return "\n".join(parts)
+        blocks += [_h(3, text("notes", lang)),
+                   {"type": "notes", "items": [localize_message(str(n), lang) for n in notes]}]
+    return blocks
 
 
 def _before_lookup(summary: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
@@ -343,27 +416,28 @@ def _before_lookup(summary: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
 
 
 def _indicator_section(ind: pd.DataFrame, summary: Mapping[str, Any], lang: str,
-                       chart: str | None) -> str:
+                       chart: str | None) -> list[Block]:
     missing = [c for c in INDICATOR_COLUMNS if c not in ind.columns]
     if missing:
         raise ValueError(f"indicators: missing column(s) {missing}")
     before = _before_lookup(summary)
+    # One vocabulary: with a plan the columns are 现状 (before) and 方案后 (after).
     headers = [text("c_indicator", lang)]
     if before:
-        headers.append(text("c_before", lang))
-    headers += [text("c_value", lang), text("c_target", lang), text("c_year", lang),
-                text("c_gap", lang), text("c_unit", lang), text("c_status", lang)]
+        headers += [text("c_before", lang), text("c_after", lang)]
+    else:
+        headers.append(text("c_value", lang))
+    headers += [text("c_target", lang), text("c_year", lang), text("c_gap", lang),
+                text("c_unit", lang), text("c_status", lang)]
     rows = []
     for _, r in ind.iterrows():
         label = r["label_zh"] if lang == "zh" else r["label_en"]
-        cell_label = _esc(label)
         note = r.get("note")
-        if not _missing(note) and str(note):
-            cell_label += f'<br><span class="note">{_esc(note)}</span>'
-        row = [(cell_label, "")]
+        note = localize_message(str(note), lang) if not _missing(note) and str(note) else ""
+        row = [_cell(str(label), "", note)]
         if before:
-            row.append((_esc(_unit_value(before.get((str(r["indicator"]), _year(r["year"]))),
-                                         r["unit"])), "num"))
+            row.append(_cell(_unit_value(before.get((str(r["indicator"]), _year(r["year"]))),
+                                         r["unit"]), "num"))
         if _missing(r["target"]) or _missing(r["value"]):
             status, css = text("status_unknown", lang), "na"
         elif float(r["gap"]) <= 1e-12:
@@ -371,28 +445,26 @@ def _indicator_section(ind: pd.DataFrame, summary: Mapping[str, Any], lang: str,
         else:
             status, css = text("status_short", lang), "short"
         gap = r["gap"]
-        row += [(_esc(_unit_value(r["value"], r["unit"])), "num"),
-                (_esc(_unit_value(r["target"], r["unit"])), "num"),
-                (_esc(_year(r["year"])), "num"),
-                (_esc(_unit_value(gap, r["unit"]) if not _missing(gap) else "–"), "num"),
-                (_esc(_unit_label(r["unit"], lang)), ""),
-                (_esc(status), css)]
+        row += [_cell(_unit_value(r["value"], r["unit"]), "num"),
+                _cell(_unit_value(r["target"], r["unit"]), "num"),
+                _cell(_year(r["year"]), "num"),
+                _cell(_unit_value(gap, r["unit"]) if not _missing(gap) else "–", "num"),
+                _cell(_unit_label(r["unit"], lang)), _cell(status, css)]
         rows.append(row)
-    out = [f"<h2>{_esc(text('indicators', lang))}</h2>", _table(headers, rows, lang)]
+    blocks = [_h(2, text("indicators", lang)), _tbl(headers, rows)]
     if chart:
-        out.append(f'<div class="chart"><img alt="{_esc(text("chart_indicator_title", lang))}" '
-                   f'src="{chart}"></div>')
-    return "\n".join(out)
+        key = "chart_indicator_title_after" if before else "chart_indicator_title"
+        blocks.append({"type": "chart", "alt": text(key, lang), "src": chart})
+    return blocks
 
 
-def _area_section(table: pd.DataFrame, heading: str, lang: str, chart: str | None = None) -> str:
-    out = [f"<h2>{_esc(heading)}</h2>"]
+def _area_section(table: pd.DataFrame | None, heading: str, lang: str,
+                  chart: str | None = None) -> list[Block]:
+    blocks = [_h(2, heading)]
     if chart:
-        out.append(f'<div class="chart"><img alt="{_esc(text("chart_county_title", lang))}" '
-                   f'src="{chart}"></div>')
+        blocks.append({"type": "chart", "alt": text("chart_county_title", lang), "src": chart})
     if table is None or not len(table):
-        out.append(f'<p class="na">{_esc(text("no_rows", lang))}</p>')
-        return "\n".join(out)
+        return blocks + [_tbl([], [])]
     cols: list[tuple[str, str, Any]] = []
     if "code" in table:
         cols.append(("code", text("f_code", lang), str))
@@ -407,17 +479,77 @@ def _area_section(table: pd.DataFrame, heading: str, lang: str, chart: str | Non
                           ("nursing_bed_share", "c_nursing_bed_share", _pct)]:
         if col in table:
             cols.append((col, text(key, lang), fmt))
-    rows = []
-    for _, r in table.iterrows():
-        rows.append([(_esc(fmt(r[c])), "txt" if c in ("code", "name") else "num")
-                     for c, _, fmt in cols])
-    out.append(_table([h for _, h, _ in cols], rows, lang))
-    return "\n".join(out)
+    rows = [[_cell(fmt(r[c]), "txt" if c in ("code", "name") else "num") for c, _, fmt in cols]
+            for _, r in table.iterrows()]
+    return blocks + [_tbl([h for _, h, _ in cols], rows)]
 
 
-def _merge_section(merges: pd.DataFrame | None, lang: str) -> str:
+def _impact_blocks(cm: Mapping[str, Any], lang: str) -> list[Block]:
+    """Before, after, lost and target of a close/merge plan, overall and per closed centre."""
+    b, a = cm.get("before"), cm.get("after")
+    if not isinstance(b, Mapping) or not isinstance(a, Mapping):
+        return []
+    kind = kind_label(str(cm.get("kind", "township_centre")), lang)
+    lost = cm.get("elders_losing_coverage")
+    target = cm.get("coverage_target")
+    need = None if _missing(target) else float(target) * float(b.get("covered_elders", 0))
+    headers = [text("cm_measure", lang), text("c_before", lang), text("c_after", lang),
+               text("c_change", lang), text("c_target", lang), text("c_status", lang)]
+
+    def row(key: str, bv: Any, av: Any, fmt: Any, *, goal: str = "", met: bool | None = None):
+        change = "–" if _missing(bv) or _missing(av) else fmt(float(av) - float(bv))
+        if fmt is _pct and change != "–":
+            change = ("+" if float(av) >= float(bv) else "") + change
+        elif change != "–" and not change.startswith("-"):
+            change = "+" + change
+        status = (_cell("–", "na") if met is None else
+                  _cell(text("status_met", lang), "met") if met else
+                  _cell(text("status_short", lang), "short"))
+        return [_cell(text(key, lang)), _cell(fmt(bv), "num"), _cell(fmt(av), "num"),
+                _cell(change, "num"), _cell(goal, "num"), status]
+
+    rows = [row("cm_centres", b.get("centres"), a.get("centres"), _num)]
+    goal = "" if need is None else f"≥ {_num(math.ceil(need - 1e-9))}"
+    met = None if need is None else float(a.get("covered_elders", 0)) >= need - 1e-9
+    rows.append(row("cm_covered", b.get("covered_elders"), a.get("covered_elders"), _num,
+                    goal=goal, met=met))
+    rows.append(row("cm_share", b.get("covered_share"), a.get("covered_share"), _pct))
+    rows.append([_cell(text("cm_lost", lang)), _cell("", "num"), _cell(_num(lost), "num"),
+                 _cell("", "num"), _cell("", "num"), _cell("–", "na")])
+    rows.append(row("cm_mean_time", b.get("mean_time_min"), a.get("mean_time_min"),
+                    lambda v: _num(v, 1)))
+    blocks = [_h(3, text("cm_impact", lang, kind=kind)), _tbl(headers, rows)]
+    if need is not None:
+        blocks.append({"type": "p", "cls": "note",
+                       "text": text("cm_target", lang, share=_pct(target, 0),
+                                    n=_num(math.ceil(need - 1e-9)))})
+    closed = cm.get("closed_centres")
+    if isinstance(closed, Sequence) and not isinstance(closed, str) and closed:
+        heads = [text("f_from", lang), text("f_id", lang), text("cm_served_before", lang),
+                 text("cm_still_covered", lang), text("cm_lost_here", lang),
+                 text("cm_receivers", lang)]
+        sep = "、" if lang == "zh" else ", "
+        crow = [[_cell(str(c.get("name", ""))), _cell(str(c.get("id", ""))),
+                 _cell(_num(c.get("covered_before")), "num"),
+                 _cell(_num(c.get("still_covered")), "num"),
+                 _cell(_num(c.get("lost")), "num"),
+                 _cell(sep.join(str(x) for x in c.get("receivers") or []))]
+                for c in closed if isinstance(c, Mapping)]
+        blocks += [_h(3, text("cm_closed_table", lang)), _tbl(heads, crow)]
+    return blocks
+
+
+def _merge_section(merges: pd.DataFrame | None, summary: Mapping[str, Any],
+                   lang: str) -> list[Block]:
     if merges is None:
-        return ""
+        return []
+    cm = (summary.get("analyses") or {}).get("close_merge") \
+        if isinstance(summary.get("analyses"), Mapping) else None
+    blocks = [_h(2, text("merges", lang))]
+    if isinstance(cm, Mapping):
+        impact = _impact_blocks(cm, lang)
+        if impact:
+            blocks += impact + [_h(3, text("cm_merge_table", lang))]
     spec = [("from_name", "f_from", str), ("from_id", "f_id", str), ("to_name", "f_to", str),
             ("to_id", "f_id", str), ("road_km", "f_road_km", lambda v: _num(v, 1)),
             ("residents_moved", "f_residents_moved", _num),
@@ -425,14 +557,14 @@ def _merge_section(merges: pd.DataFrame | None, lang: str) -> str:
             ("receiving_occupancy_before", "f_receiving_occupancy_before", lambda v: _pct(v, 0)),
             ("receiving_occupancy_after", "f_receiving_occupancy_after", lambda v: _pct(v, 0))]
     cols = [(c, text(k, lang), f) for c, k, f in spec if c in merges.columns]
-    rows = [[(_esc("–" if _missing(r[c]) else f(r[c])), "num" if f is not str else "")
+    rows = [[_cell("–" if _missing(r[c]) else f(r[c]), "num" if f is not str else "")
              for c, _, f in cols] for _, r in merges.iterrows()]
-    return f"<h2>{_esc(text('merges', lang))}</h2>\n" + _table([h for _, h, _ in cols], rows, lang)
+    return blocks + [_tbl([h for _, h, _ in cols], rows)]
 
 
-def _new_sites_section(new_sites: pd.DataFrame | None, lang: str) -> str:
+def _new_sites_section(new_sites: pd.DataFrame | None, lang: str) -> list[Block]:
     if new_sites is None:
-        return ""
+        return []
     spec = [("kind", "f_kind", lambda v: kind_label(str(v), lang)), ("id", "f_id", str),
             ("name", "f_name", str),
             ("covered_elders_gain", "f_covered_elders_gain", _num),
@@ -440,10 +572,9 @@ def _new_sites_section(new_sites: pd.DataFrame | None, lang: str) -> str:
             ("lon", "c_lon", lambda v: _num(v, 5)), ("lat", "c_lat", lambda v: _num(v, 5))]
     numeric = ("covered_elders_gain", "covered_gain", "lon", "lat")
     cols = [(c, text(k, lang), f) for c, k, f in spec if c in new_sites.columns]
-    rows = [[(_esc("–" if _missing(r[c]) else f(r[c])), "num" if c in numeric else "")
+    rows = [[_cell("–" if _missing(r[c]) else f(r[c]), "num" if c in numeric else "")
              for c, _, f in cols] for _, r in new_sites.iterrows()]
-    return (f"<h2>{_esc(text('new_sites_table', lang))}</h2>\n"
-            + _table([h for _, h, _ in cols], rows, lang))
+    return [_h(2, text("new_sites_table", lang)), _tbl([h for _, h, _ in cols], rows)]
 
 
 # --------------------------------------------------------------------------- public API
@@ -466,32 +597,30 @@ def report_html(
     title = title if title else text("report_title", lang)
     font = cjk_font()
     chart_lang = lang if (lang == "en" or font is not None) else "en"
-    ind_chart = _indicator_chart(indicators, chart_lang, font) if charts else None
+    after = bool(_before_lookup(summary))
+    ind_chart = _indicator_chart(indicators, chart_lang, font, after=after) if charts else None
     county_chart = (_county_chart(counties_table, chart_lang, font)
                     if charts and counties_table is not None else None)
     sub = [str(v) for v in (summary.get("scenario"), summary.get("description"))
            if not _missing(v) and str(v) and str(v) != title]
-    body = [f"<h1>{_esc(title)}</h1>"]
+    blocks: list[Block] = [_h(1, title)]
     if sub:
-        body.append(f'<p class="sub">{" · ".join(_esc(s) for s in sub)}</p>')
+        blocks.append({"type": "p", "cls": "sub", "text": " · ".join(sub)})
     if summary.get("synthetic"):
-        body.append(f'<p class="warn">{_esc(text("synthetic_warning", lang))}</p>')
+        blocks.append({"type": "p", "cls": "warn", "text": text("synthetic_warning", lang)})
     if charts and chart_lang != lang and text("chart_font_note", lang):
-        body.append(f'<p class="note">{_esc(text("chart_font_note", lang))}</p>')
-    body.append(_summary_section(summary, lang))
-    body.append(_indicator_section(indicators, summary, lang, ind_chart))
-    body.append(_area_section(counties_table, text("by_county", lang), lang, county_chart))
-    body.append(_area_section(townships_table, text("by_township", lang), lang))
-    body.append(_merge_section(merges, lang))
-    body.append(_new_sites_section(new_sites, lang))
+        blocks.append({"type": "p", "cls": "note", "text": text("chart_font_note", lang)})
+    blocks += _summary_section(summary, lang)
+    blocks += _indicator_section(indicators, summary, lang, ind_chart)
+    blocks += _area_section(counties_table, text("by_county", lang), lang, county_chart)
+    blocks += _area_section(townships_table, text("by_township", lang), lang)
+    blocks += _merge_section(merges, summary, lang)
+    blocks += _new_sites_section(new_sites, lang)
     version = summary.get("elder_coverage_version")
     footer = text("generated_by", lang) + (f" {version}" if not _missing(version) else "")
-    body.append(f"<footer>{_esc(footer)}</footer>")
-    html_lang = "zh-CN" if lang == "zh" else "en"
-    return (f'<!DOCTYPE html>\n<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(b for b in body if b) + "\n</body>\n</html>\n")
+    blocks.append({"type": "footer", "text": footer})
+    return render(_PAGE, html_lang="zh-CN" if lang == "zh" else "en", title=title,
+                  css=Markup(_CSS), blocks=blocks, no_rows=text("no_rows", lang))
 
 
 def write_report(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import sys
 import time
@@ -41,7 +42,7 @@ from elder_coverage.scenario import (
     ScenarioError,
     parse_scenario,
 )
-from elder_coverage.schema import KIND_LABELS
+from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 from elder_coverage.standards import Standards, load_standards
 from elder_coverage.study import StudyData, load_sample, load_user_data, select_counties
 from elder_coverage.travel import RoadNetwork
@@ -55,45 +56,79 @@ class RunOutput:
     summary: dict[str, Any]
 
     def describe(self, lang: str = "zh") -> str:
-        """A few lines for the terminal: headline figures and where the files are."""
+        """A few lines for the terminal: headline figures before/after and every file written."""
         s = self.summary
         zh = lang == "zh"
+        was_word, now_word = ("现状", "方案后") if zh else ("before", "after")
         lines = [f"{'情景' if zh else 'scenario'}: {s['scenario']}",
-                 f"{'60岁及以上老年人' if zh else 'elders aged 60+'}: {s['elders_total']:,}"]
-        for kind, k in s["kinds"].items():
+                 f"{'60岁及以上老年人' if zh else 'elders aged 60+'}: {s['elders_total']:,}"
+                 f"{' 人' if zh else ' persons'}"]
+        kinds_before = s.get("kinds_before") or {}
+        lines.append(("服务范围内老人（人，覆盖率）" if zh else "elders within the standard "
+                      "(persons, share)") + (f": {was_word} → {now_word}" if kinds_before else ":"))
+        for kind in sorted(s["kinds"], key=_kind_order):
+            k = s["kinds"][kind]
             label = KIND_LABELS[kind][lang]
-            lines.append(f"  {label}: {k['covered_elders']:,} ({k['covered_share']:.1%})")
+            now = f"{k['covered_elders']:,} ({k['covered_share']:.1%})"
+            b = kinds_before.get(kind)
+            was = f"{b['covered_elders']:,} ({b['covered_share']:.1%}) → " if b else ""
+            lines.append(f"  {label}: {was}{now}")
         before = {(i["indicator"], i.get("year")): i for i in s.get("indicators_before") or []}
-        lines.append("政策指标（现状 → 方案后 / 目标）:" if zh and before else
-                     "政策指标（值 / 目标）:" if zh else
-                     "policy indicators (now → after the plan / target):" if before else
+        lines.append(f"政策指标（{was_word} → {now_word} / 目标）:" if zh and before else
+                     "政策指标（现状 / 目标）:" if zh else
+                     f"policy indicators ({was_word} → {now_word} / target):" if before else
                      "policy indicators (value / target):")
+
+        def fmt(v: float, unit: str | None) -> str:
+            if unit == "share":
+                return f"{v:.1%}"
+            per = " 平方米/人" if zh else " m²/person"
+            return f"{v:.2f}{per if unit == 'm2/person' else ''}"
+
         for ind in s.get("indicators", []):
             if ind.get("value") is None:
                 continue
             label = ind.get(f"label_{lang}", ind["indicator"])
+            unit = ind.get("unit")
             year = f" ({ind['year']})" if ind.get("year") else ""
-            target = "" if ind.get("target") is None else f" / {ind['target']:.3g}"
+            target = "" if ind.get("target") is None else f" / {fmt(ind['target'], unit)}"
             was = before.get((ind["indicator"], ind.get("year")), {}).get("value")
-            now = f"{was:.3g} → {ind['value']:.3g}" if was is not None else f"{ind['value']:.3g}"
-            lines.append(f"  {label}{year}: {now}{target}")
+            now = fmt(ind["value"], unit)
+            lines.append(f"  {label}{year}: "
+                         f"{fmt(was, unit) + ' → ' if was is not None else ''}{now}{target}")
         cm = s["analyses"].get("close_merge")
         if cm:
+            names = {c["id"]: c["name"] for c in cm.get("closed_centres", [])}
+            closed = [f"{names.get(i, i)} ({i})" for i in cm["closed"]]
             lines.append(("撤并: 关闭 " if zh else "close/merge: closing ")
                          + f"{len(cm['closed'])} / {cm['centres_assessed']}"
-                         + (f" ({', '.join(cm['closed'])})" if cm["closed"] else ""))
+                         + (f": {('、' if zh else ', ').join(closed)}" if closed else ""))
+            b, a = cm["before"], cm["after"]
+            lines.append(f"  {'服务范围内老人' if zh else 'elders within the standard'}: "
+                         f"{was_word} {b['covered_elders']:,} ({b['covered_share']:.1%}) → "
+                         f"{now_word} {a['covered_elders']:,} ({a['covered_share']:.1%}); "
+                         f"{'失去覆盖' if zh else 'losing coverage'} "
+                         f"{cm['elders_losing_coverage']:,}"
+                         + (f"; {'目标 ≥ ' if zh else 'target ≥ '}"
+                            f"{math.ceil(cm['coverage_target'] * b['covered_elders'] - 1e-9):,}"
+                            if cm.get("coverage_target") is not None else ""))
         ns = s["analyses"].get("new_sites")
         if ns:
             lines.append(("新增站点: " if zh else "new sites: ")
-                         + f"{ns['n_new']} {KIND_LABELS[ns['kind']][lang]} → "
-                         f"{ns['after']['share']:.1%}")
+                         + f"{ns['n_new']} {KIND_LABELS[ns['kind']][lang]}, "
+                         f"{was_word} {ns['before']['share']:.1%} → "
+                         f"{now_word} {ns['after']['share']:.1%}")
             if ns["optimisation"]["status"] not in ("optimal", "time_limit"):
                 lines.append(f"  {ns['optimisation']['status']}: {ns['optimisation']['message']}")
         lines.append(f"{'输出目录' if zh else 'output folder'}: {self.folder}")
-        for name in ("map", "report"):
-            if name in s["outputs"]:
-                lines.append(f"  {s['outputs'][name]}")
+        if self.folder.is_dir():
+            for path in sorted(p for p in self.folder.rglob("*") if p.is_file()):
+                lines.append(f"  {path.relative_to(self.folder).as_posix()}")
         return "\n".join(lines)
+
+
+def _kind_order(kind: str) -> tuple[int, str]:
+    return (FACILITY_KINDS.index(kind) if kind in FACILITY_KINDS else len(FACILITY_KINDS), kind)
 
 
 def default_scenario() -> Scenario:
@@ -296,8 +331,8 @@ class _Run:
                                 time_limit=p.get("time_limit_s", 60))
         self.facilities.loc[self.facilities["id"].isin(plan.closed), "status"] = "closed"
         self.merges = plan.merges
-        self._tables.update(close_merge_assessment=plan.assessment, merges=plan.merges,
-                           lost_coverage=plan.lost_coverage)
+        self._tables.update(close_merge_assessment=_localized_reasons(plan.assessment, self.lang),
+                            merges=plan.merges, lost_coverage=plan.lost_coverage)
         a = plan.assessment
         self.analyses["close_merge"] = {
             "county": codes[0] if codes else None,
@@ -305,9 +340,12 @@ class _Run:
             "failing": a.loc[a["fails"], "id"].tolist(),
             "closed": plan.closed,
             "kept_needed": a.loc[a["decision"] == "keep (needed)", "id"].tolist(),
+            "kind": "township_centre",
+            "coverage_target": p.get("coverage_target", 1.0),
             "before": plan.before, "after": plan.after,
             "residents_moved": int(plan.merges["residents_moved"].sum()),
             "elders_losing_coverage": int(round(plan.lost_coverage["elders_60"].sum())),
+            "closed_centres": _closed_centres(plan),
             "optimisation": {k: v for k, v in plan.optimisation.items() if k != "seconds"},
         }
         self.log["seconds"]["close_merge_solve"] = plan.optimisation.get("seconds")
@@ -357,6 +395,12 @@ class _Run:
         open_mask = fac["status"].isin(["open", "new"]).to_numpy()
         fac.loc[open_mask, "covered_elders"] = _covered_elders_per_facility(
             final.cells, fac[open_mask], net, std)
+        if changed:
+            # Before and after side by side: a closed centre served elders before it closed.
+            was_open = fac["status"].isin(["open", "closed"]).to_numpy()
+            fac["covered_elders_before"] = pd.array([pd.NA] * len(fac), dtype="Int64")
+            fac.loc[was_open, "covered_elders_before"] = _covered_elders_per_facility(
+                self.base.cells, fac[was_open], net, std)
         access = self._access(final, fac[open_mask])
         names_t = (dict(zip(study.townships["code"], study.townships["name"], strict=False))
                    if study.townships is not None else None)
@@ -451,8 +495,11 @@ class _Run:
         m = coverage_map(study.counties, study.townships, self.final.cells, shown,
                          standards=self.std, merges=self.merges, closed_ids=closed,
                          new_sites=self.new_site_points, lang=self.lang,
-                         cell_size_m=study.cell_size_m, title=self.scenario.name,
-                         isochrones=_isochrones(self.facilities, self.net, self.std))
+                         cell_size_m=study.cell_size_m,
+                         title=self.scenario.description or self.scenario.name,
+                         isochrones=_isochrones(self.facilities, self.net, self.std),
+                         roads=study.graph, places=study.villages,
+                         synthetic=bool(self.summary.get("synthetic")))
         _place(self.folder, self.scenario.outputs["map"], lambda p: save_map(m, p))
 
     def report(self) -> None:
@@ -481,6 +528,35 @@ def _legacy_run_files(folder: Path) -> set[str] | None:
             or not (folder / "run_log.json").is_file()):
         return None
     return set(RESERVED_OUTPUT_NAMES) | {str(v) for v in outputs.values()}
+
+
+def _closed_centres(plan) -> list[dict[str, Any]]:
+    """Per closed centre: covered elders whose nearest centre it was, still covered, lost."""
+    kind = "township_centre"
+    before, after = plan.cells_before, plan.cells_after
+    elders = before["elders_60"].to_numpy(float)
+    nearest = before[f"{kind}_nearest_id"].to_numpy()
+    was = before[f"{kind}_covered"].fillna(False).to_numpy(bool)
+    still = after[f"{kind}_covered"].fillna(False).to_numpy(bool)
+    names = dict(zip(plan.assessment["id"], plan.assessment["name"], strict=True))
+    out = []
+    for cid in plan.closed:
+        mine = was & (nearest == cid)
+        receivers = plan.merges.loc[plan.merges["from_id"] == cid, "to_name"].astype(str)
+        out.append({"id": str(cid), "name": str(names.get(cid, cid)),
+                    "covered_before": int(round(elders[mine].sum())),
+                    "still_covered": int(round(elders[mine & still].sum())),
+                    "lost": int(round(elders[mine & ~still].sum())),
+                    "receivers": list(dict.fromkeys(receivers))})
+    return out
+
+
+def _localized_reasons(assessment: pd.DataFrame, lang: str) -> pd.DataFrame:
+    from elder_coverage.labels import localize_message
+
+    out = assessment.copy()
+    out["reasons"] = [localize_message(r, lang) if r else r for r in out["reasons"]]
+    return out
 
 
 def _isochrones(facilities, net, std):

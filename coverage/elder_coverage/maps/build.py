@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,11 +26,17 @@ from elder_coverage.labels import (
     text,
 )
 from elder_coverage.maps.elements import (
+    GeoJsonLayer,
     HtmlControl,
+    LabelLayer,
+    LayerControl,
     LineLayer,
     MapControls,
     MapTitle,
     PointLayer,
+    Rendered,
+    SafeImageOverlay,
+    SafeTileLayer,
     ZoomClass,
     style_element,
 )
@@ -40,8 +45,12 @@ from elder_coverage.maps.raster import CellRaster, cell_raster, class_breaks, cl
 from elder_coverage.maps.service_areas import service_area_polygons
 from elder_coverage.schema import FACILITY_KINDS
 from elder_coverage.standards import Standards
+from elder_coverage.templating import Markup, render
 
-_CELL_PANE, _AREA_PANE = "ec_cells", "ec_areas"
+_BASE_PANE, _CELL_PANE, _AREA_PANE = "ec_base", "ec_cells", "ec_areas"
+#: OSM ``highway`` values drawn as main roads on the offline base layer.
+_MAJOR_ROADS = frozenset({"motorway", "trunk", "primary", "secondary", "tertiary",
+                          "motorway_link", "trunk_link", "primary_link", "secondary_link"})
 _CLOSED_COLOUR, _RECEIVER_COLOUR, _NEW_COLOUR, _MERGE_COLOUR = (
     "#636363", "#1a9850", "#ffd92f", "#d73027")
 _CSS = """
@@ -72,15 +81,44 @@ _CSS = """
 .ec-legend-row .ec-mk{width:18px;height:18px;flex:none;font-size:9px}
 .ec-title{position:absolute;top:10px;left:50%;transform:translateX(-50%);z-index:1000;
  background:rgba(255,255,255,.92);padding:4px 12px;border-radius:4px;font:bold 15px/1.4
- sans-serif;box-shadow:0 1px 5px rgba(0,0,0,.4);pointer-events:none;white-space:nowrap}
+ sans-serif;box-shadow:0 1px 5px rgba(0,0,0,.4);pointer-events:none;text-align:center;
+ width:max-content;max-width:calc(100% - 440px);overflow:hidden}
+.ec-title-text{display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;
+ overflow:hidden;font-size:14px}
+.ec-banner{color:#b42318;font:bold 12px/1.3 sans-serif;white-space:normal}
+.leaflet-control-layers-expanded{max-height:calc(100vh - 90px);max-width:300px}
+.leaflet-control-layers label{white-space:normal}
+.ec-place{background:none;border:none;white-space:nowrap;pointer-events:none;
+ text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff}
+.ec-place span{display:inline-block;transform:translate(-50%,-50%)}
+.ec-town{font:bold 13px/1 sans-serif;color:#333}
+.ec-village{font:11px/1 sans-serif;color:#555}
+.ec-panel{max-height:calc(100vh - 160px)}
 """
+
+
+# Our own HTML fragments; data enters only as autoescaped variables (elder_coverage.templating).
+_POPUP = ('<div class="ec-pop"><b>{{ title }}</b><table>{% for k, v in rows %}'
+          "<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table></div>")
+_MARKER = '<div class="ec-mk" style="background:{{ colour }}"><span>{{ glyph }}</span></div>'
+_LEGEND_ROW = ('<div class="ec-legend-row{% if cls %} {{ cls }}{% endif %}">{{ icon }}'
+               "{{ label }}{% if n is not none %} ({{ n }}){% endif %}</div>")
+_LEGEND_HEAD = "<div><b>{{ label }}</b></div>"
+_SWATCH = ('<div class="ec-legend-row"><span class="ec-sw" style="background:{{ fill }};'
+           'border-color:{{ edge }}"></span>{{ label }}</div>')
+_LEGEND = "<details open><summary>{{ title }}</summary>{{ rows }}</details>"
+_TITLE = "<title>{{ title }}</title>"
+_NOTEBOOK_FRAME = (
+    '<div class="elder-coverage-map" style="width:100%;height:{{ height }}px;">'
+    '<iframe srcdoc="{{ page }}" title="{{ title }}" style="width:100%;height:100%;'
+    'border:none" allowfullscreen></iframe></div>')
 
 
 # --------------------------------------------------------------------------- small helpers
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+def _legend_row(label: str, *, icon: str = "", n: int | None = None, cls: str = "") -> str:
+    return render(_LEGEND_ROW, label=label, icon=Markup(icon), n=n, cls=cls)
 
 
 def _is_missing(value: Any) -> bool:
@@ -112,13 +150,20 @@ def _fmt_bool(lang: str):
 
 
 def popup_html(title: str, rows: Iterable[tuple[str, str]]) -> str:
-    """Popup HTML: a bold title and a two-column table; every string is escaped here."""
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    return f'<div class="ec-pop"><b>{_esc(title)}</b><table>{body}</table></div>'
+    """Popup HTML: a bold title and a two-column table; every string is escaped here.
+
+    Parameters
+    ----------
+    title : str
+        Plain text (a facility name, for example).
+    rows : iterable of (str, str)
+        Plain-text field labels and values.
+    """
+    return render(_POPUP, title=str(title), rows=[(str(k), str(v)) for k, v in rows])
 
 
 def _marker_html(glyph: str, colour: str) -> str:
-    return f'<div class="ec-mk" style="background:{colour}"><span>{_esc(glyph)}</span></div>'
+    return render(_MARKER, glyph=glyph, colour=colour)
 
 
 def _check_layer(gdf: Any, name: str, columns: Iterable[str] = (), metric: bool = False) -> None:
@@ -180,12 +225,16 @@ def coverage_map(
     title: str | None = None,
     tiles: bool = True,
     show_uncovered: str | None = None,
-) -> folium.Map:
+    roads: Any = None,
+    places: gpd.GeoDataFrame | None = None,
+    synthetic: bool = False,
+) -> CoverageMap:
     """Interactive coverage map of one run.
 
     Every part but one of the four main layers may be missing (None or empty); the map draws
-    what it is given. Strings from the data (names, codes) are HTML-escaped and reach the page
-    only as JSON, so a name such as ``<script>...</script>`` shows as text.
+    what it is given. Strings from the data (names, codes, the title) reach the page only as
+    autoescaped template variables or JSON, and are never compiled as a template, so a name such
+    as ``<script>...</script>`` or ``{{ 7*191 }}`` shows as typed.
 
     Parameters
     ----------
@@ -226,17 +275,30 @@ def coverage_map(
     title : str, optional
         Map title; default the localized "Elder-care facility coverage".
     tiles : bool, default True
-        Add an OpenStreetMap base layer (needs the network; the map works without it).
+        Offer an OpenStreetMap base layer (needs the network; the map is readable without it
+        through ``roads`` and ``places``).
     show_uncovered : str, optional
-        Uncovered-elders layer on when the map opens: a facility kind or ``"community"``
-        (cells served by none of :data:`elder_coverage.aggregate.COMMUNITY_KINDS`, the quarter-hour
-        circle; drawn when all three have coverage columns). Default ``"community"`` when
-        drawn, else the first kind (in :data:`elder_coverage.schema.FACILITY_KINDS` order).
+        The one demand layer on when the map opens: a facility kind or ``"community"``
+        (uncovered elders; cells served by none of
+        :data:`elder_coverage.aggregate.COMMUNITY_KINDS`, the quarter-hour circle, drawn when
+        all three have coverage columns), or ``"density"`` (all elders). Default
+        ``"community"`` when drawn, else the first kind (in
+        :data:`elder_coverage.schema.FACILITY_KINDS` order). The other demand layers start off,
+        so that two colour ramps are never stacked.
+    roads : GeoDataFrame or networkx graph, optional
+        The study's roads (LineStrings with an optional ``highway`` column, or a projected
+        road graph with node ``x``/``y``), drawn as an offline base layer.
+    places : GeoDataFrame, optional
+        Village points with ``name``, labelled when zoomed in; township names are taken from
+        ``townships``.
+    synthetic : bool, default False
+        The data are the synthetic sample: a warning banner shows under the title.
 
     Returns
     -------
-    folium.Map
-        Write it with :func:`save_map` (inlines Leaflet so the file opens offline).
+    CoverageMap
+        A ``folium.Map`` that shows offline in JupyterLab; write it with :func:`save_map`
+        (inlines Leaflet so the file opens with no network).
     """
     check_lang(lang)
     layers = {"counties": counties, "townships": townships, "cells": cells,
@@ -261,18 +323,23 @@ def coverage_map(
     for g in present.values():
         w, s, e, n = g.to_crs(4326).total_bounds
         west, south, east, north = min(west, w), min(south, s), max(east, e), max(north, n)
-    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=9, tiles=None,
-                   control_scale=False, zoom_control=False)
+    m = CoverageMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=9,
+                    tiles=None, control_scale=False, zoom_control=False)
+    m.map_title = str(title)
     MapControls(text("zoom_in", lang), text("zoom_out", lang)).add_to(m)
     use_offline_assets(m)
-    m.get_root().title = _esc(title)
+    m.get_root().header.add_child(Rendered(render(_TITLE, title=str(title))), name="ec_title")
     m.get_root().header.add_child(style_element(_CSS), name="ec_css")
     m.fit_bounds([[south, west], [north, east]])
     if tiles:
-        folium.TileLayer("OpenStreetMap", name=text("basemap_osm", lang), overlay=False,
-                         control=True).add_to(m)
+        # Off when the study's own roads are drawn: the map must not depend on a tile server.
+        SafeTileLayer("OpenStreetMap", name=text("basemap_osm", lang), overlay=False,
+                      control=True, show=roads is None).add_to(m)
+    folium.map.CustomPane(_BASE_PANE, z_index=320, pointer_events=False).add_to(m)
     folium.map.CustomPane(_CELL_PANE, z_index=350, pointer_events=False).add_to(m)
     folium.map.CustomPane(_AREA_PANE, z_index=380, pointer_events=False).add_to(m)
+    if roads is not None:
+        _add_roads(m, roads, lang)
 
     legend: list[str] = []
     if cells is not None and len(cells):
@@ -286,6 +353,7 @@ def coverage_map(
         _add_counties(m, counties, lang)
     if townships is not None and len(townships):
         _add_townships(m, townships, cells, lang, age)
+    _add_place_names(m, townships, places, lang)
     closed = _closed_set(closed_ids, merges)
     if facilities is not None and len(facilities):
         # Proposed sites already added to `facilities` are drawn once, in the new-sites layer.
@@ -298,16 +366,37 @@ def coverage_map(
     if new_sites is not None and len(new_sites):
         legend += _add_new_sites(m, new_sites, lang)
 
-    MapTitle(title).add_to(m)
+    MapTitle(title, banner=text("synthetic_banner", lang) if synthetic else None).add_to(m)
     # Hundreds of full-size icons would hide the cells when zoomed out: shrink them.
     ZoomClass(11, "ec-far").add_to(m)
     ZoomClass(10, "ec-vfar").add_to(m)
-    HtmlControl(f'<details open><summary>{_esc(text("legend", lang))}</summary>'
-                f'{"".join(legend)}</details>', position="bottomleft").add_to(m)
+    HtmlControl(render(_LEGEND, title=text("legend", lang), rows=Markup("".join(legend))),
+                position="bottomleft").add_to(m)
     use_offline_assets(Fullscreen(position="topleft", title=text("fullscreen", lang),
                                   title_cancel=text("fullscreen_exit", lang))).add_to(m)
-    folium.LayerControl(position="topright", collapsed=False).add_to(m)
+    LayerControl(position="topright").add_to(m)
     return m
+
+
+class CoverageMap(folium.Map):
+    """A ``folium.Map`` that displays offline in Jupyter and saves as one offline file.
+
+    folium's notebook display renders the page with the asset placeholders of
+    :mod:`elder_coverage.maps.offline` still in place (a blank map: "L is not defined"); this
+    class shows :func:`map_html` instead, in an ``<iframe srcdoc>`` as folium does.
+    """
+
+    map_title: str = ""
+    #: Height of the map in a notebook (pixels).
+    notebook_height: int = 620
+
+    def _repr_html_(self, **kwargs: Any) -> str:
+        return render(_NOTEBOOK_FRAME, page=map_html(self), title=self.map_title,
+                      height=int(self.notebook_height))
+
+    def save(self, outfile: str | os.PathLike, close_file: bool = True, **kwargs: Any) -> None:
+        """Write the offline HTML file (see :func:`save_map`)."""
+        save_map(self, outfile)
 
 
 def map_html(m: folium.Map) -> str:
@@ -359,8 +448,8 @@ def _class_labels(breaks: list[float]) -> list[str]:
 
 
 def _swatches(palette: list[tuple[int, int, int]], labels: list[str]) -> str:
-    return "".join(f'<div class="ec-legend-row"><span class="ec-sw" style="background:{_hex(c)}">'
-                   f"</span>{_esc(lab)}</div>" for c, lab in zip(palette, labels, strict=True))
+    return "".join(render(_SWATCH, fill=_hex(c), edge="#999", label=lab)
+                   for c, lab in zip(palette, labels, strict=True))
 
 
 def _add_cell_layers(m: folium.Map, cells: gpd.GeoDataFrame, lang: str, cell_size_m: float,
@@ -379,13 +468,13 @@ def _add_cell_layers(m: folium.Map, cells: gpd.GeoDataFrame, lang: str, cell_siz
     dens_pal = _palette("YlOrRd", len(breaks), 0.12, 0.95)
     size = f"{cell_size_m:g}"
     dens_name = text("density", lang, age=age, size=size)
-    folium.raster_layers.ImageOverlay(
+    kinds = [k for k in FACILITY_KINDS if f"{k}_covered" in cells.columns]
+    SafeImageOverlay(
         png_data_uri(raster, classify(elders, breaks), dens_pal), raster.bounds,
         name=dens_name, opacity=0.75, pixelated=True, pane=_CELL_PANE, interactive=False,
+        show=not kinds or show_uncovered == "density",
     ).add_to(m)
-    legend = [f"<div><b>{_esc(dens_name)}</b></div>", _swatches(dens_pal, labels)]
-
-    kinds = [k for k in FACILITY_KINDS if f"{k}_covered" in cells.columns]
+    legend = [render(_LEGEND_HEAD, label=dens_name), _swatches(dens_pal, labels)]
     if not kinds:
         return legend
 
@@ -401,25 +490,27 @@ def _add_cell_layers(m: folium.Map, cells: gpd.GeoDataFrame, lang: str, cell_siz
         groups.append(("community", any_cov))
     groups += [(k, covered_of(k)) for k in kinds]
     keys = [g for g, _ in groups]
-    shown = show_uncovered if show_uncovered in keys else keys[0]
+    shown = show_uncovered if show_uncovered in keys + ["density"] else keys[0]
     unc_pal = _palette("RdPu", len(breaks), 0.45, 1.0)
     for key, covered in groups:
         label = text("community", lang) if key == "community" else kind_label(key, lang)
         vals = np.where(covered, 0.0, elders)
-        folium.raster_layers.ImageOverlay(
+        SafeImageOverlay(
             png_data_uri(raster, classify(vals, breaks), unc_pal), raster.bounds,
             name=text("uncovered", lang, kind=label), opacity=0.9,
             pixelated=True, pane=_CELL_PANE, interactive=False, show=(key == shown),
         ).add_to(m)
-    legend += [f"<div><b>{_esc(text('uncovered_legend', lang))}</b></div>",
+    legend += [render(_LEGEND_HEAD, label=text("uncovered_legend", lang)),
                _swatches(unc_pal, labels)]
     return legend
 
 
 def _area_name(row: pd.Series, lang: str) -> str:
     radius = f"{float(row['radius_m']):g}"
+    travel = row.get("travel")
+    mode = text(f"travel_{travel}", lang) if travel in ("walk", "drive") else ""
     if row["basis"] == "network":
-        basis = text("basis_network", lang, minutes=f"{float(row['minutes']):g}")
+        basis = text("basis_network", lang, minutes=f"{float(row['minutes']):g}", mode=mode)
     elif row["basis"] == "radius_fallback":
         basis = text("basis_fallback", lang, radius=radius)
     else:
@@ -435,33 +526,33 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> lis
         colour = KIND_COLOURS.get(row["kind"], "#444444")
         data = _geojson(one.to_crs(one.estimate_utm_crs()) if not one.crs.is_projected else one,
                         pd.DataFrame(index=[0]), tol)
-        folium.GeoJson(
-            data, name=_area_name(row, lang), show=False, pane=_AREA_PANE, interactive=False,
-            style_function=lambda _f, c=colour: {"color": c, "weight": 1, "fillColor": c,
-                                                 "fillOpacity": 0.15},
-        ).add_to(m)
-    return [f'<div class="ec-legend-row"><span class="ec-sw" style="background:rgba(31,120,180,'
-            f'.15);border-color:#1f78b4"></span>{_esc(text("service_area_legend", lang))}</div>']
+        GeoJsonLayer(data, {"color": colour, "weight": 1, "fillColor": colour,
+                            "fillOpacity": 0.15}, _area_name(row, lang), pane=_AREA_PANE,
+                     interactive=False, show=False).add_to(m)
+    return [render(_SWATCH, fill="rgba(31,120,180,.15)", edge="#1f78b4",
+                   label=text("service_area_legend", lang))]
+
+
+def _tips(fields: list[tuple[str, list[str]]], names: list[str]) -> list[str]:
+    """Tooltip HTML per feature: the name as title, then one row per (label, values)."""
+    return [popup_html(nm, [(label, vals[i]) for label, vals in fields])
+            for i, nm in enumerate(names)] if names else []
 
 
 def _add_counties(m: folium.Map, counties: gpd.GeoDataFrame, lang: str) -> None:
-    props = pd.DataFrame({"name": [_esc(v) for v in counties["name"]]})
-    if "code" in counties.columns:
-        props["code"] = [_esc(v) for v in counties["code"]]
-    data = _geojson(counties, props, 50.0)
-    fields = list(props.columns)
-    aliases = [_esc(text("f_county", lang)), _esc(text("f_code", lang))][: len(fields)]
-    folium.GeoJson(
-        data, name=text("counties", lang),
-        style_function=lambda _f: {"color": "#222222", "weight": 2.5, "fill": False},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
-    ).add_to(m)
+    names = ["" if _is_missing(v) else str(v) for v in counties["name"]]
+    fields = [(text("f_code", lang), [str(v) for v in counties["code"]])] \
+        if "code" in counties.columns else []
+    props = pd.DataFrame({"tip": _tips(fields, names)})
+    GeoJsonLayer(_geojson(counties, props, 50.0), {"color": "#222222", "weight": 2.5,
+                                                   "fill": False},
+                 text("counties", lang)).add_to(m)
 
 
 def _add_townships(m: folium.Map, townships: gpd.GeoDataFrame, cells: gpd.GeoDataFrame | None,
                    lang: str, age: int) -> None:
-    props = pd.DataFrame({"name": [_esc(v) for v in townships["name"]]})
-    fields, aliases = ["name"], [_esc(text("f_township", lang))]
+    names = ["" if _is_missing(v) else str(v) for v in townships["name"]]
+    fields: list[tuple[str, list[str]]] = []
     col = f"elders_{age}"
     if (cells is not None and len(cells) and "code" in townships.columns
             and "township_code" in cells.columns and col in cells.columns):
@@ -469,9 +560,8 @@ def _add_townships(m: folium.Map, townships: gpd.GeoDataFrame, cells: gpd.GeoDat
         tcode = cells["township_code"].astype(str)
         elders = pd.to_numeric(cells[col], errors="coerce").fillna(0.0)
         total = elders.groupby(tcode).sum()
-        props["elders"] = [_fmt_int(total.get(c, 0.0)) for c in codes]
-        fields.append("elders")
-        aliases.append(_esc(text("f_elders", lang, age=age)))
+        fields.append((text("f_elders", lang, age=age),
+                       [_fmt_int(total.get(c, 0.0)) for c in codes]))
         for kind in FACILITY_KINDS:
             ccol = f"{kind}_covered"
             if ccol not in cells.columns:
@@ -482,32 +572,104 @@ def _add_townships(m: folium.Map, townships: gpd.GeoDataFrame, cells: gpd.GeoDat
             for c in codes:
                 t = total.get(c, 0.0)
                 shares.append(f"{got.get(c, 0.0) / t:.1%}" if t > 0 else text("no_data", lang))
-            props[f"cov_{kind}"] = shares
-            fields.append(f"cov_{kind}")
-            aliases.append(_esc(text("f_covered_share", lang, kind=kind_label(kind, lang))))
-    data = _geojson(townships, props, 30.0)
-    folium.GeoJson(
-        data, name=text("townships", lang),
-        style_function=lambda _f: {"color": "#555555", "weight": 1, "dashArray": "4 3",
-                                   "fill": True, "fillOpacity": 0.0},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
-    ).add_to(m)
+            fields.append((text("f_covered_share", lang, kind=kind_label(kind, lang)), shares))
+    props = pd.DataFrame({"tip": _tips(fields, names)})
+    GeoJsonLayer(_geojson(townships, props, 30.0),
+                 {"color": "#555555", "weight": 1, "dashArray": "4 3", "fill": True,
+                  "fillOpacity": 0.0}, text("townships", lang)).add_to(m)
 
 
-def _facility_rows(row: pd.Series, lang: str) -> list[tuple[str, str]]:
+def _road_lines(roads: Any) -> gpd.GeoDataFrame:
+    """Roads as a GeoDataFrame of LineStrings with ``major`` (bool), from a frame or a graph."""
+    if isinstance(roads, gpd.GeoDataFrame):
+        if roads.crs is None:
+            raise ValueError("roads: no CRS set")
+        hw = roads["highway"].astype(str) if "highway" in roads.columns else \
+            pd.Series("", index=roads.index)
+        return gpd.GeoDataFrame({"major": hw.isin(_MAJOR_ROADS).to_numpy()},
+                                geometry=roads.geometry.to_numpy(), crs=roads.crs)
+    graph = roads
+    crs = getattr(graph, "graph", {}).get("crs")
+    if crs is None:
+        raise ValueError("roads: expected a GeoDataFrame or a road graph with graph['crs']")
+    seen: set[tuple[Any, Any]] = set()
+    geoms, major = [], []
+    for u, v, d in graph.edges(data=True):
+        key = (u, v) if str(u) <= str(v) else (v, u)  # one line per street, not per direction
+        if key in seen:
+            continue
+        seen.add(key)
+        g = d.get("geometry")
+        if g is None:
+            a, b = graph.nodes[u], graph.nodes[v]
+            g = shapely.LineString([(a["x"], a["y"]), (b["x"], b["y"])])
+        geoms.append(g)
+        hw = d.get("highway")
+        major.append(str(hw[0] if isinstance(hw, list) else hw) in _MAJOR_ROADS)
+    return gpd.GeoDataFrame({"major": major}, geometry=geoms, crs=crs)
+
+
+def _add_roads(m: folium.Map, roads: Any, lang: str) -> None:
+    lines = _road_lines(roads)
+    if not len(lines):
+        return
+    parts = []
+    for major in (False, True):
+        sel = lines[lines["major"].to_numpy() == major]
+        if len(sel):
+            merged = shapely.line_merge(shapely.union_all(sel.geometry.to_numpy()))
+            parts.append((major, merged))
+    one = gpd.GeoDataFrame({"major": [p[0] for p in parts]}, geometry=[p[1] for p in parts],
+                           crs=lines.crs)
+    if not pyproj.CRS.from_user_input(one.crs).is_projected:
+        one = one.to_crs(one.estimate_utm_crs())
+    data = _geojson(one, pd.DataFrame(index=range(len(one))), 15.0)
+    for f, (major, _g) in zip(data["features"], parts, strict=False):
+        f["properties"] = {"major": bool(major)}
+    # Two widths: minor streets thin, trunk/primary/secondary/tertiary roads wider.
+    for major, style in ((False, {"color": "#a0a0a0", "weight": 1, "opacity": 0.8}),
+                         (True, {"color": "#7a6a55", "weight": 2.2, "opacity": 0.9})):
+        feats = [f for f in data["features"] if f["properties"]["major"] == major]
+        if feats:
+            GeoJsonLayer({"type": "FeatureCollection", "features": feats}, style,
+                         text("roads_major" if major else "roads_minor", lang), pane=_BASE_PANE,
+                         interactive=False).add_to(m)
+
+
+def _add_place_names(m: folium.Map, townships: gpd.GeoDataFrame | None,
+                     places: gpd.GeoDataFrame | None, lang: str) -> None:
+    for layer, key, cls, zoom in ((townships, "township_names", "ec-place ec-town", 9),
+                                  (places, "village_names", "ec-place ec-village", 12)):
+        if layer is None or not len(layer) or "name" not in layer.columns:
+            continue
+        pts = layer.geometry.representative_point() if key == "township_names" else \
+            layer.geometry
+        ll = gpd.GeoSeries(pts.to_numpy(), crs=layer.crs).to_crs(4326)
+        labels = [(p.y, p.x, str(nm)) for p, nm in zip(ll, layer["name"], strict=True)
+                  if p is not None and not p.is_empty and not _is_missing(nm)]
+        if labels:
+            LabelLayer(labels, text(key, lang), class_name=cls, min_zoom=zoom).add_to(m)
+
+
+def _facility_rows(row: pd.Series, lang: str, *, closed: bool = False) -> list[tuple[str, str]]:
     rows = [(text("f_kind", lang), kind_label(str(row.get("kind")), lang))]
     if not _is_missing(row.get("id")):
         rows.append((text("f_id", lang), str(row["id"])))
     formats = [("capacity", _fmt_int), ("occupancy", _fmt_share), ("nursing_beds", _fmt_int),
                ("built_year", lambda v: f"{float(v):.0f}"), ("fire_safety_ok", _fmt_bool(lang)),
-               ("covered_elders", _fmt_int)]
+               ("covered_elders_before", _fmt_int)]
+    # A closed centre serves nobody after the plan; what it served before is what matters.
+    if not closed:
+        formats.append(("covered_elders", _fmt_int))
+    planned = not _is_missing(row.get("covered_elders_before"))
     for col, fmt in formats:
         v = row.get(col)
         if not _is_missing(v):
+            key = "f_covered_elders_after" if col == "covered_elders" and planned else f"f_{col}"
             try:
-                rows.append((text(f"f_{col}", lang), fmt(v)))
+                rows.append((text(key, lang), fmt(v)))
             except (TypeError, ValueError):
-                rows.append((text(f"f_{col}", lang), str(v)))
+                rows.append((text(key, lang), str(v)))
     return rows
 
 
@@ -547,7 +709,7 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, skip: set[str],
         icon = _marker_html(kind_glyph(kind, lang), KIND_COLOURS.get(kind, "#444444"))
         label = kind_label(kind, lang)
         PointLayer(pts, icon, text("facilities_layer", lang, kind=label)).add_to(m)
-        legend.append(f'<div class="ec-legend-row">{icon}{_esc(label)} ({len(pts)})</div>')
+        legend.append(_legend_row(label, icon=icon, n=len(pts)))
     return legend
 
 
@@ -604,7 +766,7 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
     pts = []
     for fid in sorted(closed):
         row = by_id[fid]
-        rows = _facility_rows(row, lang)
+        rows = _facility_rows(row, lang, closed=True)
         rows += [(text("f_to", lang), t) for t in receiver_of.get(fid, [])]
         nm = _name_of(row)
         pts.append((*latlon[fid], popup_html(nm, rows), nm))
@@ -612,8 +774,8 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
         icon = _marker_html("✕", _CLOSED_COLOUR)
         PointLayer(pts, icon, text("closed_layer", lang), class_name="ec-icon ec-closed",
                    icon_size=20).add_to(m)
-        legend.append(f'<div class="ec-legend-row ec-closed">{icon}'
-                      f'{_esc(text("closed_layer", lang))} ({len(pts)})</div>')
+        legend.append(_legend_row(text("closed_layer", lang), icon=icon, n=len(pts),
+                                  cls="ec-closed"))
     if received:
         pts = []
         for tid in sorted(received):
@@ -629,13 +791,13 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
         icon = '<div class="ec-mk"></div>'
         PointLayer(pts, icon, text("receiving_layer", lang), class_name="ec-icon ec-ring",
                    icon_size=34).add_to(m)
-        legend.append(f'<div class="ec-legend-row ec-ring">{icon}'
-                      f'{_esc(text("receiving_layer", lang))} ({len(pts)})</div>')
+        legend.append(_legend_row(text("receiving_layer", lang), icon=icon, n=len(pts),
+                                  cls="ec-ring"))
     if lines:
         LineLayer(lines, {"color": _MERGE_COLOUR, "weight": 3, "dashArray": "6 4",
                           "opacity": 0.9}, text("merge_lines", lang)).add_to(m)
-        legend.append(f'<div class="ec-legend-row"><span class="ec-line"></span>'
-                      f'{_esc(text("merge_lines", lang))} ({len(lines)})</div>')
+        legend.append(_legend_row(text("merge_lines", lang), icon='<span class="ec-line"></span>',
+                                  n=len(lines)))
     return legend
 
 
@@ -659,7 +821,6 @@ def _add_new_sites(m: folium.Map, new_sites: gpd.GeoDataFrame, lang: str) -> lis
     icon = _marker_html("★", _NEW_COLOUR)
     PointLayer(pts, icon, text("new_sites", lang), class_name="ec-icon ec-new",
                icon_size=22).add_to(m)
-    return [f'<div class="ec-legend-row ec-new">{icon}{_esc(text("new_sites", lang))} '
-            f"({len(pts)})</div>"]
+    return [_legend_row(text("new_sites", lang), icon=icon, n=len(pts), cls="ec-new")]
 
 

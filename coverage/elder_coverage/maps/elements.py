@@ -1,42 +1,81 @@
-"""Compact Leaflet layers for folium: many markers or lines from one JSON array.
+"""Leaflet elements for folium that never render data as a template.
 
-folium's ``Marker`` writes ~1 kB of JavaScript per marker and builds popups with jQuery from
-a template literal. These elements emit one JSON array per layer and one shared icon, so a
-layer of hundreds of facilities stays small, and every value reaches the page through
-:func:`js_literal` (JSON with ``<``, ``>``, ``&``, ``'`` and line separators escaped), so no
-input string can close the ``<script>`` block or break out of a JavaScript string.
-Popup HTML is built by the caller from :func:`html.escape`-d values.
+branca's ``MacroElement.render`` pastes each macro's output into ``Element(output)``, which
+compiles that output as a *new* Jinja2 template: any ``{{ }}``, ``{% %}`` or ``{#`` inside a
+name would be evaluated (or crash) on the second pass. Every element here subclasses
+:class:`SafeMacroElement`, whose ``render`` adds the macro output to the page as
+:class:`Rendered` text, verbatim. The map therefore uses only these elements for anything that
+carries data (names, codes, popups, tooltips, layer names, titles); the folium elements it
+still uses (map, panes, image overlays, full-screen button) carry our own labels only.
+
+Values reach the JavaScript through :func:`js_literal` (JSON with ``<``, ``>``, ``&``, ``'``
+and line separators escaped), so no input string can close the ``<script>`` block or break out
+of a JavaScript string. Popup and tooltip HTML is built by :mod:`elder_coverage.templating`
+templates with autoescape.
 """
 
 from __future__ import annotations
 
-import json
+import html
 from collections.abc import Sequence
 from typing import Any
 
 from branca.element import Element, MacroElement
+from folium.elements import ElementAddToElement
 from folium.map import Layer
+from folium.raster_layers import ImageOverlay, TileLayer
 from folium.template import Template
 
-_JS_ESCAPES = {
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "'": "\\u0027",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
+from elder_coverage.templating import js_literal
 
 
-def js_literal(obj: Any) -> str:
-    """JSON text of ``obj`` that is safe to paste inside an HTML ``<script>`` element."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for ch, esc in _JS_ESCAPES.items():
-        text = text.replace(ch, esc)
-    return text
+class Rendered(Element):
+    """Finished HTML or JavaScript added to the page as it is: never compiled as a template."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "Rendered"
+        self.text = str(text)
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
 
 
-class PointLayer(Layer):
+class SafeMacroElement(MacroElement):
+    """A ``MacroElement`` whose rendered macros are added to the page as :class:`Rendered` text.
+
+    Same behaviour as branca's ``MacroElement.render`` (and folium's ``Layer.render`` for
+    layers: add to the map when ``show``), except that the output is not parsed again.
+    """
+
+    def render(self, **kwargs: Any) -> None:
+        figure = self.get_root()
+        add = self.get_name() + "_add"
+        # Created once, not per render (folium's Layer.render makes a new one each time, so a
+        # map rendered twice, e.g. saved after a notebook display, repeated every addTo).
+        if isinstance(self, Layer) and self.show and add not in self._children:
+            self.add_child(ElementAddToElement(element_name=self.get_name(),
+                                               element_parent_name=self._parent.get_name()),
+                           name=add)
+        module = self._template.module
+        for part in ("header", "html", "script"):
+            macro = getattr(module, part, None)
+            if macro is not None:
+                getattr(figure, part).add_child(Rendered(macro(self, kwargs)),
+                                                name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class SafeImageOverlay(SafeMacroElement, ImageOverlay):
+    """folium's ``ImageOverlay``, rendered without a second template pass."""
+
+
+class SafeTileLayer(SafeMacroElement, TileLayer):
+    """folium's ``TileLayer``, rendered without a second template pass."""
+
+
+class PointLayer(SafeMacroElement, Layer):
     """A toggleable layer of markers sharing one ``L.divIcon``.
 
     Parameters
@@ -93,7 +132,7 @@ class PointLayer(Layer):
                                    "iconAnchor": [half, half], "popupAnchor": [0, -half]})
 
 
-class LineLayer(Layer):
+class LineLayer(SafeMacroElement, Layer):
     """A toggleable layer of polylines with popups.
 
     Parameters
@@ -138,7 +177,7 @@ class LineLayer(Layer):
         self.style_js = js_literal(style)
 
 
-class HtmlControl(MacroElement):
+class HtmlControl(SafeMacroElement):
     """A fixed panel (title, legend) as a Leaflet control, so it stays visible in full screen.
 
     Parameters
@@ -148,6 +187,8 @@ class HtmlControl(MacroElement):
     position : {"topleft", "topright", "bottomleft", "bottomright"}
     class_name : str
         CSS class of the panel.
+    fold_below : int
+        A ``<details>`` panel starts folded when the window is less than this many pixels high.
     """
 
     _template = Template(
@@ -157,6 +198,9 @@ class HtmlControl(MacroElement):
         {{ this.get_name() }}.onAdd = function () {
             var div = L.DomUtil.create("div", {{ this.class_js }});
             div.innerHTML = {{ this.html_js }};
+            // On a laptop screen an open legend would hide half the map: start it folded.
+            var details = div.querySelector("details");
+            if (details && window.innerHeight < {{ this.fold_below }}) { details.open = false; }
             L.DomEvent.disableClickPropagation(div);
             L.DomEvent.disableScrollPropagation(div);
             return div;
@@ -166,7 +210,8 @@ class HtmlControl(MacroElement):
         """
     )
 
-    def __init__(self, html: str, position: str = "bottomright", class_name: str = "ec-panel"):
+    def __init__(self, html: str, position: str = "bottomright", class_name: str = "ec-panel",
+                 *, fold_below: int = 800):
         super().__init__()
         if position not in ("topleft", "topright", "bottomleft", "bottomright"):
             raise ValueError(f"position={position!r}: not a Leaflet control corner")
@@ -174,19 +219,21 @@ class HtmlControl(MacroElement):
         self.html_js = js_literal(html)
         self.position_js = js_literal(position)
         self.class_js = js_literal(class_name)
+        self.fold_below = int(fold_below)
 
 
-def style_element(css: str) -> Element:
+def style_element(css: str) -> Rendered:
     """A ``<style>`` block for the page header (trusted CSS only)."""
     if "</" in css:
         raise ValueError("style_element: CSS must not contain '</'")
-    return Element(f"<style>{css}</style>")
+    return Rendered(f"<style>{css}</style>")
 
 
-class MapTitle(MacroElement):
+class MapTitle(SafeMacroElement):
     """Title box centred at the top of the map container (kept in full-screen mode).
 
-    The title is set as ``textContent``: it is shown verbatim and never parsed as HTML.
+    The title, and the optional warning line under it (e.g. "synthetic sample data"), are set
+    as ``textContent``: shown verbatim, never parsed as HTML.
     """
 
     _template = Template(
@@ -195,19 +242,24 @@ class MapTitle(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var div = L.DomUtil.create("div", "ec-title", map.getContainer());
-            div.textContent = {{ this.title_js }};
+            L.DomUtil.create("div", "ec-title-text", div).textContent = {{ this.title_js }};
+            var banner = {{ this.banner_js }};
+            if (banner) {
+                L.DomUtil.create("div", "ec-banner", div).textContent = banner;
+            }
         })();
         {% endmacro %}
         """
     )
 
-    def __init__(self, title: str):
+    def __init__(self, title: str, *, banner: str | None = None):
         super().__init__()
         self._name = "MapTitle"
         self.title_js = js_literal(str(title))
+        self.banner_js = js_literal(str(banner) if banner else "")
 
 
-class ZoomClass(MacroElement):
+class ZoomClass(SafeMacroElement):
     """Toggle CSS class ``class_name`` on the map container below zoom level ``below``.
 
     Used to shrink markers when zoomed out, where hundreds of full-size icons would hide the
@@ -237,7 +289,7 @@ class ZoomClass(MacroElement):
         self.class_js = js_literal(class_name)
 
 
-class MapControls(MacroElement):
+class MapControls(SafeMacroElement):
     """Zoom buttons with localized tooltips and a metric-only scale bar."""
 
     _template = Template(
@@ -255,3 +307,184 @@ class MapControls(MacroElement):
         self._name = "MapControls"
         self.zoom_js = js_literal({"position": "topleft", "zoomInTitle": zoom_in,
                                    "zoomOutTitle": zoom_out})
+
+
+class GeoJsonLayer(SafeMacroElement, Layer):
+    """A toggleable GeoJSON layer with a per-feature hover tooltip.
+
+    Parameters
+    ----------
+    data : dict
+        A GeoJSON FeatureCollection in EPSG:4326. A feature's ``properties.tip``, when set, is
+        its tooltip HTML and must already be escaped.
+    style : dict
+        Leaflet path options applied to every feature.
+    name : str
+        Layer name shown in the layer control.
+    pane : str, optional
+        Map pane to draw in.
+    interactive : bool, default True
+        Whether features take hover and clicks (tooltips need it).
+    show : bool, default True
+        Whether the layer is on when the map opens.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.data_js }}, {
+            style: function () { return {{ this.style_js }}; },
+            pane: {{ this.pane_js }},
+            interactive: {{ this.interactive_js }},
+            onEachFeature: function (f, layer) {
+                if (f.properties && f.properties.tip) {
+                    layer.bindTooltip(f.properties.tip, {sticky: true});
+                }
+            }
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        style: dict[str, Any],
+        name: str,
+        *,
+        pane: str = "overlayPane",
+        interactive: bool = True,
+        show: bool = True,
+    ):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "GeoJsonLayer"
+        self.n_features = len(data.get("features", []))
+        self.data = data
+        self.data_js = js_literal(data)
+        self.style_js = js_literal(style)
+        self.pane_js = js_literal(pane)
+        self.interactive_js = js_literal(bool(interactive))
+
+
+class LabelLayer(SafeMacroElement, Layer):
+    """Text labels at points (place names), drawn as non-interactive ``L.divIcon`` markers.
+
+    Parameters
+    ----------
+    labels : sequence of (lat, lon, text)
+        ``text`` is plain text: it is set as ``textContent``, never parsed as HTML.
+    name : str
+        Layer name shown in the layer control.
+    class_name : str
+        CSS class of the label (size, colour, halo).
+    min_zoom : int
+        The labels show from this zoom level on (village names would crowd a county view).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.layerGroup();
+        (function () {
+            var group = {{ this.get_name() }};
+            var labels = {{ this.labels_js }};
+            var minZoom = {{ this.min_zoom }};
+            var shown = false;
+            var markers = labels.map(function (p) {
+                var span = document.createElement("span");
+                span.textContent = p[2];
+                return L.marker([p[0], p[1]], {interactive: false, keyboard: false,
+                    icon: L.divIcon({className: {{ this.class_js }}, html: span,
+                                     iconSize: null})});
+            });
+            function update() {
+                var map = group._map;
+                if (!map) { return; }
+                var want = map.getZoom() >= minZoom;
+                if (want !== shown) {
+                    markers.forEach(function (m) {
+                        if (want) { group.addLayer(m); } else { group.removeLayer(m); }
+                    });
+                    shown = want;
+                }
+            }
+            group.on("add", function () {
+                group.clearLayers();
+                shown = false;
+                group._map.on("zoomend", update);
+                update();
+            });
+            group.on("remove", function (e) {
+                if (e.target._map) { e.target._map.off("zoomend", update); }
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        labels: Sequence[tuple[float, float, str]],
+        name: str,
+        *,
+        class_name: str = "ec-place",
+        min_zoom: int = 0,
+        show: bool = True,
+        control: bool = True,
+    ):
+        super().__init__(name=name, overlay=True, control=control, show=show)
+        self._name = "LabelLayer"
+        self.n_labels = len(labels)
+        self.labels_js = js_literal([[round(float(la), 6), round(float(lo), 6), str(t)]
+                                     for la, lo, t in labels])
+        self.class_js = js_literal(class_name)
+        self.min_zoom = int(min_zoom)
+
+
+class LayerControl(SafeMacroElement):
+    """Leaflet's layer switcher over every layer of the map, with names passed as data.
+
+    folium's ``LayerControl`` writes layer names into its template output, which branca then
+    parses as a template; this one writes them as JSON strings of escaped HTML (Leaflet shows
+    a name through ``innerHTML``), so a facility kind read from data shows as typed. It starts
+    collapsed (an icon that opens on hover or tap) when the window is smaller than
+    ``expand_min_height`` pixels, so that it never covers a laptop screen, and open otherwise.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var base = {}, overlays = {};
+            {% for name, var in this.base_layers %}
+            base[{{ name }}] = {{ var }};
+            {% endfor %}
+            {% for name, var in this.overlays %}
+            overlays[{{ name }}] = {{ var }};
+            {% endfor %}
+            var control = L.control.layers(base, overlays, {
+                position: {{ this.position_js }}, collapsed: true, sortLayers: false
+            }).addTo({{ this._parent.get_name() }});
+            if (window.innerHeight >= {{ this.expand_min_height }}) { control.expand(); }
+            return control;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, position: str = "topright", expand_min_height: int = 900):
+        super().__init__()
+        self._name = "LayerControl"
+        self.position_js = js_literal(position)
+        self.expand_min_height = int(expand_min_height)
+        self.base_layers: list[tuple[str, str]] = []
+        self.overlays: list[tuple[str, str]] = []
+
+    def render(self, **kwargs: Any) -> None:
+        self.base_layers, self.overlays = [], []
+        for item in self._parent._children.values():
+            if isinstance(item, Layer) and item.control:
+                # Leaflet writes layer names with innerHTML: pass them as escaped HTML.
+                entry = (js_literal(html.escape(str(item.layer_name))), item.get_name())
+                (self.overlays if item.overlay else self.base_layers).append(entry)
+        super().render(**kwargs)

@@ -45,7 +45,8 @@ def service_area_polygons(
     -------
     GeoDataFrame
         Columns ``kind``, ``basis`` (one of :data:`BASES`), ``radius_m`` (metres),
-        ``minutes`` (travel-time limit, min), ``n_facilities``, ``geometry``; in the CRS of
+        ``minutes`` (travel-time limit, min), ``travel`` (``"walk"`` or ``"drive"``, how the
+        time limit is travelled), ``n_facilities``, ``geometry``; in the CRS of
         ``facilities``. Kinds without facilities are left out.
     """
     if "kind" not in facilities.columns:
@@ -81,8 +82,9 @@ def service_area_polygons(
         else:
             geom = shapely.union_all(shapely.buffer(pts.to_numpy(), ks.radius_m, quad_segs=16))
         rows.append({"kind": kind, "basis": basis, "radius_m": ks.radius_m,
-                     "minutes": ks.minutes, "n_facilities": len(pts), "geometry": geom})
-    cols = ["kind", "basis", "radius_m", "minutes", "n_facilities"]
+                     "minutes": ks.minutes, "travel": ks.travel, "n_facilities": len(pts),
+                     "geometry": geom})
+    cols = ["kind", "basis", "radius_m", "minutes", "travel", "n_facilities"]
     if not rows:
         return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in cols},
                                 geometry=gpd.GeoSeries([], crs=facilities.crs), crs=facilities.crs)
