@@ -181,3 +181,42 @@ def test_sample_grid_rescaled_to_2029_sums_to_the_projection(sample_path):
     sums = out.groupby("county_code")[["elders_60", "elders_65", "elders_80"]].sum()
     e = elders_for_year(2029, counties=list(sums.index))
     assert (sums.to_numpy() == e[["age60", "age65", "age80"]].to_numpy()).all()
+
+
+def test_scenario_demand_year_is_validated():
+    from elder_coverage.scenario import ScenarioError, parse_scenario
+
+    base = {"name": "y", "analyses": {"coverage": {}}}
+    assert parse_scenario(base).demand_year == 2020
+    assert parse_scenario({**base, "demand_year": 2029}).demand_year == 2029
+    for bad in (2027, "2029", True):
+        with pytest.raises(ScenarioError, match="demand_year: must be one of 2020, 2025, 2029"):
+            parse_scenario({**base, "demand_year": bad})
+
+
+def test_cli_year_option():
+    from elder_coverage.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["coverage", "--out", "o", "--year", "2029"]).year == 2029
+    assert parser.parse_args(["run", "s.yaml", "--out", "o", "--year", "2025"]).year == 2025
+    assert parser.parse_args(["run", "s.yaml", "--out", "o"]).year is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["coverage", "--out", "o", "--year", "2031"])
+
+
+@pytest.mark.parametrize("year", [2020, 2029])
+def test_run_uses_the_elders_of_its_demand_year(sample_path, tmp_path, year):
+    """One county, coverage only: 2020 is the census exactly, 2029 the projection exactly."""
+    from elder_coverage.runner import run_scenario
+
+    out = run_scenario({"name": f"y{year}", "demand_year": year,
+                        "study_area": {"sample": "jilin_city_rural", "counties": ["220221"]},
+                        "analyses": {"coverage": {}}}, tmp_path / "run")
+    s = out.summary
+    assert s["demand_year"] == year
+    expected = elders_for_year(year, counties=["220221"]).loc["220221"]
+    assert s["elders_total"] == expected["age60"] == s["demand"]["elders_by_year"][str(year)]["60+"]
+    assert s["elders_80"] == expected["age80"]
+    assert s["demand"]["elders_by_year"]["2020"]["60+"] == 64_312  # 永吉, 2020 census
+    assert any("Hamilton–Perry" in n for n in s["notes"]) == (year != 2020)

@@ -40,10 +40,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from elder_coverage.scenario import DEMAND_YEARS
+
 RAW_DIR = Path(__file__).resolve().parents[2] / "data" / "raw"
 BASE_YEAR, LAUNCH_YEAR = 2010, 2020
-#: Years a scenario's ``demand_year`` may name.
-DEMAND_YEARS: tuple[int, ...] = (2020, 2025, 2029, 2030)
 #: Five-year band starts of the committed tables; the last band is open-ended (85+).
 BANDS: tuple[int, ...] = (40, 45, 50, 55, 60, 65, 70, 75, 80, 85)
 SEXES: tuple[str, ...] = ("m", "f")
@@ -397,6 +397,36 @@ def rescale_cells(cells: pd.DataFrame, year: int, *, raw_dir: str | Path = RAW_D
     out["elders_80"] = new["80+"]
     out["elders_65"] = new["65-79"] + new["80+"]
     out["elders_60"] = new["60-64"] + new["65-79"] + new["80+"]
+    return out
+
+
+def elders_by_year(counties: list[str], *, years: tuple[int, ...] = DEMAND_YEARS,
+                   raw_dir: str | Path = RAW_DIR) -> dict[str, dict[str, int]] | None:
+    """Study-area elders in each year, for a run's summary (None outside Jilin's counties).
+
+    Parameters
+    ----------
+    counties : list of str
+        2020 county codes of the study area.
+    years : tuple of int
+        Years to report.
+    raw_dir : path-like
+        Folder of the committed census tables.
+
+    Returns
+    -------
+    dict or None
+        ``{"2020": {"60+": persons, "65+": …, "80+": …}, "2029": {…}, …}``; None when a
+        county is not a Jilin 2020 census county (planner's own data elsewhere).
+    """
+    known = set(project_counties(raw_dir, years=(LAUNCH_YEAR,)).loc[LAUNCH_YEAR].index)
+    if not counties or not set(counties) <= known:
+        return None
+    out = {}
+    for year in years:
+        e = elders_for_year(year, counties=list(counties), raw_dir=raw_dir).sum()
+        out[str(year)] = {"60+": int(e["age60"]), "65+": int(e["age65"]),
+                          "80+": int(e["age80"])}
     return out
 
 

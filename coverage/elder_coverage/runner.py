@@ -51,7 +51,14 @@ class RunOutput:
         s = self.summary
         zh = lang == "zh"
         lines = [f"{'情景' if zh else 'scenario'}: {s['scenario']}",
-                 f"{'60岁及以上老年人' if zh else 'elders aged 60+'}: {s['elders_total']:,}"]
+                 f"{'60岁及以上老年人' if zh else 'elders aged 60+'}"
+                 f" ({s.get('demand_year', 2020)}): {s['elders_total']:,}"]
+        by_year = (s.get("demand") or {}).get("elders_by_year")
+        if by_year:
+            # The census year and the last policy target year side by side (60+ / 80+).
+            lines.append(("  2020 → 2029 (预测): " if zh else "  2020 → 2029 (projected): ")
+                         + f"60+ {by_year['2020']['60+']:,} → {by_year['2029']['60+']:,}, "
+                         f"80+ {by_year['2020']['80+']:,} → {by_year['2029']['80+']:,}")
         for kind, k in s["kinds"].items():
             label = KIND_LABELS[kind][lang]
             lines.append(f"  {label}: {k['covered_elders']:,} ({k['covered_share']:.1%})")
@@ -221,6 +228,19 @@ class _Run:
 
     def load(self) -> None:
         self.study = load_study(self.scenario)
+        self.demand()
+
+    def demand(self) -> None:
+        """Elders of the scenario's ``demand_year``: the grid rescaled per county and age group."""
+        from elder_coverage.demand import elders_by_year, projection_notes, rescale_cells
+
+        year = self.scenario.demand_year
+        self.demand_info = {"year": year, "notes": projection_notes(year),
+                            "elders_by_year": elders_by_year(
+                                sorted(self.study.cells["county_code"].astype(str).unique()))}
+        if year != 2020:
+            self.study = dataclasses.replace(self.study,
+                                             cells=rescale_cells(self.study.cells, year))
         self.std = load_standards(overrides=self.scenario.standards or None)
         self.net = RoadNetwork(self.study.graph) if self.study.graph is not None else None
         fac = self.study.facilities.copy()
@@ -340,6 +360,8 @@ class _Run:
             "synthetic": bool(study.meta.get("synthetic", False)),
             "study_area": {"counties": sorted(study.counties["code"].tolist()),
                            "crs": study.crs.to_string()},
+            "demand_year": sc.demand_year,
+            "demand": self.demand_info,
             "elders_total": int(round(final.cells["elders_60"].sum())),
             "elders_65": int(round(final.cells.get("elders_65", pd.Series([0])).sum())),
             "elders_80": int(round(final.cells.get("elders_80", pd.Series([0])).sum())),
@@ -352,7 +374,7 @@ class _Run:
                          for k, f in fairness.items()},
             "access_places_per_1000": access,
             "outputs": dict(sc.outputs),
-            "notes": final.report.messages,
+            "notes": [*final.report.messages, *self.demand_info["notes"]],
         }
         for name, df in t.items():
             _write_csv(df, self.folder / f"{name}.csv")
