@@ -24,6 +24,8 @@ def test_census_sums_to_province_total():
     census = load_census(RAW / "census2020_jilin_counties.csv")
     assert int(census["age60"].sum()) == PROVINCE_60_PLUS
     assert int(census.loc[list(UNCODED_ZONES), "age60"].sum()) == 70_705
+    # Each zone's own census row (printed without a code), not a split of the total.
+    assert census.loc[list(UNCODED_ZONES), "age60"].tolist() == [12_824, 32_400, 9_506, 15_975]
     assert (census["age80"] <= census["age65"]).all() and (census["age65"] <= census["age60"]).all()
 
 
