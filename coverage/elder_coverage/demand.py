@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from elder_coverage.sample.grid import largest_remainder
 from elder_coverage.scenario import DEMAND_YEARS
 
 RAW_DIR = Path(__file__).resolve().parents[2] / "data" / "raw"
@@ -169,6 +170,20 @@ def crosswalk_table(codes_2010: list[str] | pd.Index, codes_2020: list[str] | pd
     return out.loc[c20]
 
 
+def _projectable(first: int, bands: tuple[int, ...]) -> list[tuple[str, int]]:
+    # (sex, band index) of the bands a ten-year ratio exists for, sex-major like the columns.
+    return [(s, k) for s in SEXES for k in range(first, len(bands))]
+
+
+def _cohort_before(table: pd.DataFrame, sex: str, k: int, shift: int,
+                   bands: tuple[int, ...]) -> pd.Series:
+    """Persons who reach band ``k`` after ``shift`` five-year steps: band ``k - shift``, or for
+    the open last band every band from ``k - shift`` up (they all stay in the open band)."""
+    if k == len(bands) - 1:
+        return table[[f"{sex}{b}" for b in bands[k - shift:]]].sum(axis=1)
+    return table[f"{sex}{bands[k - shift]}"]
+
+
 def cohort_change_ratios(base: pd.DataFrame, launch: pd.DataFrame, *,
                          bands: tuple[int, ...] = BANDS, step: int = 10) -> pd.DataFrame:
     """Hamilton–Perry cohort-change ratios between two censuses ``step`` years apart.
@@ -192,17 +207,13 @@ def cohort_change_ratios(base: pd.DataFrame, launch: pd.DataFrame, *,
     """
     shift = step // 5
     out = {}
-    for s in SEXES:
-        for k in range(shift, len(bands)):
-            a = bands[k]
-            if k == len(bands) - 1:
-                denom = base[[f"{s}{b}" for b in bands[k - shift:]]].sum(axis=1)
-            else:
-                denom = base[f"{s}{bands[k - shift]}"]
-            if (denom <= 0).any():
-                raise ValueError(f"no base-year persons for the cohort reaching {s}{a} in units "
-                                 f"{list(denom.index[denom <= 0])}: the ratio is undefined")
-            out[f"{s}{a}"] = launch[f"{s}{a}"] / denom
+    for s, k in _projectable(shift, bands):
+        col = f"{s}{bands[k]}"
+        denom = _cohort_before(base, s, k, shift, bands)
+        if (denom <= 0).any():
+            raise ValueError(f"no base-year persons for the cohort reaching {col} in units "
+                             f"{list(denom.index[denom <= 0])}: the ratio is undefined")
+        out[col] = launch[col] / denom
     return pd.DataFrame(out, index=launch.index)
 
 
@@ -230,16 +241,10 @@ def project_bands(launch: pd.DataFrame, ccr: pd.DataFrame, *, horizon: int,
         raise ValueError(f"horizon must be 5 or {step} years, got {horizon}")
     shift = horizon // 5
     power = horizon / step
-    first = step // 5
     out = {}
-    for s in SEXES:
-        for k in range(first, len(bands)):
-            a = bands[k]
-            if k == len(bands) - 1:
-                source = launch[[f"{s}{b}" for b in bands[k - shift:]]].sum(axis=1)
-            else:
-                source = launch[f"{s}{bands[k - shift]}"]
-            out[f"{s}{a}"] = source * ccr[f"{s}{a}"] ** power
+    for s, k in _projectable(step // 5, bands):
+        col = f"{s}{bands[k]}"
+        out[col] = _cohort_before(launch, s, k, shift, bands) * ccr[col] ** power
     return pd.DataFrame(out, index=launch.index)
 
 
@@ -334,15 +339,6 @@ def group_integers(bands: pd.DataFrame) -> pd.DataFrame:
                          "age65": g["65-79"] + g["80+"], "age80": g["80+"]})
 
 
-def _largest_remainder(expected: np.ndarray, total: int) -> np.ndarray:
-    base = np.floor(expected).astype(np.int64)
-    short = int(total - base.sum())
-    if short > 0:
-        order = np.argsort(-(expected - base), kind="stable")[:short]
-        base[order] += 1
-    return base
-
-
 def rescale_cells(cells: pd.DataFrame, year: int, *, raw_dir: str | Path = RAW_DIR,
                   county_column: str = "county_code") -> pd.DataFrame:
     """The demand cells with their elders rescaled from 2020 to ``year``.
@@ -393,7 +389,7 @@ def rescale_cells(cells: pd.DataFrame, year: int, *, raw_dir: str | Path = RAW_D
             then = proj.loc[(LAUNCH_YEAR, code), cols].sum()
             ratio = proj.loc[(year, code), cols].sum() / then if then > 0 else 0.0
             expected = parts[group][sel] * ratio
-            new[group][sel] = _largest_remainder(expected, int(round(expected.sum())))
+            new[group][sel] = largest_remainder(expected, int(round(expected.sum())))
     out["elders_80"] = new["80+"]
     out["elders_65"] = new["65-79"] + new["80+"]
     out["elders_60"] = new["60-64"] + new["65-79"] + new["80+"]
