@@ -220,3 +220,13 @@ def test_run_uses_the_elders_of_its_demand_year(sample_path, tmp_path, year):
     assert s["elders_80"] == expected["age80"]
     assert s["demand"]["elders_by_year"]["2020"]["60+"] == 64_312  # 永吉, 2020 census
     assert any("Hamilton–Perry" in n for n in s["notes"]) == (year != 2020)
+
+
+def test_elders_by_year_outside_jilin_or_without_tables(tmp_path):
+    from elder_coverage.demand import elders_by_year
+
+    assert elders_by_year(["110101"]) is None
+    assert elders_by_year(["220221"], raw_dir=tmp_path) is None
+    both = elders_by_year(["220221", "220281"], years=(2020,))
+    assert both == {"2020": {"60+": 64_312 + 87_191, "65+": 43_851 + 59_122,
+                             "80+": 6_448 + 9_979}}

@@ -413,8 +413,12 @@ def elders_by_year(counties: list[str], *, years: tuple[int, ...] = DEMAND_YEARS
     -------
     dict or None
         ``{"2020": {"60+": persons, "65+": …, "80+": …}, "2029": {…}, …}``; None when a
-        county is not a Jilin 2020 census county (planner's own data elsewhere).
+        county is not a Jilin 2020 census county (planner's own data elsewhere) or the census
+        tables are not there.
     """
+    raw = Path(raw_dir)
+    if not all((raw / f"census{y}_jilin_age_sex.csv").is_file() for y in (BASE_YEAR, LAUNCH_YEAR)):
+        return None  # an installed package without the repository's data/raw: nothing to report
     known = set(project_counties(raw_dir, years=(LAUNCH_YEAR,)).loc[LAUNCH_YEAR].index)
     if not counties or not set(counties) <= known:
         return None
