@@ -229,6 +229,11 @@ class _Run:
     def load(self) -> None:
         self.study = load_study(self.scenario)
         self.demand()
+        self.std = load_standards(overrides=self.scenario.standards or None)
+        self.net = RoadNetwork(self.study.graph) if self.study.graph is not None else None
+        fac = self.study.facilities.copy()
+        fac["status"] = fac["status"].fillna("open") if "status" in fac else "open"
+        self.facilities = fac
 
     def demand(self) -> None:
         """Elders of the scenario's ``demand_year``: the grid rescaled per county and age group."""
@@ -241,11 +246,6 @@ class _Run:
         if year != 2020:
             self.study = dataclasses.replace(self.study,
                                              cells=rescale_cells(self.study.cells, year))
-        self.std = load_standards(overrides=self.scenario.standards or None)
-        self.net = RoadNetwork(self.study.graph) if self.study.graph is not None else None
-        fac = self.study.facilities.copy()
-        fac["status"] = fac["status"].fillna("open") if "status" in fac else "open"
-        self.facilities = fac
 
     def coverage(self) -> None:
         self.base = compute_coverage(self.study.cells, _open(self.facilities), self.net, self.std)
