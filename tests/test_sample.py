@@ -224,3 +224,14 @@ def test_stale_sample_is_detected(tmp_path):
     same = build_fingerprint(("220221",), 1000, 20201101, raw)
     (raw / "jilin_villages.csv").write_text("code,name,township_code,county_code\n")
     assert build_fingerprint(("220221",), 1000, 20201101, raw) != same
+
+
+def test_roads_join_the_seats_and_villages(study):
+    """Every seat (real ones included) and every village is a node of the road graph."""
+    from scipy.spatial import cKDTree
+
+    nodes = np.array([(d["x"], d["y"]) for _, d in study.graph.nodes(data=True)])
+    tree = cKDTree(nodes)
+    for layer in (study.seats, study.villages):
+        dist, _ = tree.query(layer.geometry.get_coordinates().to_numpy())
+        assert dist.max() < 0.1, dist.max()  # node coordinates are kept to 0.1 m
