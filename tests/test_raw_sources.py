@@ -24,6 +24,8 @@ def test_census_sums_to_province_total():
     census = load_census(RAW / "census2020_jilin_counties.csv")
     assert int(census["age60"].sum()) == PROVINCE_60_PLUS
     assert int(census.loc[list(UNCODED_ZONES), "age60"].sum()) == 70_705
+    # Each zone's own census row (printed without a code), not a split of the total.
+    assert census.loc[list(UNCODED_ZONES), "age60"].tolist() == [12_824, 32_400, 9_506, 15_975]
     assert (census["age80"] <= census["age65"]).all() and (census["age65"] <= census["age60"]).all()
 
 
@@ -56,6 +58,31 @@ def test_county_polygons_hold_the_real_township_seats(shared_jilin):
     # Real seats (WGS84) fall in their own county: evidence the GCJ-02 shift was undone.
     share = (joined["county"] == joined["areaCode"].astype(str)).sum() / len(pts)
     assert share > 0.99, share
+
+
+def test_seat_table_matches_reference(shared_jilin):
+    ref = pd.read_csv(shared_jilin / "township_seats_jilin.csv", dtype={"code": str})
+    ref = ref.dropna(subset=["lon", "lat"])
+    ours = pd.read_csv(RAW / "jilin_township_seats.csv", dtype={"code": str})
+    assert len(ours) == len(ref) == 714
+    assert list(ours["code"]) == sorted(ref["code"] + "000")
+    ref = ref.set_index(ref["code"] + "000").loc[ours["code"]]
+    assert (ours["lon"].to_numpy() == ref["lon"].to_numpy()).all()
+    assert (ours["lat"].to_numpy() == ref["lat"].to_numpy()).all()
+    tw = pd.read_csv(RAW / "jilin_townships.csv", dtype=str)
+    assert set(ours["code"]) <= set(tw["code"])
+
+
+def test_age_sex_tables_match_reference(shared_jilin):
+    """Spot values typed from the reference copies: 2010 province men 60-64, 2020 蛟河 women 85+."""
+    t10 = pd.read_csv(RAW / "census2010_jilin_age_sex.csv", dtype={"code": str}).set_index("code")
+    t20 = pd.read_csv(RAW / "census2020_jilin_age_sex.csv", dtype={"code": str}).set_index("code")
+    assert len(t10) == 70 and len(t20) == 79
+    assert t10.loc["220000", "m60"] == 653182 and t10.loc["220000", "f85"] == 64180
+    ref20 = pd.read_csv(shared_jilin / "census2020_county_jilin.csv")
+    jiaohe = ref20[ref20["区划代码"] == 220281.0].iloc[0]
+    assert t20.loc["220281", "f85"] == int(jiaohe["女_85岁以上"])
+    assert t20.loc["220281", "m50"] == int(jiaohe["男_50到54岁"])
 
 
 @pytest.mark.parametrize("path", sorted(RAW.glob("*")))

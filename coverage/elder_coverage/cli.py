@@ -101,6 +101,14 @@ def _add_lang(p: argparse.ArgumentParser) -> None:
                         "the scenario's, else zh)")
 
 
+def _add_year(p: argparse.ArgumentParser) -> None:
+    from elder_coverage.scenario import DEMAND_YEARS
+
+    p.add_argument("--year", type=int, choices=DEMAND_YEARS, default=None,
+                   help="elders of this year: the 2020 census or its Hamilton–Perry projection "
+                        "(default: the scenario's demand_year, else 2020)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="elder-coverage",
@@ -129,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--area", default="jilin_city_rural", choices=("jilin_city_rural", "province"),
                    help="sample study area when no scenario is given")
     _add_lang(p)
+    _add_year(p)
 
     p = sub.add_parser("run", help="run a scenario file",
                        description="Validate SCENARIO.yaml, then run its analyses and write "
@@ -139,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder: new, empty, or written by an earlier run (replaced "
                         "atomically); any other existing path is refused")
     _add_lang(p)
+    _add_year(p)
 
     p = sub.add_parser("compare", help="what changed between two runs",
                        description="Compare two output folders of `run`: indicators, sites "
@@ -250,6 +260,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                                          "study_area": {"sample": args.area},
                                          "analyses": {"coverage": {}}}))
         scenario = only_analysis(scenario, "coverage")
+    if getattr(args, "year", None) is not None:
+        import dataclasses
+
+        scenario = dataclasses.replace(scenario, demand_year=args.year)
     out = run_scenario(scenario, args.out, lang=args.lang)
     print(out.describe(lang=args.lang or scenario.lang))
     if args.command == "demo" and args.map is not None:

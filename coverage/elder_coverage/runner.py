@@ -61,8 +61,15 @@ class RunOutput:
         zh = lang == "zh"
         was_word, now_word = ("现状", "方案后") if zh else ("before", "after")
         lines = [f"{'情景' if zh else 'scenario'}: {s['scenario']}",
-                 f"{'60岁及以上老年人' if zh else 'elders aged 60+'}: {s['elders_total']:,}"
+                 f"{'60岁及以上老年人' if zh else 'elders aged 60+'}"
+                 f" ({s.get('demand_year', 2020)}): {s['elders_total']:,}"
                  f"{' 人' if zh else ' persons'}"]
+        by_year = (s.get("demand") or {}).get("elders_by_year")
+        if by_year:
+            # The census year and the last policy target year side by side (60+ / 80+).
+            lines.append(("  2020 → 2029 (预测): " if zh else "  2020 → 2029 (projected): ")
+                         + f"60+ {by_year['2020']['60+']:,} → {by_year['2029']['60+']:,}, "
+                         f"80+ {by_year['2020']['80+']:,} → {by_year['2029']['80+']:,}")
         kinds_before = s.get("kinds_before") or {}
         lines.append(("服务范围内老人（人，覆盖率）" if zh else "elders within the standard "
                       "(persons, share)") + (f": {was_word} → {now_word}" if kinds_before else ":"))
@@ -297,15 +304,28 @@ class _Run:
 
     def load(self) -> None:
         self.study = load_study(self.scenario)
+        self.demand()
         floor = int(self.scenario.analyses.get("coverage", {}).get("age_floor", 60))
         if f"elders_{floor}" not in self.study.cells:
-            raise ValueError(f"analyses.coverage.age_floor: {floor} needs a population column "
-                             f"'elders_{floor}', which the study's cells do not have")
+            raise ScenarioError(f"analyses.coverage.age_floor: {floor} needs a population "
+                                f"column 'elders_{floor}', which the study's cells do not have")
         self.std = load_standards(overrides=self.scenario.standards or None)
         self.net = RoadNetwork(self.study.graph) if self.study.graph is not None else None
         fac = self.study.facilities.copy()
         fac["status"] = fac["status"].fillna("open") if "status" in fac else "open"
         self.facilities = fac
+
+    def demand(self) -> None:
+        """Elders of the scenario's ``demand_year``: the grid rescaled per county and age group."""
+        from elder_coverage.demand import elders_by_year, projection_notes, rescale_cells
+
+        year = self.scenario.demand_year
+        self.demand_info = {"year": year, "notes": projection_notes(year),
+                            "elders_by_year": elders_by_year(
+                                sorted(self.study.cells["county_code"].astype(str).unique()))}
+        if year != 2020:
+            self.study = dataclasses.replace(self.study,
+                                             cells=rescale_cells(self.study.cells, year))
 
     def coverage(self) -> None:
         self.base = compute_coverage(self.study.cells, _open(self.facilities), self.net, self.std)
@@ -434,6 +454,8 @@ class _Run:
             "synthetic": bool(study.meta.get("synthetic", False)),
             "study_area": {"counties": sorted(study.counties["code"].tolist()),
                            "crs": study.crs.to_string()},
+            "demand_year": sc.demand_year,
+            "demand": self.demand_info,
             "elders_total": int(round(final.cells["elders_60"].sum())),
             "elders_65": int(round(final.cells.get("elders_65", pd.Series([0])).sum())),
             "elders_80": int(round(final.cells.get("elders_80", pd.Series([0])).sum())),
@@ -448,7 +470,8 @@ class _Run:
             "access_places_per_1000": access,
             "outputs": dict(sc.outputs),
             # What the readers assumed or repaired comes first: it qualifies every figure.
-            "notes": [*study.meta.get("notes", []), *final.report.messages],
+            "notes": [*study.meta.get("notes", []), *final.report.messages,
+                      *self.demand_info["notes"]],
         }
         unlisted = set(t) - set(RUN_TABLES)
         if unlisted:  # a bug: scenario validation could not protect these names

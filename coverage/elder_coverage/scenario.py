@@ -55,6 +55,8 @@ RESERVED_OUTPUT_NAMES = ("summary.json", "run_log.json", *(f"{t}.csv" for t in R
 _NAME_MAX_BYTES = 255
 _NOT_IN_NAMES = set('<>:"|?*') | {chr(c) for c in range(32)} | {"\x7f"}
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".kml")
+#: Census year and policy target years the elders can be taken from (elder_coverage.demand).
+DEMAND_YEARS = (2020, 2025, 2029, 2030)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Scenario:
     standards: dict[str, Any] = field(default_factory=dict)
     analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    demand_year: int = 2020
 
 
 # --- small validators -------------------------------------------------------------------
@@ -492,7 +495,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     """
     ctx = _Ctx(Path(source).resolve() if source is not None else None)
     top_spec = {k: None for k in ("name", "description", "lang", "study_area", "inputs",
-                                  "standards", "analyses", "outputs")}
+                                  "demand_year", "standards", "analyses", "outputs")}
     top = _mapping(ctx, "", raw, top_spec)
     if "name" not in top:
         raise ctx.fail("name", "required (a short name for the run)")
@@ -548,6 +551,13 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
             raise ctx.fail("inputs.roads",
                            "the sample road graph needs the sample; give an .osm or .graphml "
                            "file, or straight_line")
+
+    if "demand_year" in top:
+        year = top["demand_year"]
+        if isinstance(year, bool) or year not in DEMAND_YEARS:
+            raise ctx.fail("demand_year", "must be one of " + ", ".join(map(str, DEMAND_YEARS))
+                           + f" (the census or a policy target year), got {year!r}")
+        kwargs["demand_year"] = int(year)
 
     if "standards" in top:
         from elder_coverage.standards import StandardsError, load_standards

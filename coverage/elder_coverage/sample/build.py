@@ -44,9 +44,10 @@ AREAS: dict[str, tuple[str, ...] | None] = {
 }
 DEFAULT_AREA = "jilin_city_rural"
 SYNTHETIC_NOTE = (
-    "SYNTHETIC sample: county polygons, township/village names and codes and census county "
-    "totals are real; settlement positions, township cells, the elder grid's spatial pattern, "
-    "facilities and roads are synthesised (seeded) and do not describe real places."
+    "SYNTHETIC sample: county polygons, township/village names and codes, census county "
+    "totals and the township seats flagged seat_source=real (Vonng/adcode, CC BY 4.0) are "
+    "real; the other seats, township cells, village positions, the elder grid's spatial "
+    "pattern, facilities and roads are synthesised (seeded) and do not describe real places."
 )
 #: Coarsest cell size (m): beyond it townships no longer hold a cell each.
 MAX_RESOLUTION_M = 10_000.0
@@ -238,7 +239,9 @@ def build_sample(
 
     crs = choose_metric_crs(counties)
     counties_m = counties.to_crs(crs).sort_values("code").reset_index(drop=True)
-    seats, cells, village_pts = build_layout(counties_m, townships, villages, seed)
+    seats, cells, village_pts = build_layout(
+        counties_m, townships, villages, seed,
+        real_seats=load_real_seats(raw / "jilin_township_seats.csv", crs))
     grid = build_elder_grid(cells, seats, village_pts, census, resolution)
 
     # County layer: real polygons; zones without one get the union of their township cells.
@@ -258,11 +261,7 @@ def build_sample(
 
     names = dict(zip(census.index, census["county"], strict=True))
     facilities = build_facilities(seats, village_pts, seed, county_names=names)
-    # The county seat is the first urban sub-district, else the first township.
-    heads = {
-        county: (g.loc[g["is_urban"], "code"] if g["is_urban"].any() else g["code"]).iloc[0]
-        for county, g in seats.groupby("county_code", sort=True)
-    }
+    heads = county_towns(seats)
     graph = add_travel_times(build_roads(seats, village_pts, heads))
 
     # Village elders (60+) from the grid, for the "villages with many older people" indicator.
@@ -299,6 +298,7 @@ def build_sample(
             "fingerprint": build_fingerprint(area, resolution, seed, raw),
             "counts": {
                 "townships": len(seats), "villages": len(village_pts),
+                "seat_source": seats["seat_source"].value_counts().sort_index().to_dict(),
                 "facilities": facilities["kind"].value_counts().sort_index().to_dict(),
                 "road_nodes": graph.number_of_nodes(), "road_edges": graph.number_of_edges(),
                 "grid_cells": int(grid.township.size),
@@ -325,6 +325,52 @@ def _legacy_sample_files(folder: Path) -> set[str] | None:
         return None
     files = manifest.get("files")
     return {*files, "manifest.json"} if isinstance(files, dict) else None
+
+
+def load_real_seats(path: str | Path, crs: object) -> dict[str, tuple[float, float]]:
+    """Real township seats (``data/raw/jilin_township_seats.csv``) in a metric CRS.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV with ``code`` (12-digit township code), ``lon``, ``lat`` (WGS84 degrees).
+    crs : CRS-like
+        Target CRS (metres).
+
+    Returns
+    -------
+    dict
+        Township code → ``(x, y)`` in metres.
+    """
+    table = pd.read_csv(path, dtype={"code": str})
+    bad = (table["lon"].isna() | table["lat"].isna() | ~table["lon"].between(115, 135)
+           | ~table["lat"].between(38, 48))
+    if bad.any():
+        raise ValueError(f"{path}: rows {[int(i) + 2 for i in np.flatnonzero(bad)]} have a "
+                         "missing lon/lat or one outside Jilin (WGS84 degrees expected)")
+    if table["code"].duplicated().any():
+        dup = sorted(table.loc[table["code"].duplicated(), "code"])
+        raise ValueError(f"{path}: duplicate township codes {dup}")
+    pts = gpd.GeoSeries(gpd.points_from_xy(table["lon"], table["lat"]), crs=4326).to_crs(crs)
+    return {c: (float(p.x), float(p.y)) for c, p in zip(table["code"], pts, strict=True)}
+
+
+def county_towns(seats: gpd.GeoDataFrame) -> dict[str, str]:
+    """County code → code of the township taken as the county seat (the roads' hub).
+
+    The first urban sub-district with a real seat point, else the first urban sub-district,
+    else the first township with a real point, else the first township.
+    """
+    out = {}
+    for county, g in seats.sort_values("code").groupby("county_code", sort=True):
+        real = g["seat_source"].ne("synthetic")
+        for pick in (g["is_urban"] & real, g["is_urban"], real):
+            if pick.any():
+                out[county] = g.loc[pick, "code"].iloc[0]
+                break
+        else:
+            out[county] = g["code"].iloc[0]
+    return out
 
 
 def _village_elders(

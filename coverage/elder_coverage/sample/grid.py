@@ -54,8 +54,12 @@ class ElderGrid:
     crs: object
 
 
-def _largest_remainder(expected: np.ndarray, total: int) -> np.ndarray:
-    """Integers that sum to ``total`` and round ``expected`` (which sums to ``total``)."""
+def largest_remainder(expected: np.ndarray, total: int) -> np.ndarray:
+    """Integers that sum to ``total`` and round ``expected`` (which sums to ``total``).
+
+    The largest-remainder (Hamilton) method: floors, then one more person to the cells with
+    the largest fractional parts, ties broken by cell order so the result is deterministic.
+    """
     base = np.floor(expected).astype(np.int64)
     short = int(total - base.sum())
     if short > 0:
@@ -70,7 +74,7 @@ def _thin(parent: np.ndarray, ratio: float, total: int) -> np.ndarray:
     """Counts ≤ ``parent`` per cell summing to ``total`` (an older age band of ``parent``)."""
     expected = parent * (total / parent.sum()) if parent.sum() else parent.astype(float)
     expected = np.minimum(expected, parent)
-    out = _largest_remainder(expected * (total / max(expected.sum(), 1e-12)), total)
+    out = largest_remainder(expected * (total / max(expected.sum(), 1e-12)), total)
     return np.minimum(out, parent)
 
 
@@ -151,7 +155,7 @@ def build_elder_grid(
             s = weights.sum()
             # A county with no settlement mass of one kind falls back to an even spread.
             expected += part * (weights / s if s > 0 else np.full(len(weights), 1 / len(weights)))
-        c60 = _largest_remainder(expected, total60)
+        c60 = largest_remainder(expected, total60)
         c65 = _thin(c60, 1.0, int(row["age65"]))
         c80 = _thin(c65, 1.0, int(row["age80"]))
         counts[60][mask], counts[65][mask], counts[80][mask] = c60, c65, c80

