@@ -20,6 +20,7 @@ KIND_GLYPHS: dict[str, dict[str, str]] = {
     "rural_courtyard": {"zh": "院", "en": "C"},
     "dining_hall": {"zh": "餐", "en": "D"},
     "day_care": {"zh": "日", "en": "DC"},
+    "embedded_centre": {"zh": "嵌", "en": "E"},
 }
 
 #: Marker colour per facility kind (hex); chosen to stay apart from the density ramp.
@@ -29,6 +30,7 @@ KIND_COLOURS: dict[str, str] = {
     "rural_courtyard": "#33a02c",
     "dining_hall": "#e6550d",
     "day_care": "#b15928",
+    "embedded_centre": "#e7298a",
 }
 
 STRINGS: dict[str, dict[str, str]] = {

@@ -41,6 +41,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "fire_safety_ok": ("消防合格", "消防验收", "消防", "fire_safet", "fire_ok"),
     "status": ("状态", "运营状态"),
     "floor_area_m2": ("建筑面积", "养老服务面积", "面积", "floor_area"),
+    "land_m2": ("用地面积", "占地面积", "土地面积", "land_area"),
+    "county_managed": ("县级直管", "是否县级直管", "县直管", "county_man"),
+    "serves_townships": ("服务乡镇", "覆盖乡镇", "serves_tow"),
     "county_code": ("县代码", "区县代码", "county_cod"),
     "township_code": ("乡镇代码", "township_c"),
     "village_code": ("村代码", "village_co"),
@@ -73,6 +76,9 @@ KIND_SYNONYMS: dict[str, str] = {
     "日间照料中心": "day_care",
     "日间照料站": "day_care",
     "社区日间照料中心": "day_care",
+    "综合嵌入式养老服务中心": "embedded_centre",
+    "社区嵌入式养老服务中心": "embedded_centre",
+    "嵌入式养老服务中心": "embedded_centre",
 }
 
 STATUS_SYNONYMS: dict[str, str] = {
@@ -321,6 +327,19 @@ def read_facilities(
             raise InputError(f"floor area is negative ({fa.iloc[r[0]]:g})", path=path,
                              row=(r + 1).tolist(), field=field_of["floor_area_m2"])
         out["floor_area_m2"] = fa
+    if "land_m2" in df:
+        la = _numbers(df, "land_m2", path, field_of["land_m2"])
+        if (la < 0).any():
+            r = np.flatnonzero((la < 0).to_numpy())
+            raise InputError(f"land area is negative ({la.iloc[r[0]]:g})", path=path,
+                             row=(r + 1).tolist(), field=field_of["land_m2"])
+        out["land_m2"] = la
+    if "county_managed" in df:
+        out["county_managed"] = _booleans(df, "county_managed", path, field_of["county_managed"])
+    if "serves_townships" in df:
+        sv = df["serves_townships"].astype(object)
+        out["serves_townships"] = sv.where(sv.notna(), None).map(
+            lambda v: None if v is None else str(v).strip())
     for col in ("county_code", "township_code", "village_code"):
         if col in df:
             out[col] = code_text(df[col])
