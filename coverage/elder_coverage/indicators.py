@@ -106,8 +106,8 @@ def _points_covered(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, kind
 
 
 def _text(values: pd.Series) -> np.ndarray:
-    return values.astype(object).where(values.notna(), None).map(
-        lambda v: None if v is None or str(v).strip() == "" else str(v).strip()).to_numpy()
+    return np.array([None if v is None or pd.isna(v) or str(v).strip() == "" else str(v).strip()
+                     for v in values.astype(object)], dtype=object)
 
 
 def _area_of(facilities: gpd.GeoDataFrame, column: str,

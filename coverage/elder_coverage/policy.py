@@ -73,7 +73,7 @@ class Target:
     @property
     def source(self) -> str:
         """``文号 clause``, the citation shown next to every figure."""
-        return f"{self.number} {self.clause}"
+        return f"{self.number} {self.clause}".strip()
 
 
 @dataclass(frozen=True)
@@ -242,6 +242,18 @@ def assumption(section: str, key: str, *, policy: Policy | None = None) -> Any:
         raise PolicyError(f"policy.yaml: assumptions.{section}.{key} is missing") from None
 
 
+def scope_label(scope: Any, lang: str = "zh", *, policy: Policy | None = None) -> str:
+    """Display name of a target scope (``city`` → 吉林市 / Jilin City); unknown shown as given."""
+    from elder_coverage.labels import text
+
+    pol = policy or load_policy()
+    if scope in pol.scopes:
+        return str(pol.scopes[scope][lang])
+    if scope == "study_area":
+        return text("scope_study_area", lang)
+    return "" if scope is None or scope != scope else str(scope)
+
+
 def format_target(value: float, unit: str) -> str:
     """A target as people write it: ``60 %``, ``35,000``, ``0.12``."""
     if unit == "share":
@@ -291,7 +303,7 @@ def write_readme_table(readme: str | Path, *, policy: Policy | None = None) -> b
     start, end = text.find(README_BEGIN), text.find(README_END)
     if start < 0 or end < start:
         raise PolicyError(f"{path}: no {README_BEGIN!r} … {README_END!r} markers")
-    new = text[:start] + readme_table(policy) + text[end + len(README_END):].lstrip("\n")
+    new = text[:start] + readme_table(policy).rstrip("\n") + text[end + len(README_END):]
     if new == text:
         return False
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from elder_coverage.io.atomic import atomic_path
 from elder_coverage.labels import check_lang, kind_label, text
+from elder_coverage.policy import UNITS, scope_label
 from elder_coverage.schema import FACILITY_KINDS
 
 #: Fonts tried, in order, for Chinese text in charts.
@@ -119,6 +120,8 @@ def _year(value: Any) -> str:
 
 
 def _unit_value(value: Any, unit: Any) -> str:
+    if unit == "beds":
+        return _num(value)
     return _pct(value) if unit == "share" else _num(value, 2)
 
 
@@ -127,6 +130,8 @@ def _unit_label(unit: Any, lang: str) -> str:
         return text("unit_share", lang)
     if unit == "m2/person":
         return text("unit_m2_person", lang)
+    if not _missing(unit) and unit in UNITS:
+        return UNITS[unit][lang]
     return "" if _missing(unit) else str(unit)
 
 
@@ -353,6 +358,9 @@ def _indicator_section(ind: pd.DataFrame, summary: Mapping[str, Any], lang: str,
         headers.append(text("c_before", lang))
     headers += [text("c_value", lang), text("c_target", lang), text("c_year", lang),
                 text("c_gap", lang), text("c_unit", lang), text("c_status", lang)]
+    sourced = "source" in ind.columns and "scope" in ind.columns
+    if sourced:
+        headers += [text("c_scope", lang), text("c_source", lang)]
     rows = []
     for _, r in ind.iterrows():
         label = r["label_zh"] if lang == "zh" else r["label_en"]
@@ -377,6 +385,8 @@ def _indicator_section(ind: pd.DataFrame, summary: Mapping[str, Any], lang: str,
                 (_esc(_unit_value(gap, r["unit"]) if not _missing(gap) else "–"), "num"),
                 (_esc(_unit_label(r["unit"], lang)), ""),
                 (_esc(status), css)]
+        if sourced:
+            row += [(_esc(scope_label(r["scope"], lang)), ""), (_esc(r["source"]), "")]
         rows.append(row)
     out = [f"<h2>{_esc(text('indicators', lang))}</h2>", _table(headers, rows, lang)]
     if chart:
