@@ -56,9 +56,10 @@ def layers():
                   pt(0, 1200), pt(30000, 0), pt(0, -50), pt(90000, 0), pt(100, 100),
                   pt(20000, 200)], crs=CRS)
     villages = gpd.GeoDataFrame(
-        {"code": ["V1", "V2", "V3", "V4"], "elders_60": [150, 120, 50, 200],
-         "elders_80": [30, 12, 5, 20]},
-        geometry=[pt(0, 500), pt(5000, 5000), pt(0, 0), pt(9000, 9000)], crs=CRS)
+        {"code": ["V1", "V2", "V3", "V4", "C1"], "elders_60": [150, 120, 50, 200, 900],
+         "elders_80": [30, 12, 5, 20, 300], "is_urban": [False, False, False, False, True]},
+        geometry=[pt(0, 500), pt(5000, 5000), pt(0, 0), pt(9000, 9000), pt(25000, 0)],
+        crs=CRS)
     cells = gpd.GeoDataFrame(
         {"cell_id": ["a", "b", "c"], "elders_60": [100, 300, 600],
          "elders_80": [10, 30, 60],
@@ -132,7 +133,8 @@ def test_county_managed_embedded_and_dining(table):
 
 def test_villages_two_targets_and_threshold_scan(table):
     r = rows_of(table)
-    # ≥ 100 elders: V1 (yard 700 m away), V2 (yard registered), V4 (none) → 2 of 3.
+    # ≥ 100 elders: V1 (yard 700 m away), V2 (yard registered), V4 (none) → 2 of 3; the
+    # urban community C1 (900 elders, no yard) is not a village.
     old, new = r[("village_courtyard_coverage", 2025)], r[("village_courtyard_coverage", 2029)]
     for row in (old, new):
         assert (row.numerator, row.denominator) == (2, 3)
@@ -155,10 +157,10 @@ def test_village_criteria_concentration_and_need():
     # Concentration: 1000 elders in cells within 1 km of V1 (and of V3), none near V2, V4.
     got = high_need_villages(villages, cells, min_elders_60=None,
                              min_elders_within_radius=500, concentration_radius_m=1000)
-    assert got.tolist() == [True, False, True, False]
+    assert got.tolist() == [True, False, True, False, False]
     # Need from the cells when villages have no elders_80: 100/1000 around V1 and V3.
     got = high_need_villages(villages.drop(columns="elders_80"), cells, min_share_80=0.1)
-    assert got.tolist() == [True, False, True, False]
+    assert got.tolist() == [True, False, True, False, False]
     with pytest.raises(CoverageInputError, match="needs 'elders_80'"):
         high_need_villages(villages.drop(columns="elders_80"),
                            cells.drop(columns="elders_80"), min_share_80=0.1)

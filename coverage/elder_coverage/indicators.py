@@ -228,7 +228,8 @@ def high_need_villages(
     ----------
     villages : GeoDataFrame
         Village points with ``elders_60`` (persons); ``elders_80`` (persons) is used for the
-        need criterion when present.
+        need criterion when present; rows with ``is_urban`` True (urban communities) never
+        qualify.
     cells : GeoDataFrame, optional
         Demand cells (``elders_60``, ``elders_80``, persons) in the villages' CRS; needed for the
         concentration criterion and, without a village ``elders_80``, for the need criterion.
@@ -253,7 +254,9 @@ def high_need_villages(
     if "elders_60" not in villages:
         raise CoverageInputError("villages: missing column 'elders_60'")
     n60 = pd.to_numeric(villages["elders_60"], errors="coerce").fillna(0).to_numpy(float)
-    keep = np.ones(len(villages), dtype=bool)
+    # The documents speak of rural villages (村); urban communities (社区) are not candidates.
+    keep = (~villages["is_urban"].astype(bool).to_numpy() if "is_urban" in villages
+            else np.ones(len(villages), dtype=bool))
     if min_elders_60 is not None:
         keep &= n60 >= min_elders_60
     need_cells = min_elders_within_radius is not None or (
@@ -307,7 +310,7 @@ def _criteria_text(c: Mapping[str, Any]) -> str:
                      f"{c['concentration_radius_m']:g} m")
     if c.get("min_share_80") is not None:
         parts.append(f"80+ share >= {c['min_share_80']:.0%}")
-    return ("high-need villages: " + (", ".join(parts) or "every village")
+    return ("high-need villages: rural, " + (", ".join(parts) or "every village")
             + " (assumptions, policy.yaml)")
 
 
