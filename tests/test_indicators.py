@@ -295,3 +295,17 @@ def test_seats_layer_network_standard_and_bad_inputs():
         policy_indicators(cells, fac, towns, villages.to_crs("EPSG:32652"), standards=STD)
     with pytest.raises(CoverageInputError, match="missing column 'is_urban'"):
         policy_indicators(cells, fac, towns.drop(columns="is_urban"), standards=STD)
+
+
+def test_summary_records_carry_source_scope_and_year(table):
+    from elder_coverage.runner import _records  # what run_scenario writes to summary.json
+
+    recs = _records(table)
+    assert len(recs) == len(table)
+    for rec in recs:
+        assert rec["source"] and rec["scope"] in ("province", "city", "study_area")
+        assert "year" in rec
+    by = {(r["indicator"], r["year"]): r for r in recs}
+    assert by[("beds_total", 2025)]["source"] == "吉市政发〔2022〕11号 主要指标 第1项"
+    assert by[("beds_total", 2025)]["scope"] == "city"
+    assert by[("floor_area_per_elder", None)]["target"] is None
