@@ -309,3 +309,23 @@ def test_summary_records_carry_source_scope_and_year(table):
     assert by[("beds_total", 2025)]["source"] == "吉市政发〔2022〕11号 主要指标 第1项"
     assert by[("beds_total", 2025)]["scope"] == "city"
     assert by[("floor_area_per_elder", None)]["target"] is None
+
+
+def test_facility_list_columns_for_the_indicators(tmp_path):
+    from elder_coverage.io import InputError, read_facilities
+
+    p = tmp_path / "机构.csv"
+    p.write_text("编号,名称,类型,床位数,用地面积,县级直管,服务乡镇,经度,纬度\n"
+                 "1,甲镇福利服务中心,乡镇福利服务中心,60,1500,是,T2;T3,126.55,43.84\n"
+                 "2,乙街道中心,综合嵌入式养老服务中心,30,800,,,126.56,43.85\n",
+                 encoding="utf-8")
+    f = read_facilities(p)
+    assert f["kind"].tolist() == ["township_centre", "embedded_centre"]
+    assert f["land_m2"].tolist() == [1500, 800]
+    assert f["county_managed"].iloc[0] == True and pd.isna(f["county_managed"].iloc[1])  # noqa: E712
+    assert f["serves_townships"].iloc[0] == "T2;T3" and pd.isna(f["serves_townships"].iloc[1])
+    p.write_text("编号,名称,类型,床位数,用地面积,经度,纬度\n"
+                 "1,甲,日间照料中心,5,-3,126.55,43.84\n", encoding="utf-8")
+    with pytest.raises(InputError, match="land area is negative") as err:
+        read_facilities(p)
+    assert "用地面积" in str(err.value) and "机构.csv" in str(err.value)

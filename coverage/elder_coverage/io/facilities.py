@@ -320,26 +320,19 @@ def read_facilities(
         out["status"] = st.map(
             lambda v: None if v is None else STATUS_SYNONYMS.get(str(v).strip(),
                                                                 str(v).strip().lower()))
-    if "floor_area_m2" in df:
-        fa = _numbers(df, "floor_area_m2", path, field_of["floor_area_m2"])
-        if (fa < 0).any():
-            r = np.flatnonzero((fa < 0).to_numpy())
-            raise InputError(f"floor area is negative ({fa.iloc[r[0]]:g})", path=path,
-                             row=(r + 1).tolist(), field=field_of["floor_area_m2"])
-        out["floor_area_m2"] = fa
-    if "land_m2" in df:
-        la = _numbers(df, "land_m2", path, field_of["land_m2"])
-        if (la < 0).any():
-            r = np.flatnonzero((la < 0).to_numpy())
-            raise InputError(f"land area is negative ({la.iloc[r[0]]:g})", path=path,
-                             row=(r + 1).tolist(), field=field_of["land_m2"])
-        out["land_m2"] = la
+    for col, what in (("floor_area_m2", "floor area"), ("land_m2", "land area")):
+        if col in df:
+            fa = _numbers(df, col, path, field_of[col])
+            if (fa < 0).any():
+                r = np.flatnonzero((fa < 0).to_numpy())
+                raise InputError(f"{what} is negative ({fa.iloc[r[0]]:g})", path=path,
+                                 row=(r + 1).tolist(), field=field_of[col])
+            out[col] = fa
     if "county_managed" in df:
         out["county_managed"] = _booleans(df, "county_managed", path, field_of["county_managed"])
     if "serves_townships" in df:
-        sv = df["serves_townships"].astype(object)
-        out["serves_townships"] = sv.where(sv.notna(), None).map(
-            lambda v: None if v is None else str(v).strip())
+        out["serves_townships"] = df["serves_townships"].astype(object).map(
+            lambda v: None if pd.isna(v) or not str(v).strip() else str(v).strip())
     for col in ("county_code", "township_code", "village_code"):
         if col in df:
             out[col] = code_text(df[col])
