@@ -10,7 +10,12 @@ import pytest
 from shapely.geometry import Point, box
 
 from elder_coverage.engine import CoverageInputError
-from elder_coverage.indicators import COLUMNS, high_need_villages, policy_indicators
+from elder_coverage.indicators import (
+    COLUMNS,
+    courtyard_threshold_scan,
+    high_need_villages,
+    policy_indicators,
+)
 from elder_coverage.policy import load_policy
 from elder_coverage.report import _indicator_section
 
@@ -329,3 +334,16 @@ def test_facility_list_columns_for_the_indicators(tmp_path):
     with pytest.raises(InputError, match="land area is negative") as err:
         read_facilities(p)
     assert "用地面积" in str(err.value) and "机构.csv" in str(err.value)
+
+
+def test_courtyard_threshold_scan_table():
+    cells, fac, towns, villages, counties = layers()
+    scan = courtyard_threshold_scan(villages, fac, cells, thresholds=[50, 150, 1000],
+                                    standards=STD)
+    assert scan[["min_elders_60", "villages", "covered"]].values.tolist() == [
+        [50, 4, 2], [150, 2, 1], [1000, 0, 0]]
+    assert scan["share"].iloc[0] == 0.5 and np.isnan(scan["share"].iloc[2])
+    # Holding the need criterion fixed: only V1 (80+ share 20 %) is left at ≥ 50.
+    scan = courtyard_threshold_scan(villages, fac, cells, thresholds=[50], standards=STD,
+                                    village_criteria={"min_share_80": 0.15})
+    assert scan[["villages", "covered"]].values.tolist() == [[1, 1]]

@@ -512,6 +512,68 @@ def _county_managed(out: _Rows, facilities: gpd.GeoDataFrame) -> None:
     out.add(key, float(flag.fillna(False).sum()), float(len(centres)), note)
 
 
+def _courtyard_reach(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+                     net: RoadNetwork | None, std: Standards) -> np.ndarray:
+    """Village has a courtyard: one registered to it or within the courtyard standard."""
+    if "code" not in villages:
+        raise CoverageInputError("villages: missing column 'code'")
+    cov = _points_covered(villages, facilities, "rural_courtyard", net, std)
+    yards = _of_kind(facilities, "rural_courtyard")
+    if "village_code" in yards:
+        cov |= np.isin(_text(villages["code"]), list(set(_text(yards["village_code"])) - {None}))
+    return cov
+
+
+def _scan(villages: gpd.GeoDataFrame, cells: gpd.GeoDataFrame | None, cov: np.ndarray,
+          crit: Mapping[str, Any], thresholds: Sequence[float]) -> pd.DataFrame:
+    others = {k: crit[k] for k in ("concentration_radius_m", "min_elders_within_radius",
+                                   "min_share_80")}
+    rows = []
+    for th in thresholds:
+        sel = high_need_villages(villages, cells, min_elders_60=th, **others)
+        n, k = int(sel.sum()), int((cov & sel).sum())
+        rows.append({"min_elders_60": th, "villages": n, "covered": k,
+                     "share": k / n if n else np.nan})
+    return pd.DataFrame(rows, columns=["min_elders_60", "villages", "covered", "share"])
+
+
+def courtyard_threshold_scan(
+    villages: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    cells: gpd.GeoDataFrame | None = None,
+    *,
+    thresholds: Sequence[float] | None = None,
+    graph: nx.MultiDiGraph | RoadNetwork | TravelGraph | None = None,
+    standards: Standards | Mapping[str, Any] | None = None,
+    village_criteria: Mapping[str, Any] | None = None,
+    policy: Policy | None = None,
+) -> pd.DataFrame:
+    """How the courtyard indicator moves with the "many elders" count threshold.
+
+    Parameters
+    ----------
+    villages, facilities, cells
+        As for :func:`policy_indicators` (cells only for the concentration/need criteria).
+    thresholds : sequence of float, optional
+        Counts of persons 60+ to try; default the registry's ``sensitivity`` list.
+    graph, standards
+        Road graph and service standards.
+    village_criteria : mapping, optional
+        Other criteria held fixed (as for :func:`policy_indicators`).
+    policy : Policy, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``min_elders_60`` (persons), ``villages`` (qualifying), ``covered``, ``share`` (0-1,
+        NaN when no village qualifies).
+    """
+    crit = _village_criteria(policy or load_policy(), village_criteria)
+    cov = _courtyard_reach(villages, facilities, as_network(graph), resolve_standards(standards))
+    return _scan(villages, cells, cov, crit,
+                 crit["sensitivity"] if thresholds is None else thresholds)
+
+
 def _villages(out: _Rows, pol: Policy, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
               villages: gpd.GeoDataFrame | None, net: RoadNetwork | None, std: Standards,
               given: Mapping[str, Any] | None) -> None:
@@ -520,24 +582,18 @@ def _villages(out: _Rows, pol: Policy, cells: gpd.GeoDataFrame, facilities: gpd.
     if villages is None:
         out.add(key, np.nan, np.nan, _NA + "no village table")
         return
-    if "code" not in villages:
-        raise CoverageInputError("villages: missing column 'code'")
-    others = {k: crit[k] for k in ("concentration_radius_m", "min_elders_within_radius",
-                                   "min_share_80")}
-    need = high_need_villages(villages, cells, min_elders_60=crit["min_elders_60"], **others)
-    # Coverage of every village once, so that the threshold scan below costs nothing more.
-    cov = _points_covered(villages, facilities, "rural_courtyard", net, std)
-    yards = _of_kind(facilities, "rural_courtyard")
-    if "village_code" in yards:
-        cov |= np.isin(_text(villages["code"]), list(set(_text(yards["village_code"])) - {None}))
-    scan = []
-    for th in crit["sensitivity"]:
-        sel = high_need_villages(villages, cells, min_elders_60=th, **others)
-        share = f"{cov[sel].sum() / sel.sum():.0%}" if sel.sum() else "n/a"
-        scan.append(f">= {th:g}: {int(cov[sel].sum())}/{int(sel.sum())} = {share}")
+    # Coverage of every village once, so that the threshold scan costs nothing more.
+    cov = _courtyard_reach(villages, facilities, net, std)
+    need = high_need_villages(villages, cells, min_elders_60=crit["min_elders_60"],
+                              **{k: crit[k] for k in ("concentration_radius_m",
+                                                      "min_elders_within_radius",
+                                                      "min_share_80")})
+    scan = _scan(villages, cells, cov, crit, crit["sensitivity"])
     note = _criteria_text(crit)
-    if scan:
-        note += "; by count threshold " + ", ".join(scan)
+    if len(scan):
+        note += "; by count threshold " + ", ".join(
+            f">= {r.min_elders_60:g}: {r.covered}/{r.villages} = "
+            + ("n/a" if np.isnan(r.share) else f"{r.share:.0%}") for r in scan.itertuples())
     if not need.any():
         out.add(key, 0.0, 0.0, _NA + "no village meets the criteria; " + note)
         return
