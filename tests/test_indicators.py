@@ -244,6 +244,12 @@ def test_quarter_hour_share_descriptive_and_overrides(table):
                           targets={"community_15min_share": [(2027, 0.5)]})
     r = rows_of(t)[("community_15min_share", 2027)]
     assert (r.target, r.source) == (0.5, "user override") and r.gap == pytest.approx(0.1)
+    assert r.scope == "study_area"
+    # An own beds target for the study area is not pro-rated as the city's 35,000 is.
+    t = policy_indicators(cells, fac, towns, villages, standards=STD,
+                          targets={"beds_total": [(2025, 300)]})
+    r = rows_of(t)[("beds_total", 2025)]
+    assert (r.target, r.gap) == (300, -30) and "pro-rated" not in r.note
     with pytest.raises(CoverageInputError, match="targets: unknown indicator 'happiness'"):
         policy_indicators(cells, fac, towns, targets={"happiness": [(2025, 1)]},
                           standards=STD)

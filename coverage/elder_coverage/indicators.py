@@ -323,11 +323,9 @@ def _parse_overrides(policy: Policy,
     if unknown:
         raise CoverageInputError(f"targets: unknown indicator {sorted(unknown)[0]!r}; "
                                  f"expected one of {sorted(policy.indicators)}")
-    out = {}
-    for key, pairs in targets.items():
-        scope = next((t.scope for t in policy.indicators[key].targets), "province")
-        out[key] = tuple(Target(float(v), y, scope, "user override", "") for y, v in pairs)
-    return out
+    # A planner's own target is for the study area itself: never pro-rated or scope-checked.
+    return {key: tuple(Target(float(v), y, STUDY_AREA_SCOPE, "user override", "")
+                       for y, v in pairs) for key, pairs in targets.items()}
 
 
 def policy_indicators(

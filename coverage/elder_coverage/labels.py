@@ -104,7 +104,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "c_status": {"zh": "状态", "en": "Status"},
     "c_scope": {"zh": "目标范围", "en": "Target scope"},
     "c_source": {"zh": "依据（文号、条款）", "en": "Source (document, clause)"},
-    "scope_study_area": {"zh": "研究区（描述性）", "en": "study area (descriptive)"},
+    "scope_study_area": {"zh": "研究区", "en": "study area"},
     "status_met": {"zh": "已达标", "en": "met"},
     "status_short": {"zh": "未达标", "en": "short"},
     "status_unknown": {"zh": "无目标", "en": "no target"},
