@@ -216,7 +216,8 @@ def test_kind_without_facilities_is_reported_not_fatal():
     assert not res.loc[0, "county_home_reachable"]  # False, not NA (bool(NA) raises)
     # Without a graph, network standards fall back to their straight-line radius.
     assert set(out.report.fallback_kinds) == {"county_home", "township_centre",
-                                              "rural_courtyard", "dining_hall", "day_care"}
+                                              "rural_courtyard", "dining_hall", "day_care",
+                                              "embedded_centre"}
     assert bool(res.loc[0, "dining_hall_covered"]) and res.loc[0, "dining_hall_dist_m"] == 10
     # The empty cell is not evaluated: NA, not a made-up 0/False, and never covered.
     assert res["dining_hall_n_within"].isna().tolist() == [False, True]

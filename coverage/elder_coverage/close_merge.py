@@ -25,6 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from elder_coverage._errors import InfeasibleError
 from elder_coverage.engine import compute_coverage, reach_matrix
+from elder_coverage.policy import assumption
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, as_network, same_edge_times
 
@@ -34,6 +35,9 @@ KIND = "township_centre"
 @dataclass(frozen=True)
 class Criteria:
     """When a welfare centre fails (any one reason is enough).
+
+    The reasons are those of 吉民发〔2025〕20号 measure 2; the defaults are the registry's
+    ``assumptions.closure`` (``policy.yaml``).
 
     Attributes
     ----------
@@ -45,9 +49,9 @@ class Criteria:
         A failed fire-safety inspection fails the centre (default True).
     """
 
-    built_before: int = 1995
-    min_occupancy: float = 0.3
-    require_fire_safety: bool = True
+    built_before: int = assumption("closure", "built_before")
+    min_occupancy: float = assumption("closure", "min_occupancy")
+    require_fire_safety: bool = assumption("closure", "require_fire_safety")
 
 
 def assess_centres(facilities: gpd.GeoDataFrame, criteria: Criteria = Criteria()) -> pd.DataFrame:

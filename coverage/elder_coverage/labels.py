@@ -23,6 +23,7 @@ KIND_GLYPHS: dict[str, dict[str, str]] = {
     "rural_courtyard": {"zh": "院", "en": "C"},
     "dining_hall": {"zh": "餐", "en": "D"},
     "day_care": {"zh": "日", "en": "DC"},
+    "embedded_centre": {"zh": "嵌", "en": "E"},
 }
 
 #: Marker colour per facility kind (hex); chosen to stay apart from the density ramp.
@@ -32,6 +33,7 @@ KIND_COLOURS: dict[str, str] = {
     "rural_courtyard": "#33a02c",
     "dining_hall": "#e6550d",
     "day_care": "#b15928",
+    "embedded_centre": "#e7298a",
 }
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -118,6 +120,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "c_gap": {"zh": "差距", "en": "Gap"},
     "c_unit": {"zh": "单位", "en": "Unit"},
     "c_status": {"zh": "状态", "en": "Status"},
+    "c_scope": {"zh": "目标范围", "en": "Target scope"},
+    "c_source": {"zh": "依据（文号、条款）", "en": "Source (document, clause)"},
+    "scope_study_area": {"zh": "研究区", "en": "study area"},
     "status_met": {"zh": "已达标", "en": "met"},
     "status_short": {"zh": "未达标", "en": "short"},
     "status_unknown": {"zh": "无目标", "en": "no target"},

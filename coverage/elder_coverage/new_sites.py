@@ -32,11 +32,13 @@ import numpy as np
 import pandas as pd
 
 from elder_coverage.engine import reach_matrix
+from elder_coverage.policy import assumption
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import as_network
 
-#: Villages with at least this many residents aged 60+ count as "many older people".
-DEFAULT_MANY_ELDERS = 100
+#: Villages with at least this many residents aged 60+ count as "many older people" (the
+#: registry's ``assumptions.high_need_village.min_elders_60``, shared with the indicators).
+DEFAULT_MANY_ELDERS = assumption("high_need_village", "min_elders_60")
 #: Models a plan can use (``model=``); all but ``set_cover`` need ``max_new``.
 MODELS = ("set_cover", "max_coverage", "backup_coverage", "capacitated_max_coverage",
           "p_center")

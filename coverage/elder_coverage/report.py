@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 from elder_coverage.io.atomic import atomic_path
 from elder_coverage.labels import check_lang, kind_label, localize_message, text
+from elder_coverage.policy import UNITS, scope_label
 from elder_coverage.schema import FACILITY_KINDS
 from elder_coverage.templating import Markup, render
 
@@ -117,6 +118,8 @@ def _year(value: Any) -> str:
 
 
 def _unit_value(value: Any, unit: Any) -> str:
+    if unit == "beds":
+        return _num(value)
     return _pct(value) if unit == "share" else _num(value, 2)
 
 
@@ -125,6 +128,8 @@ def _unit_label(unit: Any, lang: str) -> str:
         return text("unit_share", lang)
     if unit == "m2/person":
         return text("unit_m2_person", lang)
+    if not _missing(unit) and unit in UNITS:
+        return UNITS[unit][lang]
     return "" if _missing(unit) else str(unit)
 
 
@@ -429,6 +434,9 @@ def _indicator_section(ind: pd.DataFrame, summary: Mapping[str, Any], lang: str,
         headers.append(text("c_value", lang))
     headers += [text("c_target", lang), text("c_year", lang), text("c_gap", lang),
                 text("c_unit", lang), text("c_status", lang)]
+    sourced = "source" in ind.columns and "scope" in ind.columns
+    if sourced:
+        headers += [text("c_scope", lang), text("c_source", lang)]
     rows = []
     for _, r in ind.iterrows():
         label = r["label_zh"] if lang == "zh" else r["label_en"]
@@ -450,6 +458,8 @@ def _indicator_section(ind: pd.DataFrame, summary: Mapping[str, Any], lang: str,
                 _cell(_year(r["year"]), "num"),
                 _cell(_unit_value(gap, r["unit"]) if not _missing(gap) else "–", "num"),
                 _cell(_unit_label(r["unit"], lang)), _cell(status, css)]
+        if sourced:
+            row += [_cell(scope_label(r["scope"], lang)), _cell(r["source"])]
         rows.append(row)
     blocks = [_h(2, text("indicators", lang)), _tbl(headers, rows)]
     if chart:

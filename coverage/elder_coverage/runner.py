@@ -242,7 +242,8 @@ def _indicators(study: StudyData, cov: CoverageResult, facilities, net, std) -> 
     from elder_coverage.indicators import policy_indicators
 
     return policy_indicators(cov, facilities, townships=study.townships, seats=study.seats,
-                             villages=study.villages, graph=net, standards=std)
+                             villages=study.villages, counties=study.counties, graph=net,
+                             standards=std)
 
 
 def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = None) -> RunOutput:

@@ -13,6 +13,7 @@ FACILITY_KINDS: tuple[str, ...] = (
     "rural_courtyard",
     "dining_hall",
     "day_care",
+    "embedded_centre",
 )
 
 #: Chinese and English labels for each kind, used in maps and reports.
@@ -22,6 +23,9 @@ KIND_LABELS: dict[str, dict[str, str]] = {
     "rural_courtyard": {"zh": "农村养老大院/互助站点", "en": "Rural elder-care courtyard"},
     "dining_hall": {"zh": "助老餐厅/老年食堂", "en": "Elder dining hall"},
     "day_care": {"zh": "日间照料中心", "en": "Day-care centre"},
+    # 街道-level centre of 吉民发〔2025〕20号 measure 5 (care and home visits in one place).
+    "embedded_centre": {"zh": "综合嵌入式社区居家养老服务中心",
+                        "en": "Embedded community elder-care centre"},
 }
 
 #: Facility table columns. ``id``, ``name``, ``kind`` and ``capacity`` are required.
@@ -32,7 +36,10 @@ FACILITY_OPTIONAL: tuple[str, ...] = (
     "built_year",
     "fire_safety_ok",  # bool: passed the latest fire-safety inspection
     "status",  # e.g. "open", "planned", "closed"
-    "floor_area_m2",  # elder-care floor area (m²), for the 0.12 m² per person indicator
+    "floor_area_m2",  # elder-care floor area (m²): a descriptive figure, not the land standard
+    "land_m2",  # land area (m²) of the site, for the 0.12 m² land per resident standard
+    "county_managed",  # bool: run directly by the county civil-affairs bureau (县级直管)
+    "serves_townships",  # township codes a cross-township centre serves, ";"-separated
     "county_code",
     "township_code",
     "village_code",

@@ -44,6 +44,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "fire_safety_ok": ("消防合格", "消防验收", "消防", "fire_safet", "fire_ok"),
     "status": ("状态", "运营状态"),
     "floor_area_m2": ("建筑面积", "养老服务面积", "面积", "floor_area"),
+    "land_m2": ("用地面积", "占地面积", "土地面积", "land_area"),
+    "county_managed": ("县级直管", "是否县级直管", "县直管", "county_man"),
+    "serves_townships": ("服务乡镇", "覆盖乡镇", "serves_tow"),
     "county_code": ("县代码", "区县代码", "county_cod"),
     "township_code": ("乡镇代码", "township_c"),
     "village_code": ("村代码", "village_co"),
@@ -76,6 +79,9 @@ KIND_SYNONYMS: dict[str, str] = {
     "日间照料中心": "day_care",
     "日间照料站": "day_care",
     "社区日间照料中心": "day_care",
+    "综合嵌入式养老服务中心": "embedded_centre",
+    "社区嵌入式养老服务中心": "embedded_centre",
+    "嵌入式养老服务中心": "embedded_centre",
 }
 
 #: Status words planners write, by the schema status they mean (matched after trimming,
@@ -360,13 +366,19 @@ def read_facilities(
                              f"(blank means open) — {accepted}", path=path,
                              row=(r + 1).tolist(), field=field_of["status"])
         out["status"] = st
-    if "floor_area_m2" in df:
-        fa = _numbers(df, "floor_area_m2", path, field_of["floor_area_m2"])
-        if (fa < 0).any():
-            r = np.flatnonzero((fa < 0).to_numpy())
-            raise InputError(f"floor area is negative ({fa.iloc[r[0]]:g})", path=path,
-                             row=(r + 1).tolist(), field=field_of["floor_area_m2"])
-        out["floor_area_m2"] = fa
+    for col, what in (("floor_area_m2", "floor area"), ("land_m2", "land area")):
+        if col in df:
+            fa = _numbers(df, col, path, field_of[col])
+            if (fa < 0).any():
+                r = np.flatnonzero((fa < 0).to_numpy())
+                raise InputError(f"{what} is negative ({fa.iloc[r[0]]:g})", path=path,
+                                 row=(r + 1).tolist(), field=field_of[col])
+            out[col] = fa
+    if "county_managed" in df:
+        out["county_managed"] = _booleans(df, "county_managed", path, field_of["county_managed"])
+    if "serves_townships" in df:
+        out["serves_townships"] = df["serves_townships"].astype(object).map(
+            lambda v: None if pd.isna(v) or not str(v).strip() else str(v).strip())
     for col in ("county_code", "township_code", "village_code"):
         if col in df:
             out[col] = code_text(df[col])
