@@ -35,7 +35,14 @@ from elder_coverage.new_sites import plan_new_sites
 from elder_coverage.scenario import Scenario, parse_scenario
 from elder_coverage.schema import KIND_LABELS
 from elder_coverage.standards import Standards, load_standards
-from elder_coverage.study import StudyData, load_sample, load_user_data, select_counties
+from elder_coverage.study import (
+    StudyData,
+    load_sample,
+    load_user_data,
+    read_own_facilities,
+    read_village_points,
+    select_counties,
+)
 from elder_coverage.travel import RoadNetwork
 
 
@@ -103,13 +110,24 @@ def only_analysis(scenario: Scenario, name: str) -> Scenario:
 
 def load_study(scenario: Scenario) -> StudyData:
     """Every input layer of a scenario, from the sample or the planner's files."""
+    opts = scenario.input_options
     if scenario.sample is not None:
         study = load_sample(area=scenario.sample)
+        # The planner's own facility list or villages on the sample's area and population.
+        if scenario.facilities is not None:
+            study = dataclasses.replace(study, facilities=read_own_facilities(
+                scenario.facilities, crs=study.crs, counties=study.counties,
+                townships=study.townships, **opts.get("facilities", {})))
+        if scenario.villages is not None:
+            study = dataclasses.replace(study, villages=read_village_points(
+                scenario.villages, crs=study.crs, **opts.get("villages", {})))
     else:
         roads = None if scenario.roads == "straight_line" else scenario.roads
         study = load_user_data(scenario.boundary, scenario.population, scenario.facilities,
                                roads=roads, townships=scenario.townships,
-                               villages=scenario.villages)
+                               villages=scenario.villages,
+                               facilities_options=opts.get("facilities"),
+                               villages_options=opts.get("villages"))
     if scenario.sample is not None and scenario.roads == "straight_line":
         study = dataclasses.replace(study, graph=None)
     if scenario.counties:

@@ -57,6 +57,9 @@ class Scenario:
     standards: dict[str, Any] = field(default_factory=dict)
     analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    #: How to read ``facilities`` / ``villages`` given as mappings: ``coordinates``
+    #: (wgs84, gcj02, bd09) and ``sheet`` of an Excel workbook.
+    input_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # --- small validators -------------------------------------------------------------------
@@ -227,6 +230,30 @@ def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     return out
 
 
+#: Keys of ``inputs.facilities`` / ``inputs.villages`` written as a mapping.
+POINT_INPUT_KEYS = ("path", "coordinates", "sheet")
+
+
+def _point_input(ctx: _Ctx, key: str, body: Mapping) -> tuple[Path, dict[str, Any]]:
+    from elder_coverage.gcj02 import COORDINATE_SYSTEMS
+
+    body = _mapping(ctx, key, body, {k: None for k in POINT_INPUT_KEYS})
+    if "path" not in body:
+        raise ctx.fail(f"{key}.path", "required (the file to read)")
+    path = _input_path(ctx, f"{key}.path", body["path"])
+    opts: dict[str, Any] = {"coordinates": _choice(COORDINATE_SYSTEMS)(
+        ctx, f"{key}.coordinates", body.get("coordinates", "wgs84"))}
+    if "sheet" in body:
+        sheet = body["sheet"]
+        if isinstance(sheet, bool) or not isinstance(sheet, int | str) or str(sheet).strip() == "":
+            raise ctx.fail(f"{key}.sheet", f"must be a sheet name or 0-based position, got "
+                                           f"{sheet!r}")
+        if path.suffix.lower() not in (".xlsx", ".xlsm"):
+            raise ctx.fail(f"{key}.sheet", f"applies to Excel workbooks only, not {path.name}")
+        opts["sheet"] = sheet
+    return path, opts
+
+
 def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     """Validate a scenario given as a dict (as read from YAML).
 
@@ -276,9 +303,13 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
                        "townships": None, "villages": None})
     if "population" in inputs:
         kwargs["population"] = _population(ctx, inputs["population"])
+    options: dict[str, dict[str, Any]] = {}
     for key in ("facilities", "townships", "villages"):
-        if key in inputs:
+        if key in inputs and key != "townships" and isinstance(inputs[key], Mapping):
+            kwargs[key], options[key] = _point_input(ctx, f"inputs.{key}", inputs[key])
+        elif key in inputs:
             kwargs[key] = _input_path(ctx, f"inputs.{key}", inputs[key])
+    kwargs["input_options"] = options
     if "roads" in inputs:
         roads = inputs["roads"]
         kwargs["roads"] = (

@@ -157,6 +157,9 @@ def load_user_data(
     roads: str | Path | None = None,
     townships: str | Path | None = None,
     villages: str | Path | None = None,
+    *,
+    facilities_options: dict[str, Any] | None = None,
+    villages_options: dict[str, Any] | None = None,
 ) -> StudyData:
     """Load a planner's own inputs (the ``inputs`` of a scenario without the sample).
 
@@ -173,6 +176,8 @@ def load_user_data(
         ``.osm`` XML or GraphML; None for straight-line standards only.
     townships, villages : path-like, optional
         Township polygons and village points, for the township/village indicators.
+    facilities_options, villages_options : dict, optional
+        ``coordinates`` (``wgs84``, ``gcj02``, ``bd09``) and ``sheet`` (Excel) of those files.
     """
     from elder_coverage.io.crs import choose_metric_crs
 
@@ -206,25 +211,75 @@ def load_user_data(
         col = population["column"]
         cells = read_elder_table(population["table"], columns={60: col}, crs=crs,
                                  counties=counties, townships=tw)
-    fac = read_facilities(facilities, crs=crs, study_area=counties)
-    # Area codes a facility list rarely carries are filled from where the facility stands.
-    if "county_code" not in fac:
-        fac["county_code"] = _area_of(fac.geometry, counties)
-    if tw is not None and "township_code" not in fac:
-        fac["township_code"] = _area_of(fac.geometry, tw)
+    fac = read_own_facilities(facilities, crs=crs, counties=counties, townships=tw,
+                              **(facilities_options or {}))
     graph = None
     if roads is not None:
         from elder_coverage.io.roads import read_roads
 
         graph = read_roads(roads, crs=crs)
-    vil = None
-    if villages:
-        vil = gpd.read_file(villages).to_crs(crs)
+    vil = read_village_points(villages, crs=crs, **(villages_options or {})) if villages \
+        else None
     return StudyData(counties=counties, townships=tw, seats=seats, villages=vil, cells=cells,
                      facilities=fac, graph=graph, crs=crs, cell_size_m=_cell_size(cells),
                      meta={"inputs": {"boundary": str(boundary), "facilities": str(facilities),
                                       "roads": str(roads) if roads else None},
                            "notes": notes})
+
+
+def read_own_facilities(
+    path: str | Path, *, crs: Any, counties: gpd.GeoDataFrame,
+    townships: gpd.GeoDataFrame | None = None, coordinates: str = "wgs84",
+    sheet: str | int | None = None,
+) -> gpd.GeoDataFrame:
+    """A planner's facility list in the study's CRS, with county/township codes filled in.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV, Excel, GeoJSON, GeoPackage or Shapefile (see :func:`read_facilities`).
+    crs : pyproj.CRS
+        The study's metric CRS.
+    counties, townships : GeoDataFrame
+        Study-area polygons (facilities outside the counties are an error) and, optionally,
+        township polygons for ``township_code``.
+    coordinates : {"wgs84", "gcj02", "bd09"}
+        Datum of the file's longitude/latitude.
+    sheet : str or int, optional
+        Worksheet of an Excel file.
+    """
+    fac = read_facilities(path, crs=crs, study_area=counties, coordinates=coordinates,
+                          sheet=sheet)
+    # Area codes a facility list rarely carries are filled from where the facility stands.
+    if "county_code" not in fac:
+        fac["county_code"] = _area_of(fac.geometry, counties)
+    if townships is not None and "township_code" not in fac:
+        fac["township_code"] = _area_of(fac.geometry, townships)
+    return fac
+
+
+def read_village_points(
+    path: str | Path, *, crs: Any, coordinates: str = "wgs84", sheet: str | int | None = None,
+) -> gpd.GeoDataFrame:
+    """Village points (``code``, ``name``, ``elders_60`` …) from a vector file, CSV or Excel.
+
+    Parameters
+    ----------
+    path : path-like
+        Points as GeoPackage/GeoJSON/Shapefile, or a table with lon/lat columns.
+    crs : pyproj.CRS
+        The study's metric CRS.
+    coordinates : {"wgs84", "gcj02", "bd09"}
+        Datum of the longitude/latitude.
+    sheet : str or int, optional
+        Worksheet of an Excel file.
+    """
+    from elder_coverage.io.facilities import read_source_points
+
+    vil = read_source_points(path, coordinates=coordinates, sheet=sheet)
+    if "elders_60" in vil:
+        vil["elders_60"] = pd.to_numeric(vil["elders_60"])
+    return vil.to_crs(crs)
 
 
 def _area_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:
