@@ -59,11 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lang(p)
 
     p = sub.add_parser("compare", help="what changed between two runs",
-                       description="Compare two output folders of `run`: indicators, sites "
-                                   "opened/closed, elders gaining or losing coverage.")
+                       description="Compare two output folders of `run`: differences in "
+                                   "standards and inputs first, then indicators, sites "
+                                   "opened/closed, elders gaining or losing coverage. Runs over "
+                                   "different study areas are refused (exit 2) unless --force.")
     p.add_argument("run_a", type=Path)
     p.add_argument("run_b", type=Path)
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="compare even runs over different study areas (refused by default)")
     _add_lang(p)
 
     p = sub.add_parser("sample", help="build the embedded Jilin sample",
@@ -103,7 +107,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "compare":
         from elder_coverage.compare import compare_runs, format_comparison
 
-        result = compare_runs(args.run_a, args.run_b)
+        result = compare_runs(args.run_a, args.run_b, force=args.force)
         if args.json:
             import json
 

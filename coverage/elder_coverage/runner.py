@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
 from elder_coverage.io.atomic import atomic_dir
 from elder_coverage.new_sites import plan_new_sites
+from elder_coverage.record import coordinate_notes, run_record
 from elder_coverage.scenario import Scenario, parse_scenario
 from elder_coverage.schema import KIND_LABELS
 from elder_coverage.standards import Standards, load_standards
@@ -44,6 +46,9 @@ from elder_coverage.study import (
     select_counties,
 )
 from elder_coverage.travel import RoadNetwork
+
+#: Name of the scenario file's copy in a run folder.
+SCENARIO_COPY = "scenario.yaml"
 
 
 @dataclass
@@ -244,6 +249,10 @@ class _Run:
         fac = self.study.facilities.copy()
         fac["status"] = fac["status"].fillna("open") if "status" in fac else "open"
         self.facilities = fac
+        self.record = run_record(self.scenario, self.study, self.std)
+        if self.scenario.source is not None:
+            # The scenario as it was run, beside its results.
+            shutil.copyfile(self.scenario.source, self.folder / SCENARIO_COPY)
 
     def coverage(self) -> None:
         self.base = compute_coverage(self.study.cells, _open(self.facilities), self.net, self.std)
@@ -370,7 +379,8 @@ class _Run:
                          for k, f in fairness.items()},
             "access_places_per_1000": access,
             "outputs": dict(sc.outputs),
-            "notes": final.report.messages,
+            "notes": [*final.report.messages, *coordinate_notes(self.record)],
+            "run_record": self.record,
         }
         for name, df in t.items():
             _write_csv(df, self.folder / f"{name}.csv")
