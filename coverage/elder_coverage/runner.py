@@ -125,7 +125,8 @@ def load_study(scenario: Scenario) -> StudyData:
                 townships=study.townships, **opts.get("facilities", {})))
         if scenario.villages is not None:
             study = dataclasses.replace(study, villages=read_village_points(
-                scenario.villages, crs=study.crs, **opts.get("villages", {})))
+                scenario.villages, crs=study.crs, counties=study.counties,
+                townships=study.townships, **opts.get("villages", {})))
     else:
         roads = None if scenario.roads == "straight_line" else scenario.roads
         study = load_user_data(scenario.boundary, scenario.population, scenario.facilities,
@@ -343,17 +344,20 @@ class _Run:
         t["coverage_by_township"] = area_table(final, _open(fac), level="township", names=names_t)
         t["coverage_by_county"] = area_table(final, _open(fac), level="county", names=names_c)
         t["coverage_study_area"] = area_table(final, _open(fac), level="study_area")
-        t["gaps"] = ranked_gaps(final, "dining_hall", villages=study.villages, top=100)
+        t["gaps"] = _gaps_table(final, study, names_t, names_c)
         indicators = _indicators(study, self.base, _open(study.facilities), net, std)
         t["indicators"] = indicators
         self.indicators = indicators
         if changed:
             self.indicators = t["indicators_final"] = _indicators(study, final, _open(fac), net,
                                                                   std)
-        t["unreachable"] = final.report.unreachable_table()
+        t["unreachable"] = _locate_cells(final.report.unreachable_table(), final.cells, study,
+                                         names_t, names_c)
+        if "lost_coverage" in t:
+            t["lost_coverage"] = _locate_cells(t["lost_coverage"], self.base.cells, study,
+                                               names_t, names_c)
         fairness = {k: fairness_report(final, k) for k in final.report.kinds}
-        t["worst_served_townships"] = pd.concat(
-            [f["worst"].assign(kind=k) for k, f in fairness.items()], ignore_index=True)
+        t["worst_served_townships"] = _worst_table(fairness, study, names_t, names_c)
         fac_table = pd.DataFrame(fac.drop(columns="geometry"))
         ll = fac.to_crs(4326).geometry
         fac_table["lon"], fac_table["lat"] = ll.x.round(6), ll.y.round(6)
@@ -439,6 +443,70 @@ class _Run:
             title=self.scenario.name))
 
 
+def _area_names(df: pd.DataFrame, names_t: dict | None, names_c: dict) -> pd.DataFrame:
+    """``township_name`` / ``county_name`` beside their codes (empty when no layer names them)."""
+    out = df.copy()
+    for col, names in (("township", names_t), ("county", names_c)):
+        code = f"{col}_code"
+        if code in out:
+            at = out.columns.get_loc(code) + 1
+            out.insert(at, f"{col}_name", out[code].map(names or {}).fillna("").astype(str))
+    return out
+
+
+def _gaps_table(final: CoverageResult, study: StudyData, names_t, names_c) -> pd.DataFrame:
+    """Places holding the most uncovered elders, per facility kind (top 100 of each)."""
+    parts = [ranked_gaps(final, k, villages=study.villages, top=100).assign(kind=k)
+             for k in final.report.kinds]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["kind"])
+    table = table[["kind", *[c for c in table.columns if c != "kind"]]]
+    return _area_names(table, names_t, names_c)
+
+
+def _worst_table(fairness: dict[str, dict], study: StudyData, names_t, names_c) -> pd.DataFrame:
+    """Worst-served townships per kind, with their names and counties."""
+    parts = [f["worst"].assign(kind=k) for k, f in fairness.items()]
+    table = pd.concat(parts, ignore_index=True)
+    if study.townships is not None and "county_code" in study.townships:
+        county = dict(zip(study.townships["code"], study.townships["county_code"], strict=False))
+    else:
+        county = {}
+    table.insert(1, "name", table["code"].map(names_t or {}).fillna("").astype(str))
+    table.insert(2, "county_code", table["code"].map(county))
+    table = _area_names(table, None, names_c)
+    return table[["kind", *[c for c in table.columns if c != "kind"]]]
+
+
+def _locate_cells(table: pd.DataFrame, cells: gpd.GeoDataFrame, study: StudyData, names_t,
+                  names_c) -> pd.DataFrame:
+    """Where each listed ``cell_id`` lies: county, township, nearest village, WGS84 lon/lat.
+
+    A cell id alone means nothing to a planner; the village is the nearest village point
+    (as in the gaps table), labelled ``nearest_village_*`` because cells have no village.
+    """
+    from scipy.spatial import cKDTree
+
+    idx = pd.Index(cells["cell_id"]).get_indexer(table["cell_id"])
+    if (idx < 0).any():
+        raise ValueError(f"cells {table['cell_id'][idx < 0].tolist()[:5]} are not in the study")
+    sub = cells.iloc[idx]
+    out = table.drop(columns=[c for c in ("county_code", "township_code") if c in table])
+    out = out.reset_index(drop=True)
+    for col in ("county_code", "township_code"):
+        if col in sub:
+            out[col] = sub[col].to_numpy()
+    vil = study.villages
+    if vil is not None and len(vil) and len(sub):
+        _, near = cKDTree(np.column_stack([vil.geometry.x, vil.geometry.y])).query(
+            np.column_stack([sub.geometry.x, sub.geometry.y]), k=1)
+        out["nearest_village_code"] = vil["code"].astype(str).to_numpy()[near]
+        out["nearest_village_name"] = (vil["name"].astype(str).to_numpy()[near]
+                                       if "name" in vil else "")
+    ll = sub.geometry.to_crs(4326)
+    out["lon"], out["lat"] = ll.x.round(6).to_numpy(), ll.y.round(6).to_numpy()
+    return _area_names(out, names_t, names_c)
+
+
 def _isochrones(facilities, net, std):
     if net is None:
         return None
@@ -468,7 +536,12 @@ def _json(o: Any) -> Any:
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
+    # Six significant digits suit shares and minutes but put a longitude 100 m off: degrees
+    # keep six decimals (~0.1 m).
+    df = df.assign(**{c: df[c].map(lambda v: "" if pd.isna(v) else f"{v:.6f}")
+                      for c in ("lon", "lat") if c in df and pd.api.types.is_float_dtype(df[c])})
+    # A BOM so that Excel on Chinese-locale Windows opens the names as UTF-8, not GBK.
+    df.to_csv(path, index=False, lineterminator="\n", float_format="%.6g", encoding="utf-8-sig")
 
 
 def _write_cells(path: Path, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> None:

@@ -218,8 +218,8 @@ def load_user_data(
         from elder_coverage.io.roads import read_roads
 
         graph = read_roads(roads, crs=crs)
-    vil = read_village_points(villages, crs=crs, **(villages_options or {})) if villages \
-        else None
+    vil = read_village_points(villages, crs=crs, counties=counties, townships=tw,
+                              **(villages_options or {})) if villages else None
     return StudyData(counties=counties, townships=tw, seats=seats, villages=vil, cells=cells,
                      facilities=fac, graph=graph, crs=crs, cell_size_m=_cell_size(cells),
                      meta={"inputs": {"boundary": str(boundary), "facilities": str(facilities),
@@ -259,7 +259,9 @@ def read_own_facilities(
 
 
 def read_village_points(
-    path: str | Path, *, crs: Any, coordinates: str = "wgs84", sheet: str | int | None = None,
+    path: str | Path, *, crs: Any, counties: gpd.GeoDataFrame | None = None,
+    townships: gpd.GeoDataFrame | None = None, coordinates: str = "wgs84",
+    sheet: str | int | None = None,
 ) -> gpd.GeoDataFrame:
     """Village points (``code``, ``name``, ``elders_60`` …) from a vector file, CSV or Excel.
 
@@ -269,6 +271,8 @@ def read_village_points(
         Points as GeoPackage/GeoJSON/Shapefile, or a table with lon/lat columns.
     crs : pyproj.CRS
         The study's metric CRS.
+    counties, townships : GeoDataFrame, optional
+        Polygons from which missing ``county_code`` / ``township_code`` are filled.
     coordinates : {"wgs84", "gcj02", "bd09"}
         Datum of the longitude/latitude.
     sheet : str or int, optional
@@ -276,10 +280,13 @@ def read_village_points(
     """
     from elder_coverage.io.facilities import read_source_points
 
-    vil = read_source_points(path, coordinates=coordinates, sheet=sheet)
+    vil = read_source_points(path, coordinates=coordinates, sheet=sheet).to_crs(crs)
     if "elders_60" in vil:
         vil["elders_60"] = pd.to_numeric(vil["elders_60"])
-    return vil.to_crs(crs)
+    for col, areas in (("county_code", counties), ("township_code", townships)):
+        if col not in vil and areas is not None:
+            vil[col] = _area_of(vil.geometry, areas)
+    return vil
 
 
 def _area_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:
