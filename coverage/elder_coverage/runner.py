@@ -496,9 +496,11 @@ def _locate_cells(table: pd.DataFrame, cells: gpd.GeoDataFrame, study: StudyData
         if col in sub:
             out[col] = sub[col].to_numpy()
     vil = study.villages
-    if vil is not None and len(vil) and len(sub):
-        _, near = cKDTree(np.column_stack([vil.geometry.x, vil.geometry.y])).query(
-            np.column_stack([sub.geometry.x, sub.geometry.y]), k=1)
+    if vil is not None and len(vil):
+        near = np.zeros(0, dtype=int)
+        if len(sub):
+            _, near = cKDTree(np.column_stack([vil.geometry.x, vil.geometry.y])).query(
+                np.column_stack([sub.geometry.x, sub.geometry.y]), k=1)
         out["nearest_village_code"] = vil["code"].astype(str).to_numpy()[near]
         out["nearest_village_name"] = (vil["name"].astype(str).to_numpy()[near]
                                        if "name" in vil else "")

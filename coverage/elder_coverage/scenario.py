@@ -36,6 +36,11 @@ NEW_SITE_KINDS = ("dining_hall", "rural_courtyard", "day_care", "township_centre
 MEASURES = ("elders", "townships", "villages")
 CANDIDATES = ("villages", "seats", "both")
 OUTPUT_KEYS = ("map", "report", "geopackage")
+TOP_KEYS = ("name", "description", "lang", "study_area", "inputs", "standards", "analyses",
+            "outputs")
+STUDY_AREA_KEYS = ("sample", "counties", "boundary")
+INPUT_KEYS = ("population", "facilities", "roads", "townships", "villages")
+POPULATION_KEYS = ("worldpop_dir", "raster", "table", "column", "age_floor", "year", "iso")
 
 
 @dataclass(frozen=True)
@@ -205,9 +210,7 @@ def _analyses(ctx: _Ctx, raw: Any) -> dict[str, dict[str, Any]]:
 
 
 def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
-    spec = {"worldpop_dir": None, "raster": None, "table": None, "column": None,
-            "age_floor": None, "year": None, "iso": None}
-    body = _mapping(ctx, "inputs.population", raw, spec)
+    body = _mapping(ctx, "inputs.population", raw, dict.fromkeys(POPULATION_KEYS))
     sources = [k for k in ("worldpop_dir", "raster", "table") if k in body]
     if len(sources) != 1:
         raise ctx.fail("inputs.population",
@@ -274,9 +277,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
         On the first problem found, naming the file and the key.
     """
     ctx = _Ctx(Path(source).resolve() if source is not None else None)
-    top_spec = {k: None for k in ("name", "description", "lang", "study_area", "inputs",
-                                  "standards", "analyses", "outputs")}
-    top = _mapping(ctx, "", raw, top_spec)
+    top = _mapping(ctx, "", raw, dict.fromkeys(TOP_KEYS))
     if "name" not in top:
         raise ctx.fail("name", "required (a short name for the run)")
     kwargs: dict[str, Any] = {"name": _str(ctx, "name", top["name"]), "source": ctx.source}
@@ -285,8 +286,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "lang" in top:
         kwargs["lang"] = _choice(LANGS)(ctx, "lang", top["lang"])
 
-    area = _mapping(ctx, "study_area", top.get("study_area"),
-                    {"sample": None, "counties": None, "boundary": None})
+    area = _mapping(ctx, "study_area", top.get("study_area"), dict.fromkeys(STUDY_AREA_KEYS))
     if "sample" in area and "boundary" in area:
         raise ctx.fail("study_area", "give either sample or boundary, not both")
     if "boundary" in area:
@@ -298,9 +298,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "counties" in area:
         kwargs["counties"] = _county_list(ctx, "study_area.counties", area["counties"])
 
-    inputs = _mapping(ctx, "inputs", top.get("inputs"),
-                      {"population": None, "facilities": None, "roads": None,
-                       "townships": None, "villages": None})
+    inputs = _mapping(ctx, "inputs", top.get("inputs"), dict.fromkeys(INPUT_KEYS))
     if "population" in inputs:
         kwargs["population"] = _population(ctx, inputs["population"])
     options: dict[str, dict[str, Any]] = {}
@@ -343,6 +341,41 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
         **{k: _output_name(ctx, f"outputs.{k}", v) for k, v in outputs.items()},
     }
     return Scenario(**kwargs)
+
+
+def scenario_keys() -> dict[str, tuple[str, ...] | None]:
+    """Every key the validator accepts, as dotted paths, with its allowed words.
+
+    Returns
+    -------
+    dict
+        ``"analyses.new_sites.measure"`` → ``("elders", "townships", "villages")``; None for
+        keys taking a free value (a number, a path, a name). Mappings (``study_area``) are
+        listed with their children. Used by the test that README documents each one.
+    """
+    from elder_coverage.gcj02 import COORDINATE_SYSTEMS
+
+    choices: dict[str, tuple[str, ...]] = {
+        "lang": LANGS, "study_area.sample": SAMPLE_AREAS,
+        "inputs.population.age_floor": ("60", "65", "80"),
+        "analyses.coverage.age_floor": ("60", "65", "80"),
+        "analyses.close_merge.kind": ("township_centre",),
+        "analyses.close_merge.close": ("failing",),
+        "analyses.new_sites.kind": NEW_SITE_KINDS, "analyses.new_sites.measure": MEASURES,
+        "analyses.new_sites.candidates": CANDIDATES,
+        "inputs.facilities.coordinates": COORDINATE_SYSTEMS,
+        "inputs.villages.coordinates": COORDINATE_SYSTEMS,
+        "inputs.roads": ROAD_CHOICES,
+    }
+    keys = [k for k in TOP_KEYS]
+    keys += [f"study_area.{k}" for k in STUDY_AREA_KEYS]
+    keys += [f"inputs.{k}" for k in INPUT_KEYS]
+    keys += [f"inputs.population.{k}" for k in POPULATION_KEYS]
+    keys += [f"inputs.{p}.{k}" for p in ("facilities", "villages") for k in POINT_INPUT_KEYS]
+    keys += [f"analyses.{a}" for a in _ANALYSES]
+    keys += [f"analyses.{a}.{k}" for a, spec in _ANALYSES.items() for k in spec]
+    keys += [f"outputs.{k}" for k in OUTPUT_KEYS]
+    return {k: choices.get(k) for k in keys}
 
 
 def load_scenario(path: str | Path) -> Scenario:
