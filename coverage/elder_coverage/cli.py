@@ -1,8 +1,8 @@
 """``elder-coverage`` command line: demo, coverage, run, compare, sample.
 
 Every command validates its inputs before doing any work and writes its output folder
-atomically: a run that fails leaves nothing behind. Progress bars show on a terminal and
-stay quiet in CI and logs (tqdm is disabled when standard error is not a TTY).
+atomically: a run that fails leaves nothing behind. Progress shows as a bar on a terminal and
+as one line per stage on standard error in logs and CI (``elder_coverage.progress``).
 """
 
 from __future__ import annotations

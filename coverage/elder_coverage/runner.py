@@ -11,10 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,7 +20,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from elder_coverage import __version__
 from elder_coverage.aggregate import area_table, ranked_gaps
@@ -33,6 +29,7 @@ from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
 from elder_coverage.io.atomic import atomic_dir
 from elder_coverage.new_sites import plan_new_sites
+from elder_coverage.progress import StageProgress
 from elder_coverage.record import coordinate_notes, run_record
 from elder_coverage.scenario import Scenario, parse_scenario
 from elder_coverage.schema import KIND_LABELS
@@ -141,16 +138,6 @@ def load_study(scenario: Scenario) -> StudyData:
     return study
 
 
-@contextmanager
-def _progress(total: int) -> Iterator[Any]:
-    # A bar on a terminal; silent in CI and logs.
-    bar = tqdm(total=total, disable=not sys.stderr.isatty(), leave=False, unit="step")
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
 def _open(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if "status" not in fac:
         return fac
@@ -217,14 +204,13 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
     run = _Run(scenario, lang or scenario.lang)
     steps = [run.load, run.coverage, run.close_merge, run.new_sites, run.tables, run.map,
              run.report]
-    with _progress(len(steps)) as bar, atomic_dir(out) as tmp:
+    with StageProgress("elder-coverage run", len(steps)) as progress, atomic_dir(out) as tmp:
         run.folder = tmp
         for step in steps:
-            bar.set_description(step.__name__)
+            progress.stage(step.__name__)
             t = time.perf_counter()
             step()
             run.log["seconds"][step.__name__] = round(time.perf_counter() - t, 3)
-            bar.update()
         (tmp / "run_log.json").write_text(json.dumps(run.log, indent=2), encoding="utf-8")
     return RunOutput(folder=Path(out), summary=run.summary)
 
