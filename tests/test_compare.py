@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from shapely.affinity import translate
 from test_run_own_data import _make_inputs
 
 from elder_coverage.cli import main
 from elder_coverage.compare import IncomparableRunsError, compare_runs, format_comparison
+from elder_coverage.gcj02 import wgs84_to_gcj02
 
 SCENARIO = ("name: {name}\nlang: en\nstudy_area: {{boundary: {boundary}}}\n"
             "inputs:\n  population: {{worldpop_dir: worldpop}}\n  facilities: {facilities}\n"
@@ -40,6 +42,10 @@ def runs(tmp_path_factory):
     (d / "facilities_b.csv").write_text(fac.replace("F3,示例养老大院,农村养老大院,20",
                                                     "F3,示例养老大院,农村养老大院,25"),
                                         encoding="utf-8")
+    # The same list as Amap would give it: every lon/lat shifted to GCJ-02.
+    table = pd.read_csv(d / "facilities.csv", dtype=str)
+    glon, glat = wgs84_to_gcj02(table["经度"].astype(float), table["纬度"].astype(float))
+    table.assign(经度=glon, 纬度=glat).to_csv(d / "facilities_gcj.csv", index=False)
     (d / "facilities_c.csv").write_text(
         "编号,名称,类型,床位数,经度,纬度\nF2,示例助老餐厅,助老餐厅,40,126.45,43.88\n",
         encoding="utf-8")
@@ -49,6 +55,7 @@ def runs(tmp_path_factory):
         "strict": {"facilities": "facilities_b.csv",
                    "extra": "standards: {dining_hall: {minutes: 10}}\n"},
         "other_area": {"boundary": "other.geojson", "facilities": "facilities_c.csv"},
+        "amap": {"facilities": "{path: facilities_gcj.csv, coordinates: gcj02}"},
     }.items():
         out[name] = d / "out" / name
         assert main(["run", str(_scenario(d, name, **kwargs)), "--out", str(out[name])]) == 0
@@ -120,3 +127,19 @@ def test_old_run_without_record_is_compared_with_a_warning(runs, tmp_path):
     assert result["differences"]["unrecorded"] == [
         {"section": "record", "key": "run_record", "a": "a", "b": None}]
     assert "written before run records" in format_comparison(result, lang="en")
+
+
+def test_gcj02_list_is_noted_and_covers_as_the_wgs84_list(runs):
+    s = json.loads((runs["amap"] / "summary.json").read_text(encoding="utf-8"))
+    assert "facilities: coordinates converted from GCJ-02 (Amap/Tencent 高德/腾讯) to WGS84" \
+        in s["notes"]
+    assert s["run_record"]["inputs"]["facilities"]["coordinates"] == "gcj02"
+    result = compare_runs(runs["base"], runs["amap"])
+    keys = {(d["key"], d["a"], d["b"]) for d in result["differences"]["inputs"]}
+    assert ("facilities.coordinates", "wgs84", "gcj02") in keys
+    assert result["differences"]["standards"] == []
+    for kind, c in result["coverage"].items():
+        assert c["covered_a"] == c["covered_b"] and c["gained"] == c["lost"] == 0, kind
+    fa = pd.read_csv(runs["base"] / "facilities.csv", encoding="utf-8-sig")
+    fb = pd.read_csv(runs["amap"] / "facilities.csv", encoding="utf-8-sig")
+    assert (fa[["lon", "lat"]] - fb[["lon", "lat"]]).abs().max().max() < 1e-6
