@@ -120,15 +120,7 @@ def bd09_to_gcj02(
 ) -> tuple[NDArray, NDArray]:
     """Invert the BD-09 shift: BD-09 longitude/latitude (degrees) to GCJ-02.
 
-    Parameters
-    ----------
-    lon, lat : array_like
-        BD-09 coordinates in degrees.
-    tol_deg : float
-        Stop when the forward transform of the estimate is within this many degrees of the
-        input (1e-10° is about 0.01 mm).
-    max_iter : int
-        Safety bound on iterations.
+    ``tol_deg`` and ``max_iter`` are as in :func:`gcj02_to_wgs84`.
 
     Returns
     -------

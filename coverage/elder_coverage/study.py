@@ -250,12 +250,16 @@ def read_own_facilities(
     """
     fac = read_facilities(path, crs=crs, study_area=counties, coordinates=coordinates,
                           sheet=sheet)
-    # Area codes a facility list rarely carries are filled from where the facility stands.
-    if "county_code" not in fac:
-        fac["county_code"] = _area_of(fac.geometry, counties)
-    if townships is not None and "township_code" not in fac:
-        fac["township_code"] = _area_of(fac.geometry, townships)
-    return fac
+    return _fill_area_codes(fac, counties, townships)
+
+
+def _fill_area_codes(points: gpd.GeoDataFrame, counties: gpd.GeoDataFrame | None,
+                     townships: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    # Area codes a facility or village list rarely carries come from where the point stands.
+    for col, areas in (("county_code", counties), ("township_code", townships)):
+        if col not in points and areas is not None:
+            points[col] = _area_of(points.geometry, areas)
+    return points
 
 
 def read_village_points(
@@ -265,28 +269,15 @@ def read_village_points(
 ) -> gpd.GeoDataFrame:
     """Village points (``code``, ``name``, ``elders_60`` …) from a vector file, CSV or Excel.
 
-    Parameters
-    ----------
-    path : path-like
-        Points as GeoPackage/GeoJSON/Shapefile, or a table with lon/lat columns.
-    crs : pyproj.CRS
-        The study's metric CRS.
-    counties, townships : GeoDataFrame, optional
-        Polygons from which missing ``county_code`` / ``township_code`` are filled.
-    coordinates : {"wgs84", "gcj02", "bd09"}
-        Datum of the longitude/latitude.
-    sheet : str or int, optional
-        Worksheet of an Excel file.
+    Parameters are those of :func:`read_own_facilities` (``counties`` and ``townships`` only
+    fill missing ``county_code`` / ``township_code``; villages outside are not an error).
     """
     from elder_coverage.io.facilities import read_source_points
 
     vil = read_source_points(path, coordinates=coordinates, sheet=sheet).to_crs(crs)
     if "elders_60" in vil:
         vil["elders_60"] = pd.to_numeric(vil["elders_60"])
-    for col, areas in (("county_code", counties), ("township_code", townships)):
-        if col not in vil and areas is not None:
-            vil[col] = _area_of(vil.geometry, areas)
-    return vil
+    return _fill_area_codes(vil, counties, townships)
 
 
 def _area_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:
