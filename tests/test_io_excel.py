@@ -69,6 +69,9 @@ def test_excel_errors_name_file_sheet_row_and_field(tmp_path):
     empty = _xlsx(tmp_path / "e.xlsx", {"机构": ROWS.iloc[:0]})
     with pytest.raises(InputError, match="e.xlsx: sheet '机构' has a header but no data rows"):
         read_facilities(empty)
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0 an OLE2 workbook")
+    with pytest.raises(InputError, match=r"old.xls: Excel 97-2003 .* save it as .xlsx"):
+        read_facilities(tmp_path / "old.xls")
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
     with pytest.raises(InputError, match="broken.xlsx: cannot be read as an Excel"):
         read_facilities(tmp_path / "broken.xlsx")

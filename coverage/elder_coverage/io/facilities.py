@@ -440,6 +440,9 @@ def read_source_points(
         raise InputError(f"coordinates must be one of {', '.join(COORDINATE_SYSTEMS)}, got "
                          f"{coordinates!r}", path=path)
     p = check_file(path)
+    if p.suffix.lower() == ".xls":
+        raise InputError("Excel 97-2003 workbooks (.xls) are not read; open the file in Excel "
+                         "or WPS and save it as .xlsx (另存为 .xlsx 格式)", path=p)
     if p.suffix.lower() in EXCEL_SUFFIXES:
         raw = points_from_table(read_excel_table(p, sheet=sheet), p, lon=lon, lat=lat, x=x, y=y,
                                 source_crs=source_crs)
