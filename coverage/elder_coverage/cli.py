@@ -2,8 +2,8 @@
 
 Every command validates its inputs before doing any work and writes its output folder
 atomically: a run that fails or is interrupted leaves nothing behind, and a run never
-replaces a folder or file it did not write. Progress bars show on a terminal and stay
-quiet in CI and logs (tqdm is disabled when standard error is not a TTY).
+replaces a folder or file it did not write. Progress shows as a bar on a terminal and as
+one line per stage on standard error in logs and CI (``elder_coverage.progress``).
 
 Exit status: 0 done; 2 a problem with the input, scenario, options or output path (one
 line on standard error naming the file and key); 1 the installation or a file the system
@@ -151,11 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_year(p)
 
     p = sub.add_parser("compare", help="what changed between two runs",
-                       description="Compare two output folders of `run`: indicators, sites "
-                                   "opened/closed, elders gaining or losing coverage.")
+                       description="Compare two output folders of `run`: differences in "
+                                   "standards and inputs first, then indicators, sites "
+                                   "opened/closed, elders gaining or losing coverage. Runs over "
+                                   "different study areas are refused (exit 2) unless --force.")
     p.add_argument("run_a", type=Path)
     p.add_argument("run_b", type=Path)
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="compare even runs over different study areas (refused by default)")
     _add_lang(p)
 
     p = sub.add_parser("sample", help="build the embedded Jilin sample",
@@ -229,7 +233,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "compare":
         from elder_coverage.compare import compare_runs, format_comparison
 
-        result = compare_runs(args.run_a, args.run_b)
+        result = compare_runs(args.run_a, args.run_b, force=args.force)
         if args.json:
             import json
 

@@ -5,6 +5,11 @@ A run folder holds ``summary.json``, ``facilities.csv`` (every facility with its
 with its elders and per-kind ``<kind>_covered`` flag after the run's changes). The comparison
 says how the indicators moved, which sites were opened or closed, and how many elders gained
 or lost coverage of each kind (cells are matched by ``cell_id``).
+
+Gains and losses mean something only over the same study area, so runs whose ``run_record``
+(see :mod:`elder_coverage.record`) names different areas are refused unless forced; every
+difference in service standards or input files is listed first, so that "gained 76" is never
+read as the effect of a plan when it is the effect of a 10- instead of 15-minute standard.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ def _read_run(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
         raise InputError("not a run summary (a JSON object)", path=folder / "summary.json")
     # A damaged or foreign file is the planner's to fix, named, not a traceback.
     try:
-        facilities = pd.read_csv(folder / "facilities.csv", dtype={"id": str})
+        facilities = pd.read_csv(folder / "facilities.csv", dtype={"id": str},
+                                 encoding="utf-8-sig")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"not a run's facility table ({exc})",
                          path=folder / "facilities.csv") from None
@@ -55,19 +61,120 @@ def _read_run(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     return summary, facilities, cells
 
 
-def compare_runs(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
-    """What changed from run A to run B.
+class IncomparableRunsError(ValueError):
+    """Two runs over different study areas; the message lists every difference."""
+
+    def __init__(self, run_a: Path, run_b: Path, differences: list[dict[str, Any]]) -> None:
+        self.differences = differences
+        lines = [f"{run_a} and {run_b} cover different study areas; their coverage cannot be "
+                 "compared (use --force to compare anyway) / 两次运行的研究区不同，覆盖无法比较"
+                 "（如仍要比较，加 --force）:"]
+        lines += [f"  {_difference_line(d)}" for d in differences]
+        super().__init__("\n".join(lines))
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def _diff(section: str, a: Any, b: Any, *, ignore: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    fa, fb = _flatten(a or {}), _flatten(b or {})
+    out = []
+    for key in sorted(set(fa) | set(fb)):
+        if key.split(".")[-1] in ignore:
+            continue
+        if fa.get(key) != fb.get(key):
+            out.append({"section": section, "key": key, "a": fa.get(key), "b": fb.get(key)})
+    return out
+
+
+def _input_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    # The same bytes under another path are the same input: paths differ between machines.
+    out = []
+    for name in sorted(set(a) | set(b)):
+        ra, rb = a.get(name) or {}, b.get(name) or {}
+        same_bytes = ra.get("sha256") is not None and ra.get("sha256") == rb.get("sha256")
+        out += _diff("inputs", {name: ra}, {name: rb},
+                     ignore=("path", "file", "sample") if same_bytes else ("path",))
+    return out
+
+
+def run_differences(sa: dict[str, Any], sb: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Differences between the records of two runs' ``summary.json``.
+
+    Parameters
+    ----------
+    sa, sb : dict
+        The two summaries.
 
     Returns
     -------
     dict
+        ``study_area``, ``standards`` and ``inputs``: lists of {section, key, a, b}; and
+        ``unrecorded``: runs written before run records existed (their standards and inputs
+        cannot be checked).
+    """
+    ra, rb = sa.get("run_record"), sb.get("run_record")
+    area_a = (ra or {}).get("study_area") or sa.get("study_area", {})
+    area_b = (rb or {}).get("study_area") or sb.get("study_area", {})
+    # Compare what both sides recorded: an old run has only counties and CRS.
+    shared = set(area_a) & set(area_b)
+    out: dict[str, list[dict[str, Any]]] = {
+        "study_area": _diff("study_area", {k: area_a[k] for k in shared},
+                            {k: area_b[k] for k in shared}, ignore=("boundary", "file")),
+        "standards": [], "inputs": [], "unrecorded": []}
+    if sa.get("elders_total") != sb.get("elders_total"):
+        out["inputs"].append({"section": "population", "key": "elders_total",
+                              "a": sa.get("elders_total"), "b": sb.get("elders_total")})
+    for which, rec in (("a", ra), ("b", rb)):
+        if rec is None:
+            out["unrecorded"].append({"section": "record", "key": "run_record", "a": which,
+                                      "b": None})
+    if ra is not None and rb is not None:
+        out["standards"] = _diff("standards", ra.get("standards"), rb.get("standards"))
+        out["inputs"] += _input_diff(ra.get("inputs", {}), rb.get("inputs", {}))
+        if (ra.get("scenario_file") or {}).get("sha256") != \
+                (rb.get("scenario_file") or {}).get("sha256"):
+            out["inputs"].append({"section": "scenario", "key": "scenario_file",
+                                  "a": (ra.get("scenario_file") or {}).get("path"),
+                                  "b": (rb.get("scenario_file") or {}).get("path")})
+    return out
+
+
+def compare_runs(run_a: str | Path, run_b: str | Path, *, force: bool = False) -> dict[str, Any]:
+    """What changed from run A to run B.
+
+    Parameters
+    ----------
+    run_a, run_b : path-like
+        Run folders written by ``elder-coverage run``.
+    force : bool
+        Compare even when the runs cover different study areas.
+
+    Returns
+    -------
+    dict
+        ``differences``: see :func:`run_differences` (study area, standards, inputs);
         ``indicators``: list of {indicator, a, b, change}; ``opened`` / ``closed``: facility
         ids open in B but not A and the reverse; ``coverage``: per kind, elders (60+) covered
         in A and B, ``gained`` and ``lost`` (persons) over cells present in both runs, and
         ``cells_only_in_a`` / ``cells_only_in_b`` when the demand differs.
+
+    Raises
+    ------
+    IncomparableRunsError
+        When the study areas differ and ``force`` is false.
     """
     sa, fa, ca = _read_run(Path(run_a))
     sb, fb, cb = _read_run(Path(run_b))
+    differences = run_differences(sa, sb)
+    if differences["study_area"] and not force:
+        raise IncomparableRunsError(Path(run_a), Path(run_b), differences["study_area"])
     def keyed(summary):
         return {(i["indicator"], i.get("year")): i for i in summary.get("indicators", [])}
 
@@ -102,6 +209,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
     return {
         "run_a": {"folder": str(run_a), "name": sa.get("scenario")},
         "run_b": {"folder": str(run_b), "name": sb.get("scenario")},
+        "differences": differences,
         "indicators": indicators,
         "opened": sorted(open_b - open_a),
         "closed": sorted(open_a - open_b),
@@ -114,10 +222,19 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> dict[str, Any]:
 _TEXT = {
     "zh": {"title": "运行对比", "ind": "指标", "opened": "新增/重开设施", "closed": "关闭设施",
            "cov": "覆盖变化（60岁及以上人数）", "gained": "新增覆盖", "lost": "失去覆盖",
-           "none": "无", "target": "目标"},
+           "none": "无", "target": "目标", "diff": "两次运行的差异（比较结果受其影响）",
+           "same": "研究区、服务标准和输入数据相同", "study_area": "研究区",
+           "standards": "服务标准",
+           "inputs": "输入数据", "population": "人口", "scenario": "情景文件",
+           "record": "运行记录", "unrecorded": "旧版运行无记录，无法核对标准和输入"},
     "en": {"title": "Run comparison", "ind": "Indicators", "opened": "Sites opened",
            "closed": "Sites closed", "cov": "Coverage change (persons aged 60+)",
-           "gained": "gained", "lost": "lost", "none": "none", "target": "target"},
+           "gained": "gained", "lost": "lost", "none": "none", "target": "target",
+           "diff": "Differences between the runs (the comparison reflects them)",
+           "same": "same study area, standards and inputs", "study_area": "study area",
+           "standards": "standards", "inputs": "inputs", "population": "population",
+           "scenario": "scenario", "record": "run record",
+           "unrecorded": "written before run records: standards and inputs not checked"},
 }
 
 
@@ -125,11 +242,26 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def format_comparison(result: dict[str, Any], lang: str = "zh") -> str:
-    """Plain-text rendering of :func:`compare_runs` for the terminal."""
+def _difference_line(d: dict[str, Any], lang: str = "en") -> str:
     t = _TEXT[lang]
-    lines = [f"{t['title']}: {result['run_a']['name']} → {result['run_b']['name']}", "",
-             f"{t['ind']}:"]
+    if d["section"] == "record":
+        return f"{t['record']} ({d['a']}): {t['unrecorded']}"
+    a, b = d["a"], d["b"]
+    return f"{t.get(d['section'], d['section'])}: {d['key']}: {_fmt(a)} → {_fmt(b)}"
+
+
+def format_comparison(result: dict[str, Any], lang: str = "zh") -> str:
+    """Plain-text rendering of :func:`compare_runs` for the terminal.
+
+    Differences in study area, standards and inputs come first, before any figure.
+    """
+    t = _TEXT[lang]
+    lines = [f"{t['title']}: {result['run_a']['name']} → {result['run_b']['name']}", ""]
+    diffs = [d for part in ("study_area", "standards", "inputs", "unrecorded")
+             for d in result.get("differences", {}).get(part, [])]
+    lines.append(f"{t['diff']}:" if diffs else f"{t['same']}.")
+    lines += [f"  {_difference_line(d, lang)}" for d in diffs]
+    lines += ["", f"{t['ind']}:"]
     for row in result["indicators"]:
         a, b, ch = row["a"], row["b"], row["change"]
         delta = f" ({ch:+.3f})" if isinstance(ch, float | int) else ""

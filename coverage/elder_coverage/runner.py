@@ -12,7 +12,7 @@ import dataclasses
 import json
 import math
 import re
-import sys
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +24,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from elder_coverage import __version__
 from elder_coverage._errors import SettingsError
@@ -35,6 +34,8 @@ from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
 from elder_coverage.io.atomic import atomic_dir, check_output_dir
 from elder_coverage.new_sites import plan_new_sites
+from elder_coverage.progress import StageProgress
+from elder_coverage.record import coordinate_notes, run_record
 from elder_coverage.scenario import (
     RESERVED_OUTPUT_NAMES,
     RUN_TABLES,
@@ -44,8 +45,18 @@ from elder_coverage.scenario import (
 )
 from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 from elder_coverage.standards import Standards, load_standards
-from elder_coverage.study import StudyData, load_sample, load_user_data, select_counties
+from elder_coverage.study import (
+    StudyData,
+    load_sample,
+    load_user_data,
+    read_own_facilities,
+    read_village_points,
+    select_counties,
+)
 from elder_coverage.travel import RoadNetwork
+
+#: Name of the scenario file's copy in a run folder.
+SCENARIO_COPY = "scenario.yaml"
 
 
 @dataclass
@@ -153,8 +164,18 @@ def only_analysis(scenario: Scenario, name: str) -> Scenario:
 
 def load_study(scenario: Scenario) -> StudyData:
     """Every input layer of a scenario, from the sample or the planner's files."""
+    opts = scenario.read_options
     if scenario.sample is not None:
         study = load_sample(area=scenario.sample)
+        # The planner's own facility list or villages on the sample's area and population.
+        if scenario.facilities is not None:
+            study = dataclasses.replace(study, facilities=read_own_facilities(
+                scenario.facilities, crs=study.crs, counties=study.counties,
+                townships=study.townships, **opts.get("facilities", {})))
+        if scenario.villages is not None:
+            study = dataclasses.replace(study, villages=read_village_points(
+                scenario.villages, crs=study.crs, counties=study.counties,
+                townships=study.townships, **opts.get("villages", {})))
     else:
         roads = None if scenario.roads == "straight_line" else scenario.roads
         study = load_user_data(scenario.boundary, scenario.population, scenario.facilities,
@@ -177,16 +198,6 @@ def _scenario_key(scenario: Scenario, key: str) -> Iterator[None]:
     except SettingsError as exc:
         where = f"{scenario.source}: " if scenario.source else ""
         raise ScenarioError(f"{where}{key}: {exc}") from None
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Any]:
-    # A bar on a terminal; silent in CI and logs.
-    bar = tqdm(total=total, disable=not sys.stderr.isatty(), leave=False, unit="step")
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 def _open(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -276,15 +287,14 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
     run = _Run(scenario, lang or scenario.lang)
     steps = [run.load, run.coverage, run.close_merge, run.new_sites, run.tables, run.map,
              run.report]
-    with _progress(len(steps)) as bar, atomic_dir(
+    with StageProgress("elder-coverage run", len(steps)) as progress, atomic_dir(
             out, kind="run", recognise=_legacy_run_files) as tmp:
         run.folder = tmp
         for step in steps:
-            bar.set_description(step.__name__)
+            progress.stage(step.__name__)
             t = time.perf_counter()
             step()
             run.log["seconds"][step.__name__] = round(time.perf_counter() - t, 3)
-            bar.update()
         (tmp / "run_log.json").write_text(json.dumps(run.log, indent=2), encoding="utf-8")
     return RunOutput(folder=Path(out), summary=run.summary)
 
@@ -315,6 +325,10 @@ class _Run:
         fac = self.study.facilities.copy()
         fac["status"] = fac["status"].fillna("open") if "status" in fac else "open"
         self.facilities = fac
+        self.record = run_record(self.scenario, self.study, self.std)
+        if self.scenario.source is not None:
+            # The scenario as it was run, beside its results.
+            shutil.copyfile(self.scenario.source, self.folder / SCENARIO_COPY)
 
     def demand(self) -> None:
         """Elders of the scenario's ``demand_year``: the grid rescaled per county and age group."""
@@ -430,17 +444,20 @@ class _Run:
         t["coverage_by_township"] = area_table(final, _open(fac), level="township", names=names_t)
         t["coverage_by_county"] = area_table(final, _open(fac), level="county", names=names_c)
         t["coverage_study_area"] = area_table(final, _open(fac), level="study_area")
-        t["gaps"] = ranked_gaps(final, "dining_hall", villages=study.villages, top=100)
+        t["gaps"] = _gaps_table(final, study, names_t, names_c)
         indicators = _indicators(study, self.base, _open(study.facilities), net, std)
         t["indicators"] = indicators
         self.indicators = indicators
         if changed:
             self.indicators = t["indicators_final"] = _indicators(study, final, _open(fac), net,
                                                                   std)
-        t["unreachable"] = final.report.unreachable_table()
+        t["unreachable"] = _locate_cells(final.report.unreachable_table(), final.cells, study,
+                                         names_t, names_c)
+        if "lost_coverage" in t:
+            t["lost_coverage"] = _locate_cells(t["lost_coverage"], self.base.cells, study,
+                                               names_t, names_c)
         fairness = {k: fairness_report(final, k) for k in final.report.kinds}
-        t["worst_served_townships"] = pd.concat(
-            [f["worst"].assign(kind=k) for k, f in fairness.items()], ignore_index=True)
+        t["worst_served_townships"] = _worst_table(fairness, study, names_t, names_c)
         fac_table = pd.DataFrame(fac.drop(columns="geometry"))
         ll = fac.to_crs(4326).geometry
         fac_table["lon"], fac_table["lat"] = ll.x.round(6), ll.y.round(6)
@@ -472,7 +489,8 @@ class _Run:
             "outputs": dict(sc.outputs),
             # What the readers assumed or repaired comes first: it qualifies every figure.
             "notes": [*study.meta.get("notes", []), *final.report.messages,
-                      *self.demand_info["notes"]],
+                      *self.demand_info["notes"], *coordinate_notes(self.record)],
+            "run_record": self.record,
         }
         unlisted = set(t) - set(RUN_TABLES)
         if unlisted:  # a bug: scenario validation could not protect these names
@@ -583,6 +601,72 @@ def _localized_reasons(assessment: pd.DataFrame, lang: str) -> pd.DataFrame:
     return out
 
 
+def _area_names(df: pd.DataFrame, names_t: dict | None, names_c: dict) -> pd.DataFrame:
+    """``township_name`` / ``county_name`` beside their codes (empty when no layer names them)."""
+    out = df.copy()
+    for col, names in (("township", names_t), ("county", names_c)):
+        code = f"{col}_code"
+        if code in out:
+            at = out.columns.get_loc(code) + 1
+            out.insert(at, f"{col}_name", out[code].map(names or {}).fillna("").astype(str))
+    return out
+
+
+def _gaps_table(final: CoverageResult, study: StudyData, names_t, names_c) -> pd.DataFrame:
+    """Places holding the most uncovered elders, per facility kind (top 100 of each)."""
+    parts = [ranked_gaps(final, k, villages=study.villages, top=100).assign(kind=k)
+             for k in final.report.kinds]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["kind"])
+    table = table[["kind", *[c for c in table.columns if c != "kind"]]]
+    return _area_names(table, names_t, names_c)
+
+
+def _worst_table(fairness: dict[str, dict], study: StudyData, names_t, names_c) -> pd.DataFrame:
+    """Worst-served townships per kind, with their names and counties."""
+    parts = [f["worst"].assign(kind=k) for k, f in fairness.items()]
+    table = pd.concat(parts, ignore_index=True)
+    if study.townships is not None and "county_code" in study.townships:
+        county = dict(zip(study.townships["code"], study.townships["county_code"], strict=False))
+    else:
+        county = {}
+    table.insert(1, "name", table["code"].map(names_t or {}).fillna("").astype(str))
+    table.insert(2, "county_code", table["code"].map(county))
+    table = _area_names(table, None, names_c)
+    return table[["kind", *[c for c in table.columns if c != "kind"]]]
+
+
+def _locate_cells(table: pd.DataFrame, cells: gpd.GeoDataFrame, study: StudyData, names_t,
+                  names_c) -> pd.DataFrame:
+    """Where each listed ``cell_id`` lies: county, township, nearest village, WGS84 lon/lat.
+
+    A cell id alone means nothing to a planner; the village is the nearest village point
+    (as in the gaps table), labelled ``nearest_village_*`` because cells have no village.
+    """
+    from scipy.spatial import cKDTree
+
+    idx = pd.Index(cells["cell_id"]).get_indexer(table["cell_id"])
+    if (idx < 0).any():
+        raise ValueError(f"cells {table['cell_id'][idx < 0].tolist()[:5]} are not in the study")
+    sub = cells.iloc[idx]
+    out = table.drop(columns=[c for c in ("county_code", "township_code") if c in table])
+    out = out.reset_index(drop=True)
+    for col in ("county_code", "township_code"):
+        if col in sub:
+            out[col] = sub[col].to_numpy()
+    vil = study.villages
+    if vil is not None and len(vil):
+        near = np.zeros(0, dtype=int)
+        if len(sub):
+            _, near = cKDTree(np.column_stack([vil.geometry.x, vil.geometry.y])).query(
+                np.column_stack([sub.geometry.x, sub.geometry.y]), k=1)
+        out["nearest_village_code"] = vil["code"].astype(str).to_numpy()[near]
+        out["nearest_village_name"] = (vil["name"].astype(str).to_numpy()[near]
+                                       if "name" in vil else "")
+    ll = sub.geometry.to_crs(4326)
+    out["lon"], out["lat"] = ll.x.round(6).to_numpy(), ll.y.round(6).to_numpy()
+    return _area_names(out, names_t, names_c)
+
+
 def _isochrones(facilities, net, std):
     if net is None:
         return None
@@ -624,7 +708,8 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     for col in out.columns:
         if COUNT_COLUMNS.match(str(col)) and pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round().astype("Int64")
-    out.to_csv(path, index=False, lineterminator="\n")
+    # A BOM so that Excel on Chinese-locale Windows opens the names as UTF-8, not GBK.
+    out.to_csv(path, index=False, lineterminator="\n", encoding="utf-8-sig")
 
 
 def _write_cells(path: Path, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> None:

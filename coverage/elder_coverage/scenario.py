@@ -57,6 +57,12 @@ _NOT_IN_NAMES = set('<>:"|?*') | {chr(c) for c in range(32)} | {"\x7f"}
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".kml")
 #: Census year and policy target years the elders can be taken from (elder_coverage.demand).
 DEMAND_YEARS = (2020, 2025, 2029, 2030)
+TOP_KEYS = ("name", "description", "lang", "study_area", "inputs", "demand_year", "standards",
+            "analyses", "outputs")
+STUDY_AREA_KEYS = ("sample", "counties", "boundary")
+INPUT_KEYS = ("population", "facilities", "roads", "townships", "villages", "seats")
+POPULATION_KEYS = ("worldpop_dir", "raster", "table", "column", "age_floor", "year", "iso",
+                   "invalid", "outside", "layer", "source_crs")
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,10 @@ def _input_path(ctx: _Ctx, key: str, value: Any, directory: bool = False) -> Pat
 #: polygon layers (boundary, townships) may also name their code and name columns.
 FILE_OPTIONS = ("path", "layer", "source_crs", "encoding")
 POLYGON_OPTIONS = ("code_column", "name_column")
+#: Point lists (facilities, villages, seats) may also be Excel workbooks and be geocoded with
+#: Amap/Tencent (GCJ-02) or Baidu (BD-09).
+POINT_OPTIONS = ("coordinates", "sheet")
+POINT_INPUTS = ("facilities", "villages", "seats")
 
 
 def _source_crs(ctx: _Ctx, key: str, value: Any) -> str:
@@ -234,10 +244,11 @@ def _input_file(
     ctx: _Ctx, key: str, value: Any, polygons: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """A file given as a path, or as ``{path, layer?, source_crs?, encoding?}`` (polygon
-    layers also ``code_column?``, ``name_column?``)."""
+    layers also ``code_column?``, ``name_column?``; point lists ``coordinates?``,
+    ``sheet?``)."""
     if not isinstance(value, Mapping):
         return _input_path(ctx, key, value), {}
-    allowed = (*FILE_OPTIONS, *POLYGON_OPTIONS) if polygons else FILE_OPTIONS
+    allowed = (*FILE_OPTIONS, *(POLYGON_OPTIONS if polygons else POINT_OPTIONS))
     body = _mapping(ctx, key, value, dict.fromkeys(allowed))
     if "path" not in body:
         raise ctx.fail(f"{key}.path", "required when the input is given as a mapping")
@@ -261,7 +272,21 @@ def _input_file(
     for k in POLYGON_OPTIONS:
         if k in body:
             opts[k] = _str(ctx, f"{key}.{k}", body[k])
-    return _input_path(ctx, f"{key}.path", body["path"]), opts
+    path = _input_path(ctx, f"{key}.path", body["path"])
+    if "coordinates" in body:
+        from elder_coverage.gcj02 import COORDINATE_SYSTEMS
+
+        opts["coordinates"] = _choice(COORDINATE_SYSTEMS)(ctx, f"{key}.coordinates",
+                                                          body["coordinates"])
+    if "sheet" in body:
+        sheet = body["sheet"]
+        if isinstance(sheet, bool) or not isinstance(sheet, int | str) or str(sheet).strip() == "":
+            raise ctx.fail(f"{key}.sheet", f"must be a sheet name or 0-based position, got "
+                                           f"{sheet!r}")
+        if path.suffix.lower() not in (".xlsx", ".xlsm"):
+            raise ctx.fail(f"{key}.sheet", f"applies to Excel workbooks only, not {path.name}")
+        opts["sheet"] = sheet
+    return path, opts
 
 
 def _output_name(ctx: _Ctx, key: str, value: Any) -> str:
@@ -412,10 +437,7 @@ def _analyses(ctx: _Ctx, raw: Any) -> dict[str, dict[str, Any]]:
 
 
 def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
-    spec = {"worldpop_dir": None, "raster": None, "table": None, "column": None,
-            "age_floor": None, "year": None, "iso": None, "invalid": None, "outside": None,
-            "layer": None, "source_crs": None}
-    body = _mapping(ctx, "inputs.population", raw, spec)
+    body = _mapping(ctx, "inputs.population", raw, dict.fromkeys(POPULATION_KEYS))
     sources = [k for k in ("worldpop_dir", "raster", "table") if k in body]
     if len(sources) != 1:
         raise ctx.fail("inputs.population",
@@ -494,9 +516,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
         On the first problem found, naming the file and the key.
     """
     ctx = _Ctx(Path(source).resolve() if source is not None else None)
-    top_spec = {k: None for k in ("name", "description", "lang", "study_area", "inputs",
-                                  "demand_year", "standards", "analyses", "outputs")}
-    top = _mapping(ctx, "", raw, top_spec)
+    top = _mapping(ctx, "", raw, dict.fromkeys(TOP_KEYS))
     if "name" not in top:
         raise ctx.fail("name", "required (a short name for the run)")
     kwargs: dict[str, Any] = {"name": _str(ctx, "name", top["name"]), "source": ctx.source}
@@ -505,8 +525,7 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "lang" in top:
         kwargs["lang"] = _choice(LANGS)(ctx, "lang", top["lang"])
 
-    area = _mapping(ctx, "study_area", top.get("study_area"),
-                    {"sample": None, "counties": None, "boundary": None})
+    area = _mapping(ctx, "study_area", top.get("study_area"), dict.fromkeys(STUDY_AREA_KEYS))
     if "sample" in area and "boundary" in area:
         raise ctx.fail("study_area", "give either sample or boundary, not both")
     read_options: dict[str, dict[str, Any]] = {}
@@ -521,19 +540,17 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "counties" in area:
         kwargs["counties"] = _county_list(ctx, "study_area.counties", area["counties"])
 
-    inputs = _mapping(ctx, "inputs", top.get("inputs"),
-                      {"population": None, "facilities": None, "roads": None,
-                       "townships": None, "villages": None, "seats": None})
+    inputs = _mapping(ctx, "inputs", top.get("inputs"), dict.fromkeys(INPUT_KEYS))
     if "population" in inputs:
         kwargs["population"] = _population(ctx, inputs["population"])
     for key in ("facilities", "townships", "villages", "seats"):
         if key in inputs:
             kwargs[key], read_options[key] = _input_file(ctx, f"inputs.{key}", inputs[key],
                                                          polygons=key == "townships")
-    # Township polygons and village points need geometries: a CSV here is a mistake.
-    for key in ("townships", "villages"):
-        if key in kwargs:
-            _check_vector(ctx, f"inputs.{key}", kwargs[key])
+    # Township polygons need geometries: a CSV here is a mistake (villages and seats may be
+    # tables of points).
+    if "townships" in kwargs:
+        _check_vector(ctx, "inputs.townships", kwargs["townships"])
     if "seats" in kwargs and "townships" not in kwargs:
         raise ctx.fail("inputs.seats", "needs inputs.townships (seats are matched to township "
                                        "polygons by code)")
@@ -600,6 +617,46 @@ def _decode(p: Path, data: bytes) -> str:
             guess = ""
         raise ScenarioError(f"{p}: line {line}: not UTF-8 text ({guess}save the file as "
                             "UTF-8, e.g. in Notepad: Save As → Encoding UTF-8)") from None
+
+
+def scenario_keys() -> dict[str, tuple[str, ...] | None]:
+    """Every key the validator accepts, as dotted paths, with its allowed words.
+
+    Returns
+    -------
+    dict
+        ``"analyses.new_sites.measure"`` → ``("elders", "townships", "villages")``; None for
+        keys taking a free value (a number, a path, a name). Mappings (``study_area``) are
+        listed with their children. Used by the test that README documents each one.
+    """
+    from elder_coverage.gcj02 import COORDINATE_SYSTEMS
+
+    choices: dict[str, tuple[str, ...]] = {
+        "lang": LANGS, "study_area.sample": SAMPLE_AREAS,
+        "inputs.population.age_floor": ("60", "65", "80"),
+        "analyses.coverage.age_floor": ("60", "65", "80"),
+        "analyses.close_merge.kind": ("township_centre",),
+        "analyses.close_merge.close": ("failing",),
+        "analyses.new_sites.kind": NEW_SITE_KINDS, "analyses.new_sites.measure": MEASURES,
+        "analyses.new_sites.candidates": CANDIDATES,
+        **{f"inputs.{p}.coordinates": COORDINATE_SYSTEMS for p in POINT_INPUTS},
+        "inputs.population.invalid": ("raise", "mask"),
+        "inputs.population.outside": ("raise", "drop"),
+        "demand_year": tuple(str(y) for y in DEMAND_YEARS),
+        "analyses.new_sites.model": NEW_SITE_MODELS,
+        "inputs.roads": ROAD_CHOICES,
+    }
+    keys = [k for k in TOP_KEYS]
+    keys += [f"study_area.{k}" for k in STUDY_AREA_KEYS]
+    keys += [f"inputs.{k}" for k in INPUT_KEYS]
+    keys += [f"inputs.population.{k}" for k in POPULATION_KEYS]
+    keys += [f"{p}.{k}" for p in ("study_area.boundary", "inputs.townships")
+             for k in (*FILE_OPTIONS, *POLYGON_OPTIONS)]
+    keys += [f"inputs.{p}.{k}" for p in POINT_INPUTS for k in (*FILE_OPTIONS, *POINT_OPTIONS)]
+    keys += [f"analyses.{a}" for a in _ANALYSES]
+    keys += [f"analyses.{a}.{k}" for a, spec in _ANALYSES.items() for k in spec]
+    keys += [f"outputs.{k}" for k in OUTPUT_KEYS]
+    return {k: choices.get(k) for k in keys}
 
 
 def load_scenario(path: str | Path) -> Scenario:

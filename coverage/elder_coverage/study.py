@@ -184,8 +184,9 @@ def load_user_data(
         seats are taken as interior points of the township polygons, and a note says so.
     options : dict, optional
         Reader options per input (``{"facilities": {"source_crs": ..., "layer": ...,
-        "encoding": ...}}``; keys ``boundary``, ``facilities``, ``townships``, ``villages``,
-        ``seats``).
+        "encoding": ...}}``; point lists also ``coordinates`` (``wgs84``, ``gcj02``,
+        ``bd09``) and ``sheet`` (Excel); keys ``boundary``, ``facilities``, ``townships``,
+        ``villages``, ``seats``).
 
     Returns
     -------
@@ -227,11 +228,7 @@ def load_user_data(
     fac = read_facilities(facilities, crs=crs, study_area=counties,
                           **opts.get("facilities", {}))
     notes += notes_of(fac)
-    # Area codes a facility list rarely carries are filled from where the facility stands.
-    if "county_code" not in fac:
-        fac["county_code"] = _area_of(fac.geometry, counties)
-    if tw is not None and "township_code" not in fac:
-        fac["township_code"] = _area_of(fac.geometry, tw)
+    fac = _fill_area_codes(fac, counties, tw)
     graph = None
     if roads is not None:
         from elder_coverage.io.roads import read_roads
@@ -243,10 +240,7 @@ def load_user_data(
     if villages:
         vil = read_villages(villages, crs=crs, study_area=counties, **opts.get("villages", {}))
         notes += notes_of(vil)
-        if "county_code" not in vil:
-            vil["county_code"] = _area_of(vil.geometry, counties)
-        if tw is not None and "township_code" not in vil:
-            vil["township_code"] = _area_of(vil.geometry, tw)
+        vil = _fill_area_codes(vil, counties, tw)
     return StudyData(counties=counties, townships=tw, seats=seat_pts, villages=vil,
                      cells=cells, facilities=fac, graph=graph, crs=crs,
                      cell_size_m=_cell_size(cells),
@@ -301,6 +295,53 @@ def _check_roads_overlap(graph: nx.MultiDiGraph, counties: gpd.GeoDataFrame,
     raise InputError(f"no road lies inside the study area (nearest node {gap / 1000:,.1f} km "
                      f"away): roads lon {b[0]:.4f}–{b[2]:.4f}, lat {b[1]:.4f}–{b[3]:.4f}; study "
                      f"area lon {a[0]:.4f}–{a[2]:.4f}, lat {a[1]:.4f}–{a[3]:.4f}", path=path)
+
+
+def read_own_facilities(
+    path: str | Path, *, crs: Any, counties: gpd.GeoDataFrame,
+    townships: gpd.GeoDataFrame | None = None, **options: Any,
+) -> gpd.GeoDataFrame:
+    """A planner's facility list in the study's CRS, with county/township codes filled in.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV, Excel, GeoJSON, GeoPackage or Shapefile (see :func:`read_facilities`).
+    crs : pyproj.CRS
+        The study's metric CRS.
+    counties, townships : GeoDataFrame
+        Study-area polygons (facilities outside the counties are an error) and, optionally,
+        township polygons for ``township_code``.
+    **options
+        Reader options of :func:`read_facilities` (``coordinates``, ``sheet``, ``layer``,
+        ``source_crs``, ``encoding``).
+    """
+    fac = read_facilities(path, crs=crs, study_area=counties, **options)
+    return _fill_area_codes(fac, counties, townships)
+
+
+def _fill_area_codes(points: gpd.GeoDataFrame, counties: gpd.GeoDataFrame | None,
+                     townships: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    # Area codes a facility or village list rarely carries come from where the point stands.
+    for col, areas in (("county_code", counties), ("township_code", townships)):
+        if col not in points and areas is not None:
+            points[col] = _area_of(points.geometry, areas)
+    return points
+
+
+def read_village_points(
+    path: str | Path, *, crs: Any, counties: gpd.GeoDataFrame | None = None,
+    townships: gpd.GeoDataFrame | None = None, **options: Any,
+) -> gpd.GeoDataFrame:
+    """Village points (``code``, ``name``, ``elders_60`` …) from a vector file, CSV or Excel.
+
+    Parameters are those of :func:`read_own_facilities`; villages outside the counties are
+    left out with a note (see :func:`~elder_coverage.io.boundaries.read_villages`).
+    """
+    from elder_coverage.io.boundaries import read_villages
+
+    vil = read_villages(path, crs=crs, study_area=counties, **options)
+    return _fill_area_codes(vil, counties, townships)
 
 
 def _area_of(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> np.ndarray:

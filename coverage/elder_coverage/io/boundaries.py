@@ -16,7 +16,6 @@ from elder_coverage.io._common import (
     code_text,
     find_column,
     parse_counts,
-    read_points,
     read_vector,
     record_source,
 )
@@ -141,9 +140,13 @@ VILLAGE_NAME_NAMES: tuple[str, ...] = ("village", "village_name", "村名", "村
 def _place_points(
     path: PathLike, what: str, *, crs: Any, layer: str | int | None, source_crs: Any,
     encoding: str | None, codes: tuple[str, ...] = (), names: tuple[str, ...] = (),
+    sheet: str | int | None = None, coordinates: str = "wgs84",
 ) -> tuple[gpd.GeoDataFrame, str]:
     """Points (polygons reduced to an interior point) with ``code``/``name``, in metres."""
-    raw = read_points(path, layer=layer, source_crs=source_crs, encoding=encoding)
+    from elder_coverage.io.facilities import read_source_points
+
+    raw = read_source_points(path, layer=layer, sheet=sheet, coordinates=coordinates,
+                             source_crs=source_crs, encoding=encoding)
     code_names = (*codes, *CODE_NAMES)
     code_c = find_column(raw.columns, code_names, path=path, what="code")
     if code_c is None:
@@ -181,6 +184,8 @@ def read_villages(
     layer: str | int | None = None,
     source_crs: Any = None,
     encoding: str | None = None,
+    sheet: str | int | None = None,
+    coordinates: str = "wgs84",
 ) -> gpd.GeoDataFrame:
     """Village points with their 60+ population, for the village indicators and candidates.
 
@@ -192,7 +197,7 @@ def read_villages(
         Metric CRS of the result.
     study_area : GeoDataFrame or GeoSeries, optional
         Villages outside it (beyond 50 m) are left out with a note; none inside is an error.
-    layer, source_crs, encoding : optional
+    layer, source_crs, encoding, sheet, coordinates : optional
         As in :func:`~elder_coverage.io.read_facilities`.
 
     Returns
@@ -210,7 +215,8 @@ def read_villages(
     from elder_coverage.io.population import COUNT_ALIASES
 
     out, _ = _place_points(path, "village", crs=crs, layer=layer, source_crs=source_crs,
-                           encoding=encoding, codes=VILLAGE_CODE_NAMES, names=VILLAGE_NAME_NAMES)
+                           encoding=encoding, codes=VILLAGE_CODE_NAMES, names=VILLAGE_NAME_NAMES,
+                           sheet=sheet, coordinates=coordinates)
     count_c = find_column(out.columns, COUNT_ALIASES[60], path=path, what="60+ count")
     if count_c is None:
         raise InputError(f"no 60+ count column (accepted: {', '.join(COUNT_ALIASES[60])}); "
@@ -247,6 +253,8 @@ def read_seats(
     layer: str | int | None = None,
     source_crs: Any = None,
     encoding: str | None = None,
+    sheet: str | int | None = None,
+    coordinates: str = "wgs84",
 ) -> gpd.GeoDataFrame:
     """Township seat points (乡镇驻地), matched to township polygons by ``code``.
 
@@ -260,7 +268,7 @@ def read_seats(
     townships : GeoDataFrame, optional
         From :func:`read_boundaries`; every township must have exactly one seat, and the
         result carries its ``name``, ``county_code`` and ``is_urban``.
-    layer, source_crs, encoding : optional
+    layer, source_crs, encoding, sheet, coordinates : optional
         As in :func:`~elder_coverage.io.read_facilities`.
 
     Returns
@@ -269,7 +277,7 @@ def read_seats(
         ``code``, ``name`` (and the township columns), points in metres.
     """
     out, code_c = _place_points(path, "seat", crs=crs, layer=layer, source_crs=source_crs,
-                                encoding=encoding)
+                                encoding=encoding, sheet=sheet, coordinates=coordinates)
     if townships is None:
         return record_source(out, out.attrs[SOURCE_CRS_ATTR], path)
     known = set(townships["code"])

@@ -1,4 +1,4 @@
-"""Facility tables: CSV (lon/lat, 经度/纬度 or x/y), GeoJSON, GeoPackage, Shapefile.
+"""Facility tables: CSV or Excel (lon/lat, 经度/纬度 or x/y), GeoJSON, GeoPackage, Shapefile.
 
 Output follows ``elder_coverage.schema``: ``id``, ``name``, ``kind`` (one of ``FACILITY_KINDS``),
 ``capacity`` and whichever optional columns the file has, as points in a metric CRS.
@@ -18,10 +18,12 @@ from elder_coverage.io._common import (
     INSIDE_TOLERANCE_M,
     PathLike,
     add_note,
+    check_file,
     check_inside,
     code_text,
     norm_name,
     notes_of,
+    points_from_table,
     read_points,
     record_source,
     rename_columns,
@@ -234,6 +236,8 @@ def read_facilities(
     columns: Mapping[str, str] | None = None,
     encoding: str | None = None,
     tolerance_m: float = INSIDE_TOLERANCE_M,
+    sheet: str | int | None = None,
+    coordinates: str = "wgs84",
 ) -> gpd.GeoDataFrame:
     """Read and validate a facility table.
 
@@ -241,8 +245,8 @@ def read_facilities(
     ----------
     path : str or PathLike
         ``.csv`` (UTF-8 or GBK; coordinates in ``lon``/``lat``, ``经度``/``纬度``, or ``x``/``y``
-        with ``source_crs``), or a GeoJSON/GeoPackage/Shapefile of points (polygons are
-        reduced to an interior point).
+        with ``source_crs``), an Excel workbook ``.xlsx`` with the same columns, or a
+        GeoJSON/GeoPackage/Shapefile of points (polygons are reduced to an interior point).
     crs : optional
         Metric CRS of the result. Default: the UTM zone of the facilities' centre. Pass the
         CRS of the boundary or demand layer so all layers agree.
@@ -261,6 +265,11 @@ def read_facilities(
         Text encoding of a Shapefile without ``.cpg`` (default: detected, with a note).
     tolerance_m : float, default 50
         Metres a facility may lie outside ``study_area`` (digitising noise) and be kept.
+    sheet : str or int, optional
+        Worksheet of an Excel file, by name or 0-based position; default the first.
+    coordinates : {"wgs84", "gcj02", "bd09"}
+        Datum of longitude/latitude: points geocoded with Amap or Tencent are GCJ-02, with
+        Baidu BD-09 (both 300–700 m off WGS84 in Jilin); they are converted to WGS84.
 
     Returns
     -------
@@ -269,8 +278,9 @@ def read_facilities(
         ``schema.FACILITY_KINDS`` value), ``capacity`` (beds or seats, int), the optional
         schema columns present (``occupancy`` 0–1, ``nursing_beds`` and ``built_year`` as
         nullable ints, ``fire_safety_ok`` nullable bool, ``status`` open/planned/closed or
-        None when blank), then the file's other columns. ``attrs["source_crs"]`` and
-        ``attrs["source_path"]`` record the origin, ``attrs["notes"]`` any assumption made.
+        None when blank), then the file's other columns. ``attrs["source_crs"]``,
+        ``attrs["source_path"]`` and ``attrs["coordinates"]`` record the origin,
+        ``attrs["notes"]`` any assumption made.
 
     Raises
     ------
@@ -280,8 +290,9 @@ def read_facilities(
         capacity, nursing beds above capacity, occupancy outside 0–1, implausible year,
         unknown status word, non-point geometry, or a facility outside ``study_area``.
     """
-    raw = read_points(path, layer=layer, source_crs=source_crs, lon=lon, lat=lat, x=x, y=y,
-                      encoding=encoding)
+    raw = read_source_points(path, layer=layer, sheet=sheet, coordinates=coordinates,
+                             source_crs=source_crs, lon=lon, lat=lat, x=x, y=y,
+                             encoding=encoding)
     src_crs = raw.crs
     notes = notes_of(raw)
     geom_name = raw.geometry.name
@@ -398,7 +409,9 @@ def read_facilities(
     order = [c for c in (*FACILITY_REQUIRED, *FACILITY_OPTIONAL) if c in out.columns]
     rest = [c for c in out.columns if c not in order and c != out.geometry.name]
     out = out[[*order, *rest, out.geometry.name]]
-    return record_source(out, src_crs, path)
+    out = record_source(out, src_crs, path)
+    out.attrs["coordinates"] = coordinates
+    return out
 
 
 def _as_points(gdf: gpd.GeoDataFrame, path: PathLike) -> gpd.GeoDataFrame:
@@ -418,3 +431,103 @@ def _as_points(gdf: gpd.GeoDataFrame, path: PathLike) -> gpd.GeoDataFrame:
         fixed[areal] = geom[areal].representative_point()
         gdf = gdf.set_geometry(fixed)
     return gdf
+
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_excel_table(path: PathLike, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """One worksheet of an Excel workbook as text columns, ready for the table readers.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.xlsx`` / ``.xlsm`` workbook (read with openpyxl).
+    sheet : str or int, optional
+        Worksheet name or 0-based position; default the first sheet.
+
+    Returns
+    -------
+    DataFrame
+        Every cell as text (so ids such as ``007`` keep their zeros), header names
+        stripped, blank rows at the end (formatting left below the data) removed. Row
+        numbers in later errors count data rows, as for CSV: row 1 is the sheet's line 2.
+
+    Raises
+    ------
+    InputError
+        Unreadable workbook, unknown sheet, or a sheet without data rows.
+    """
+    p = check_file(path)
+    try:
+        book = pd.ExcelFile(p, engine="openpyxl")
+    except Exception as exc:  # zipfile, openpyxl and XML errors all mean "not a workbook"
+        raise InputError(f"cannot be read as an Excel .xlsx workbook: {exc}", path=p) from exc
+    names = book.sheet_names
+    if sheet is None:
+        name = names[0]
+    elif isinstance(sheet, int) and not isinstance(sheet, bool):
+        if not 0 <= sheet < len(names):
+            raise InputError(f"sheet position {sheet} out of range; sheets are {names}", path=p)
+        name = names[sheet]
+    elif sheet in names:
+        name = sheet
+    else:
+        raise InputError(f"no sheet named {sheet!r}; sheets are {names}", path=p)
+    with book:
+        df = pd.read_excel(book, sheet_name=name, dtype=str)
+    df.columns = [str(c).strip() for c in df.columns]
+    filled = df.apply(lambda c: c.notna() & (c.astype(str).str.strip() != "")).any(axis=1)
+    last = np.flatnonzero(filled.to_numpy())
+    df = df.iloc[: last[-1] + 1 if last.size else 0]
+    if len(df) == 0:
+        raise InputError(f"sheet {name!r} has a header but no data rows", path=p)
+    return df
+
+
+def read_source_points(
+    path: PathLike, *, layer: str | int | None = None, sheet: str | int | None = None,
+    coordinates: str = "wgs84", source_crs: Any = None, lon: str | None = None,
+    lat: str | None = None, x: str | None = None, y: str | None = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Points of a CSV, Excel or vector file, with GCJ-02 / BD-09 longitude/latitude undone.
+
+    Parameters are those of :func:`read_facilities`. Returns the file's rows as points in
+    the file's CRS (EPSG:4326 after a GCJ-02 or BD-09 conversion), columns as written.
+    """
+    from elder_coverage.gcj02 import COORDINATE_SYSTEMS, to_wgs84
+
+    if coordinates not in COORDINATE_SYSTEMS:
+        raise InputError(f"coordinates must be one of {', '.join(COORDINATE_SYSTEMS)}, got "
+                         f"{coordinates!r}", path=path)
+    p = check_file(path)
+    if p.suffix.lower() == ".xls":
+        raise InputError("Excel 97-2003 workbooks (.xls) are not read; open the file in Excel "
+                         "or WPS and save it as .xlsx (另存为 .xlsx 格式)", path=p)
+    if p.suffix.lower() in EXCEL_SUFFIXES:
+        raw = points_from_table(read_excel_table(p, sheet=sheet), p, lon=lon, lat=lat, x=x, y=y,
+                                source_crs=source_crs)
+    else:
+        if sheet is not None:
+            raise InputError("sheet= applies to Excel workbooks (.xlsx) only", path=p)
+        raw = read_points(p, layer=layer, source_crs=source_crs, lon=lon, lat=lat, x=x, y=y,
+                          encoding=encoding)
+    if coordinates == "wgs84":
+        return raw
+    # GCJ-02 and BD-09 are defined on longitude/latitude only: a projected file cannot be
+    # in them, and one not in plain geographic degrees is a mistake worth stopping on.
+    if raw.crs is None or not raw.crs.is_geographic:
+        raise InputError(f"coordinates: {coordinates} needs longitude/latitude in degrees, but "
+                         f"the file's CRS is {raw.crs}", path=p)
+    import shapely
+
+    def shift(xy: np.ndarray) -> np.ndarray:
+        wlon, wlat = to_wgs84(xy[:, 0], xy[:, 1], coordinates)
+        return np.column_stack([wlon, wlat])
+
+    moved = gpd.GeoSeries(shapely.transform(raw.geometry.to_numpy(), shift), index=raw.index,
+                          crs=4326)
+    out = raw.set_crs(4326, allow_override=True)
+    out[out.geometry.name] = moved
+    return out

@@ -24,6 +24,7 @@ import shapely
 from elder_coverage._errors import SettingsError
 from elder_coverage.io.atomic import atomic_dir
 from elder_coverage.io.crs import choose_metric_crs
+from elder_coverage.progress import StageProgress
 from elder_coverage.sample.census import load_census
 from elder_coverage.sample.facilities import build_facilities
 from elder_coverage.sample.grid import ElderGrid, build_elder_grid
@@ -217,6 +218,8 @@ def build_sample(
     raw = Path(raw_dir)
     check_resolution(resolution, area, raw_dir=raw)
     name = area if isinstance(area, str) else "custom"
+    progress = StageProgress(f"sample {name}", 6)
+    progress.stage("sources")
     out = Path(out) if out is not None else sample_dir(name, resolution)
     codes = _county_codes(area)
     census = load_census(raw / "census2020_jilin_counties.csv")
@@ -237,6 +240,7 @@ def build_sample(
     townships = townships[townships["county_code"].isin(wanted)]
     villages = villages[villages["county_code"].isin(wanted)]
 
+    progress.stage("layout and elder grid")
     crs = choose_metric_crs(counties)
     counties_m = counties.to_crs(crs).sort_values("code").reset_index(drop=True)
     seats, cells, village_pts = build_layout(
@@ -259,16 +263,20 @@ def build_sample(
     counties_out = counties_out.join(cen.reset_index(drop=True))
     counties_out["census_note"] = census.loc[counties_out["code"], "note"].to_numpy()
 
+    progress.stage("facilities")
     names = dict(zip(census.index, census["county"], strict=True))
     facilities = build_facilities(seats, village_pts, seed, county_names=names)
     heads = county_towns(seats)
+    progress.stage("roads")
     graph = add_travel_times(build_roads(seats, village_pts, heads))
 
     # Village elders (60+) from the grid, for the "villages with many older people" indicator.
+    progress.stage("village elders")
     village_pts = _village_elders(village_pts, cells["code"].to_numpy(), grid)
 
+    progress.stage("write")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
-    with atomic_dir(out, kind="sample", recognise=_legacy_sample_files) as tmp:
+    with progress, atomic_dir(out, kind="sample", recognise=_legacy_sample_files) as tmp:
         counties_out.to_file(tmp / "counties.gpkg", layer="counties", driver="GPKG")
         cells.to_file(tmp / "townships.gpkg", layer="cells", driver="GPKG")
         seats.to_file(tmp / "townships.gpkg", layer="seats", driver="GPKG")
