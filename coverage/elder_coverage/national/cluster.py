@@ -91,13 +91,13 @@ def make_client(scheduler: str = "local", *, workers: int = 2,
     threads_per_worker : int
         Threads per worker; 1 keeps one county per process at a time.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                               processes=True, memory_limit=memory_limit,
-                               dashboard_address=None)
-        return Client(cluster)
+        # The client owns this cluster: closing the client (or leaving its `with` block)
+        # stops the workers too.
+        return Client(n_workers=workers, threads_per_worker=threads_per_worker,
+                      processes=True, memory_limit=memory_limit, dashboard_address=None)
     return Client(scheduler)
 
 

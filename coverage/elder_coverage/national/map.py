@@ -16,7 +16,8 @@ from elder_coverage.maps.offline import use_offline_assets
 from elder_coverage.schema import KIND_LABELS
 
 _TEXT = {
-    "zh": {"title": "全国县域老年人设施覆盖率（合成样本）", "share": "覆盖率", "elders": "60岁以上老人",
+    "zh": {"title": "全国县域老年人设施覆盖率（合成样本）", "share": "覆盖率",
+           "elders": "60岁以上老人",
            "synthetic": "合成样本：县界与人口普查老人数为真实数据，设施与人口分布为合成数据"},
     "en": {"title": "Share of elders covered, by county (synthetic sample)", "share": "covered",
            "elders": "elders 60+",

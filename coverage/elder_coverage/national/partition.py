@@ -160,8 +160,11 @@ def partition_coverage(
         of_kind = facilities["kind"].to_numpy() == kind
         if not of_kind.any():
             continue  # absent everywhere: the halo result (nobody covered) is the answer
-        # NaN (the kind is absent from the halo) counts as beyond.
+        # NaN (the kind is absent from the halo) counts as beyond; a halo narrower than the
+        # kind's radius cannot hold every facility within it, so then every cell is redone.
         beyond = ~(out[f"{kind}_dist_m"].to_numpy(dtype=float) <= halo_m)
+        if halo_m < standards[kind].radius_m:
+            beyond[:] = True
         if not beyond.any():
             continue
         at = np.flatnonzero(beyond)
@@ -171,6 +174,10 @@ def partition_coverage(
                 fixed = out[col].copy()
                 fixed.iloc[at] = again[col].to_numpy()
                 out[col] = fixed
+        # Re-infer the id column's dtype as compute_coverage does from the same values
+        # (str when every cell has a nearest facility, object with None otherwise).
+        ids = out[f"{kind}_nearest_id"].to_numpy(dtype=object)
+        out[f"{kind}_nearest_id"] = pd.DataFrame({"v": ids}, index=out.index)["v"]
         any_beyond |= beyond
     beyond = any_beyond
     return out, int(rows.size), int(beyond.sum())

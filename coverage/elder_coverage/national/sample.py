@@ -154,9 +154,11 @@ def build_units(census: pd.DataFrame, polygons: gpd.GeoDataFrame
     2. within a city, polygons without a census row and census rows without a polygon
        (renamed or re-drawn districts, e.g. 杭州 临平区 330113 cut from 余杭区 in 2021) → one
        merged unit: the union of those polygons holding the sum of those rows (``merged``);
-    3. census rows without a polygon left in a city with no spare polygon (development
-       zones, coded ``xx7x`` or uncoded) → added to the city's unit with most elders 60+,
-       as zones lie in or beside the urban core (``added_to_host``);
+       development zones (coded ``xx7x`` or uncoded) do the same with the polygons the
+       districts left over;
+    3. census rows left without a polygon (mostly development zones) → added to the city's
+       unit with most elders 60+, as zones lie in or beside the urban core
+       (``added_to_host``);
     4. polygons without any census row left (Hong Kong 81…, Macao 82…, outside the
        census) → left out (``no_census``), listed in the crosswalk.
 
@@ -171,7 +173,6 @@ def build_units(census: pd.DataFrame, polygons: gpd.GeoDataFrame
         ``unit``, ``rule``, ``name``.
     """
     census = census.copy()
-    coded = census["code"] != ""
     poly_codes = set(polygons["code"])
     # A city's prefix is the commonest among its rows that have a polygon: this also mends
     # rows whose code disagrees with their province (五台山风景名胜区 is printed as 170971).
@@ -201,10 +202,16 @@ def build_units(census: pd.DataFrame, polygons: gpd.GeoDataFrame
                    "rule": "match", "name": row["county"]})
     spare_polys = set(poly.index) - set(census.loc[has_poly, "code"])
     orphans = census[~has_poly]
+    # Development zones (xx7x codes, or none) are not districts: they merge with spare
+    # polygons only after the renamed districts have taken theirs.
+    zone = (orphans["code"] == "") | (orphans["code"].str[4] == "7")
     hosts: list[tuple[str, pd.DataFrame]] = []
-    for prefix, rows in orphans.groupby("prefix", sort=True):
-        mine = sorted(p for p in spare_polys if p[:4] == prefix)
-        if mine:
+    for rows_all in (orphans[~zone], orphans[zone]):
+        for prefix, rows in rows_all.groupby("prefix", sort=True):
+            mine = sorted(p for p in spare_polys if p[:4] == prefix)
+            if not mine:
+                hosts.append((prefix, rows))
+                continue
             code = min(mine)
             geom = shapely.union_all(poly.loc[mine, "geometry"].to_numpy())
             name = "+".join(rows["county"])
@@ -216,8 +223,6 @@ def build_units(census: pd.DataFrame, polygons: gpd.GeoDataFrame
             for p in mine:
                 cw.append({"census_code": "", "polygon_code": p, "unit": code,
                            "rule": "merged", "name": name})
-        else:
-            hosts.append((prefix, rows))
     frame = pd.DataFrame(units)
     for prefix, rows in hosts:
         same_city = frame.index[frame["unit"].str[:4] == prefix]
