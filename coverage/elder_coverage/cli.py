@@ -177,3 +177,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         shutil.copyfile(out.folder / scenario.outputs["map"], args.map)
         print(f"map: {args.map}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
