@@ -16,11 +16,11 @@ from elder_coverage.maps.offline import use_offline_assets
 from elder_coverage.schema import KIND_LABELS
 
 _TEXT = {
-    "zh": {"title": "全国县域老年人设施覆盖率（合成样本）", "share": "覆盖率",
-           "elders": "60岁以上老人",
+    "zh": {"title": "各县老年人设施覆盖率（合成样本）", "share": "覆盖率",
+           "elders": "60岁以上老人", "none": "无老人",
            "synthetic": "合成样本：县界与人口普查老人数为真实数据，设施与人口分布为合成数据"},
     "en": {"title": "Share of elders covered, by county (synthetic sample)", "share": "covered",
-           "elders": "elders 60+",
+           "elders": "elders 60+", "none": "no elders",
            "synthetic": "Synthetic sample: county polygons and census elders are real; "
                         "facilities and the elder grid are synthetic"},
 }
@@ -79,11 +79,17 @@ def county_map(units: gpd.GeoDataFrame, by_county: pd.DataFrame, kinds: list[str
             use_offline_assets(el)
         gj.add_to(fg)
         fg.add_to(m)
+    x0, y0, x1, y1 = g.total_bounds
+    m.fit_bounds([[y0, x0], [y1, x1]])
     lc = folium.LayerControl(collapsed=False)
     use_offline_assets(lc)
     lc.add_to(m)
     banner = (f'<div style="position:fixed;top:8px;left:50px;z-index:1000;background:#fff;'
               f'padding:4px 8px;border:1px solid #999;font:14px sans-serif">'
-              f'<b>{html.escape(text["title"])}</b><br>{html.escape(text["synthetic"])}</div>')
+              f'<b>{html.escape(text["title"])}</b><br>{html.escape(text["synthetic"])}<br>'
+              + "".join(f'<span style="background:{_colour(v / 4)};padding:0 6px">&nbsp;</span>'
+                        f' {v * 25}% ' for v in range(5))
+              + f'<span style="background:{_colour(float("nan"))};padding:0 6px">&nbsp;</span>'
+              f' {html.escape(text["none"])}</div>')
     m.get_root().html.add_child(folium.Element(banner))
     return save_map(m, path)
