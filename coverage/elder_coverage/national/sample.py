@@ -33,7 +33,7 @@ from scipy import ndimage
 
 from elder_coverage.gcj02 import gcj02_to_wgs84
 from elder_coverage.io.crs import utm_crs
-from elder_coverage.sample.grid import _largest_remainder, _thin
+from elder_coverage.sample.grid import _thin, largest_remainder
 
 #: The committed census columns (code, province, city, county, total, urban, rural, age60…).
 CENSUS_CSV = Path(__file__).resolve().parents[3] / "data" / "raw" / "census2020_china_counties.csv"
@@ -386,7 +386,7 @@ def unit_cells(unit: pd.Series, layout: UnitLayout, geom, resolution_m: float
         w[row[0] * ncol + col[0]] = 1.0
     keep = np.flatnonzero(w > 0)
     total60 = int(unit["age60"])
-    e60 = _largest_remainder(w[keep] / w[keep].sum() * total60, total60)
+    e60 = largest_remainder(w[keep] / w[keep].sum() * total60, total60)
     e65 = _thin(e60, 0.0, int(unit["age65"]))
     e80 = _thin(e65, 0.0, int(unit["age80"]))
     pop = e60 > 0
