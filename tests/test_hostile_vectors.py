@@ -388,3 +388,15 @@ def test_elder_table_wholly_outside_is_an_error_not_zero(tmp_path: Path) -> None
     assert cells["elders_60"].tolist() == [20.0]
     assert any("30 of 50 elders aged 60+ (60.0%) in 1 row(s) lie outside" in n
                for n in notes_of(cells))
+
+
+def test_ids_quoted_in_notes_reach_the_report_escaped(tmp_path: Path) -> None:
+    lon, lat = _lonlat_outside(3.0)
+    evil = "<img src=x onerror=alert(1)>"
+    sc = own_data(tmp_path / "in", facilities=FACILITIES_CSV + (
+        f'"{evil}",边界外站,助老餐厅,10,运营中,{lon:.7f},{lat:.7f}\n'))
+    assert main(["run", str(sc), "--out", str(tmp_path / "out")]) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert any(f"(id {evil}) lie up to 3." in n for n in s["notes"])
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert evil not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
