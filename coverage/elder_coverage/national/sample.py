@@ -399,6 +399,23 @@ def unit_cells(unit: pd.Series, layout: UnitLayout, geom, resolution_m: float
     return cells
 
 
+#: Facilities projected to a UTM zone, per worker process: China spans about eleven zones, so
+#: each worker projects the (broadcast) facility table a few times instead of once per county.
+_PROJECTED: dict[tuple, gpd.GeoDataFrame] = {}
+
+
+def _projected(facilities: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    # id() alone could be reused by a later table in a long-lived worker: add its extent.
+    ids = facilities["id"]
+    key = (id(facilities), len(facilities), str(ids.iloc[0]) if len(ids) else "",
+           str(ids.iloc[-1]) if len(ids) else "", crs)
+    if key not in _PROJECTED:
+        if len(_PROJECTED) > 32:
+            _PROJECTED.clear()
+        _PROJECTED[key] = facilities.to_crs(crs)
+    return _PROJECTED[key]
+
+
 @dataclass(frozen=True)
 class UnitBuilder:
     """A picklable task payload: builds one unit's cells and projects the facilities."""
@@ -410,4 +427,4 @@ class UnitBuilder:
     def __call__(self, facilities: gpd.GeoDataFrame):
         layout, geom = unit_layout(self.unit, seed=self.seed)
         cells = unit_cells(self.unit, layout, geom, self.resolution_m)
-        return cells, facilities.to_crs(layout.crs)
+        return cells, _projected(facilities, layout.crs)
