@@ -31,7 +31,7 @@ from elder_coverage.close_merge import Criteria, plan_close_merge
 from elder_coverage.compare import FINAL_CELLS_LAYER
 from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
-from elder_coverage.io.atomic import atomic_dir, check_output_dir
+from elder_coverage.io.atomic import atomic_dir, check_output_dir, raise_if_stopped
 from elder_coverage.new_sites import plan_new_sites
 from elder_coverage.scenario import (
     RESERVED_OUTPUT_NAMES,
@@ -224,6 +224,7 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
             out, kind="run", recognise=_legacy_run_files) as tmp:
         run.folder = tmp
         for step in steps:
+            raise_if_stopped()
             bar.set_description(step.__name__)
             t = time.perf_counter()
             step()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import shutil
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from elder_coverage._errors import OutputPathError
+from elder_coverage._errors import OutputPathError, Terminated
 
 PathLike = str | os.PathLike[str]
 
@@ -72,7 +74,8 @@ def atomic_path(path: PathLike, *, copy_existing: bool = False) -> Iterator[Path
 
 
 #: Written into every output folder; lists the files of the folder as written (size and
-#: modification time), so a later run can tell its own folder from a user's.
+#: SHA-256, not times, so that identical runs stay byte-identical), so a later run can tell
+#: its own folder from a user's.
 OUTPUT_MARKER = ".elder-coverage-output.json"
 # Inside a temporary folder while it is being written: the writer's host and process id,
 # so a later run can remove the leftovers of a killed one (SIGKILL, power loss).
@@ -80,6 +83,25 @@ _PARTIAL_MARKER = ".elder-coverage-partial.json"
 _TOOL = "elder-coverage"
 
 Recognise = Callable[[Path], "set[str] | None"]
+
+# Set by a signal handler: a C extension that calls back into Python may swallow the
+# exception the handler raised, so the request is also remembered and checked before an
+# output folder is committed.
+_STOP = threading.Event()
+
+
+def request_stop(stop: bool = True) -> None:
+    """Ask running writers to stop (``stop=False`` clears the request)."""
+    if stop:
+        _STOP.set()
+    else:
+        _STOP.clear()
+
+
+def raise_if_stopped() -> None:
+    """Raise :class:`~elder_coverage._errors.Terminated` if a stop was requested."""
+    if _STOP.is_set():
+        raise Terminated
 
 
 def _walk_files(folder: Path) -> tuple[dict[str, os.stat_result], list[str], list[str]]:
@@ -99,6 +121,14 @@ def _walk_files(folder: Path) -> tuple[dict[str, os.stat_result], list[str], lis
             else:
                 subdirs.append(rel)
     return files, links, subdirs
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _marked_files(folder: Path) -> dict[str, list[int]] | None:
@@ -125,7 +155,7 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
 
     Allowed: a path that does not exist, an empty folder, or a folder this package wrote
     earlier and nobody has changed since (every file is listed in its
-    :data:`OUTPUT_MARKER` with the same size and modification time).
+    :data:`OUTPUT_MARKER` with the same size and SHA-256).
 
     Parameters
     ----------
@@ -171,7 +201,9 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
         if rel in (OUTPUT_MARKER, _PARTIAL_MARKER):
             continue
         was = marked.get(rel, False)
-        if was is False or (was is not None and [st.st_size, st.st_mtime_ns] != list(was)):
+        if was is False or (was is not None and (
+                not isinstance(was, list) or len(was) != 2 or st.st_size != was[0]
+                or _sha256(final / rel) != was[1])):
             foreign.append(rel)
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" … ({len(foreign) - 5} more)" if len(foreign) > 5
@@ -266,9 +298,10 @@ def atomic_dir(
         (tmp / _PARTIAL_MARKER).write_text(
             json.dumps({"host": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
         yield tmp
+        raise_if_stopped()
         files, _, _ = _walk_files(tmp)
         marker = {"tool": _TOOL, "kind": kind, "files": {
-            rel: [st.st_size, st.st_mtime_ns] for rel, st in sorted(files.items())
+            rel: [st.st_size, _sha256(tmp / rel)] for rel, st in sorted(files.items())
             if rel != _PARTIAL_MARKER}}
         (tmp / OUTPUT_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
         # Checked again: the user may have put something there while the run was working.
