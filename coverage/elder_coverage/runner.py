@@ -116,7 +116,7 @@ def load_study(scenario: Scenario) -> StudyData:
         roads = None if scenario.roads == "straight_line" else scenario.roads
         study = load_user_data(scenario.boundary, scenario.population, scenario.facilities,
                                roads=roads, townships=scenario.townships,
-                               villages=scenario.villages)
+                               villages=scenario.villages, source_crs=scenario.source_crs)
     if scenario.sample is not None and scenario.roads == "straight_line":
         study = dataclasses.replace(study, graph=None)
     if scenario.counties:

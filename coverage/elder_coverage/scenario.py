@@ -70,6 +70,9 @@ class Scenario:
     roads: str | Path = "sample"
     townships: Path | None = None
     villages: Path | None = None
+    #: CRS of inputs that declare none (a Shapefile without .prj, x/y columns), by input:
+    #: "boundary", "facilities", "townships", "villages".
+    source_crs: dict[str, Any] = field(default_factory=dict)
     standards: dict[str, Any] = field(default_factory=dict)
     analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
@@ -283,6 +286,19 @@ def _vector_path(ctx: _Ctx, key: str, value: Any) -> Path:
     return path
 
 
+def _file_with_crs(
+    ctx: _Ctx, key: str, value: Any, read: Callable[[_Ctx, str, Any], Path]
+) -> tuple[Path, str | int | None]:
+    """A file given as ``path`` or as ``{path: ..., source_crs: ...}``."""
+    if not isinstance(value, Mapping):
+        return read(ctx, key, value), None
+    body = _mapping(ctx, key, value, {"path": None, "source_crs": None})
+    if "path" not in body:
+        raise ctx.fail(f"{key}.path", "required (the file)")
+    crs = _crs(ctx, f"{key}.source_crs", body["source_crs"]) if "source_crs" in body else None
+    return read(ctx, f"{key}.path", body["path"]), crs
+
+
 def _county_list(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
     out = []
@@ -443,13 +459,16 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "lang" in top:
         kwargs["lang"] = _choice(LANGS)(ctx, "lang", top["lang"])
 
+    source_crs: dict[str, Any] = {}
     area = _mapping(ctx, "study_area", top.get("study_area"),
                     {"sample": None, "counties": None, "boundary": None})
     if "sample" in area and "boundary" in area:
         raise ctx.fail("study_area", "give either sample or boundary, not both")
     if "boundary" in area:
         kwargs["sample"] = None
-        kwargs["boundary"] = _vector_path(ctx, "study_area.boundary", area["boundary"])
+        kwargs["boundary"], crs = _file_with_crs(ctx, "study_area.boundary", area["boundary"],
+                                                 _vector_path)
+        source_crs["boundary"] = crs
     else:
         kwargs["sample"] = _choice(SAMPLE_AREAS)(ctx, "study_area.sample",
                                                  area.get("sample", "jilin_city_rural"))
@@ -462,11 +481,14 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "population" in inputs:
         kwargs["population"] = _population(ctx, inputs["population"])
     if "facilities" in inputs:
-        kwargs["facilities"] = _input_path(ctx, "inputs.facilities", inputs["facilities"])
+        kwargs["facilities"], source_crs["facilities"] = _file_with_crs(
+            ctx, "inputs.facilities", inputs["facilities"], _input_path)
     # Township polygons and village points need geometries: a CSV here is a mistake.
     for key in ("townships", "villages"):
         if key in inputs:
-            kwargs[key] = _vector_path(ctx, f"inputs.{key}", inputs[key])
+            kwargs[key], source_crs[key] = _file_with_crs(ctx, f"inputs.{key}", inputs[key],
+                                                          _vector_path)
+    kwargs["source_crs"] = {k: v for k, v in source_crs.items() if v is not None}
     if "roads" in inputs:
         roads = inputs["roads"]
         kwargs["roads"] = (

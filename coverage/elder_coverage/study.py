@@ -19,6 +19,7 @@ import pandas as pd
 import pyproj
 
 from elder_coverage._errors import SettingsError
+from elder_coverage.io._common import read_vector
 from elder_coverage.io.boundaries import read_boundaries
 from elder_coverage.io.facilities import read_facilities
 from elder_coverage.io.population import (
@@ -158,6 +159,8 @@ def load_user_data(
     roads: str | Path | None = None,
     townships: str | Path | None = None,
     villages: str | Path | None = None,
+    *,
+    source_crs: dict[str, Any] | None = None,
 ) -> StudyData:
     """Load a planner's own inputs (the ``inputs`` of a scenario without the sample).
 
@@ -176,13 +179,18 @@ def load_user_data(
         ``.osm`` XML or GraphML; None for straight-line standards only.
     townships, villages : path-like, optional
         Township polygons and village points, for the township/village indicators.
+    source_crs : dict, optional
+        CRS of files that declare none, by input: ``"boundary"``, ``"facilities"``,
+        ``"townships"``, ``"villages"`` (scenario key ``inputs.<name>.source_crs``).
     """
     from elder_coverage.io.crs import choose_metric_crs
 
-    counties0 = read_boundaries(boundary)
+    crs_of = source_crs or {}
+    counties0 = read_boundaries(boundary, source_crs=crs_of.get("boundary"))
     crs = choose_metric_crs(counties0)
     counties = counties0.to_crs(crs)
-    tw = read_boundaries(townships, crs=crs) if townships else None
+    tw = (read_boundaries(townships, crs=crs, source_crs=crs_of.get("townships"))
+          if townships else None)
     seats = None
     notes = []
     if tw is not None:
@@ -216,7 +224,8 @@ def load_user_data(
                                  counties=counties, townships=tw, invalid=invalid,
                                  outside=population.get("outside", "raise"),
                                  source_crs=population.get("source_crs"))
-    fac = read_facilities(facilities, crs=crs, study_area=counties)
+    fac = read_facilities(facilities, crs=crs, study_area=counties,
+                          source_crs=crs_of.get("facilities"))
     # Area codes a facility list rarely carries are filled from where the facility stands.
     if "county_code" not in fac:
         fac["county_code"] = _area_of(fac.geometry, counties)
@@ -229,7 +238,8 @@ def load_user_data(
         graph = read_roads(roads, crs=crs)
     vil = None
     if villages:
-        vil = gpd.read_file(villages).to_crs(crs)
+        # read_vector: a file without a CRS is an InputError naming it, not a traceback.
+        vil = read_vector(villages, source_crs=crs_of.get("villages")).to_crs(crs)
     return StudyData(counties=counties, townships=tw, seats=seats, villages=vil, cells=cells,
                      facilities=fac, graph=graph, crs=crs, cell_size_m=_cell_size(cells),
                      meta={"inputs": {"boundary": str(boundary), "facilities": str(facilities),
