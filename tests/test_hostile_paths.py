@@ -49,52 +49,57 @@ def _own_folder(path: Path) -> Path:
 
 # --- --out on things that are not the tool's ---------------------------------------------
 
-def test_out_dot_next_to_the_inputs_isrefused(user, tmp_path, capsys, monkeypatch):
+def test_out_dot_next_to_the_inputs_is_refused(user, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(user)
     refused(capsys, tmp_path, "run", "scenario.yaml", "--out", ".",
              expect=("--out", str(user), "did not write", "Nothing was changed"))
 
 
-def test_out_on_a_user_folder_isrefused(user, tmp_path, capsys):
+def test_out_on_a_user_folder_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", user / "notes",
              expect=("--out", str(user / "notes"), "did not write"))
 
 
-def test_out_on_a_user_file_isrefused(user, tmp_path, capsys):
+def test_out_on_a_user_file_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", user / "facilities.csv",
              expect=("--out", str(user / "facilities.csv"), "existing file"))
 
 
-def test_out_on_a_symlink_isrefused(user, tmp_path, capsys):
+def test_out_on_a_symlink_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "coverage", "--out", user / "latest",
              expect=("--out", str(user / "latest"), "symbolic link"))
 
 
-def test_out_on_a_symlink_to_a_run_folder_isrefused(user, tmp_path, capsys):
+def test_out_on_a_symlink_to_a_run_folder_is_refused(user, tmp_path, capsys):
     own = _own_folder(tmp_path / "own")
     (user / "to_run").symlink_to(own)
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", user / "to_run",
              expect=("--out", "symbolic link"))
 
 
-def test_out_below_a_file_isrefused(user, tmp_path, capsys):
+def test_out_below_a_file_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "demo", "--out", user / "facilities.csv" / "run",
              expect=("--out", "facilities.csv is a file"))
 
 
-def test_out_on_the_root_isrefused(user, tmp_path, capsys):
+def test_out_on_the_root_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", "/",
              expect=("--out", "root of the file system"))
 
 
-def test_run_folder_with_a_user_file_added_isrefused(user, tmp_path, capsys):
+def test_out_name_too_long_is_refused(user, tmp_path, capsys):
+    refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", tmp_path / ("运行" * 50),
+            expect=("--out", "folder name too long", "300 bytes"))
+
+
+def test_run_folder_with_a_user_file_added_is_refused(user, tmp_path, capsys):
     own = _own_folder(tmp_path / "own")
     (own / "my_notes.docx").write_bytes(b"planner's notes")
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", own,
              expect=("--out", "did not write or that were changed", "my_notes.docx"))
 
 
-def test_run_folder_with_a_file_edited_since_isrefused(user, tmp_path, capsys):
+def test_run_folder_with_a_file_edited_since_is_refused(user, tmp_path, capsys):
     own = _own_folder(tmp_path / "own")
     # Same size as before, so only the content hash can tell.
     (own / "maps" / "map.html").write_text("<HTML></HTML>", encoding="utf-8")
@@ -102,7 +107,7 @@ def test_run_folder_with_a_file_edited_since_isrefused(user, tmp_path, capsys):
              expect=("--out", "maps/map.html"))
 
 
-def test_run_folder_holding_a_symlink_isrefused(user, tmp_path, capsys):
+def test_run_folder_holding_a_symlink_is_refused(user, tmp_path, capsys):
     own = _own_folder(tmp_path / "own")
     (own / "data").symlink_to(user)
     refused(capsys, tmp_path, "coverage", "--out", own, expect=("--out", "data"))
@@ -121,7 +126,7 @@ def test_demo_map_over_a_user_file_is_refused_before_the_run(user, tmp_path, cap
              expect=("--map", str(user / "map.html"), "not written by elder-coverage demo"))
 
 
-def test_demo_map_onto_a_folder_isrefused(user, tmp_path, capsys):
+def test_demo_map_onto_a_folder_is_refused(user, tmp_path, capsys):
     (user / "old.html").mkdir()
     refused(capsys, tmp_path, "demo", "--out", tmp_path / "demo", "--map", user / "old.html",
              expect=("--map", "is a folder or a symbolic link"))
@@ -144,7 +149,7 @@ def test_demo_map_copy_of_an_earlier_demo_may_be_replaced(tmp_path):
         _check_map_copy(ours, previous=tmp_path / "demo" / "map.html")
 
 
-def test_sample_out_on_a_user_folder_isrefused(user, tmp_path, capsys):
+def test_sample_out_on_a_user_folder_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "sample", "--out", user,
              expect=("--out", str(user), "did not write"))
 

@@ -81,6 +81,8 @@ OUTPUT_MARKER = ".elder-coverage-output.json"
 # so a later run can remove the leftovers of a killed one (SIGKILL, power loss).
 _PARTIAL_MARKER = ".elder-coverage-partial.json"
 _TOOL = "elder-coverage"
+# File systems allow 255 bytes per name; ".<name>.<8 hex>.tmp" adds 15.
+_MAX_NAME_BYTES = 255 - 15
 
 Recognise = Callable[[Path], "set[str] | None"]
 
@@ -174,6 +176,11 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
     final = Path(os.path.abspath(path))
     if final.name in ("", ".", ".."):
         raise _refuse(final, "is the root of the file system", inside=True)
+    if len(final.name.encode("utf-8")) > _MAX_NAME_BYTES:
+        raise OutputPathError(f"{final.name[:40]}…: folder name too long "
+                              f"({len(final.name.encode('utf-8'))} bytes in UTF-8; at most "
+                              f"{_MAX_NAME_BYTES}, as the temporary name beside it needs 15 "
+                              "more). Nothing was changed.")
     if final.is_symlink():
         raise _refuse(final, "is a symbolic link")
     if not final.exists():
