@@ -120,6 +120,13 @@ def test_run_folder_with_an_empty_user_folder_added_is_refused(user, tmp_path, c
             expect=("--out", "maps/drafts"))
 
 
+def test_run_into_a_sample_folder_is_refused(user, tmp_path, capsys):
+    with atomic_dir(tmp_path / "sample", kind="sample") as tmp:
+        (tmp / "manifest.json").write_text("{}", encoding="utf-8")
+    refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", tmp_path / "sample",
+            expect=("--out", "of another kind (not a run)"))
+
+
 def test_demo_map_over_a_user_file_is_refused_before_the_run(user, tmp_path, capsys):
     (user / "map.html").write_text("<html>the planner's own map</html>", encoding="utf-8")
     refused(capsys, tmp_path, "demo", "--out", tmp_path / "demo", "--map", user / "map.html",

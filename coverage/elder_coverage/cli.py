@@ -216,7 +216,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         check_resolution(args.resolution, args.area)
         if args.out is not None:
-            _check_out(args.out, recognise=_legacy_sample_files)
+            _check_out(args.out, kind="sample", recognise=_legacy_sample_files)
         path = build_sample(args.out, area=args.area, resolution=args.resolution)
         print(f"sample written: {path}")
         return 0
@@ -241,7 +241,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from elder_coverage.scenario import load_scenario, parse_scenario
 
     # The output paths are checked first: a refused --out costs no loading and no run.
-    _check_out(args.out, recognise=_legacy_run_files)
+    _check_out(args.out, kind="run", recognise=_legacy_run_files)
     if args.command == "demo" and args.map is not None:
         _check_map_copy(args.map, previous=args.out / "map.html")
     if args.command == "run":

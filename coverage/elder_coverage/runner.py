@@ -216,7 +216,7 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
     """
     if not isinstance(scenario, Scenario):
         scenario = parse_scenario(scenario)
-    check_output_dir(out, recognise=_legacy_run_files)
+    check_output_dir(out, kind="run", recognise=_legacy_run_files)
     run = _Run(scenario, lang or scenario.lang)
     steps = [run.load, run.coverage, run.close_merge, run.new_sites, run.tables, run.map,
              run.report]

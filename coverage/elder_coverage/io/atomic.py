@@ -133,12 +133,15 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _marked_files(folder: Path) -> dict[str, list[int]] | None:
+def _marked_files(folder: Path, kind: str | None = None) -> dict[str, list] | None:
+    """The files listed in ``folder``'s marker (of ``kind``, if given), or None."""
     try:
         info = json.loads((folder / OUTPUT_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(info, dict) or info.get("tool") != _TOOL:
+        return None
+    if kind is not None and info.get("kind") != kind:
         return None
     files = info.get("files")
     return files if isinstance(files, dict) else None
@@ -152,7 +155,9 @@ def _refuse(final: Path, why: str, *, inside: bool = False) -> OutputPathError:
         f"this one away yourself. Nothing was changed.")
 
 
-def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> Path:
+def check_output_dir(
+    path: PathLike, *, kind: str | None = None, recognise: Recognise | None = None
+) -> Path:
     """Check that a run may write the output folder ``path``; return it as an absolute path.
 
     Allowed: a path that does not exist, an empty folder, or a folder this package wrote
@@ -163,6 +168,9 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
     ----------
     path : str or PathLike
         The output folder asked for.
+    kind : str, optional
+        Only a folder whose marker records this kind ("run", "sample") may be replaced:
+        a run never replaces a sample, nor the reverse.
     recognise : callable, optional
         ``recognise(folder) -> set of relative file names or None``: accepts folders written
         by earlier versions, before the marker existed (e.g. a sample's ``manifest.json``).
@@ -192,13 +200,15 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
         raise _refuse(final, "is an existing file, not a folder")
     if next(final.iterdir(), None) is None:
         return final
-    marked = _marked_files(final)
+    marked = _marked_files(final, kind)
     if marked is None and recognise is not None:
         legacy = recognise(final)
         marked = None if legacy is None else {name: None for name in legacy}
     if marked is None:
-        raise _refuse(final, f"is an existing folder that elder-coverage did not write "
-                             f"(no {OUTPUT_MARKER} in it)", inside=True)
+        other = _marked_files(final) is not None
+        raise _refuse(final, f"is an elder-coverage folder of another kind (not a {kind})"
+                      if other else f"is an existing folder that elder-coverage did not "
+                                    f"write (no {OUTPUT_MARKER} in it)", inside=True)
     # Walked only once the folder is known to be ours: `--out ~` is refused at once.
     files, links, subdirs = _walk_files(final)
     # A sub-folder holding none of the run's files (even an empty one) is someone else's.
@@ -296,7 +306,7 @@ def atomic_dir(
     OutputPathError
         Before anything is written, when ``path`` may not be replaced.
     """
-    final = check_output_dir(path, recognise=recognise)
+    final = check_output_dir(path, kind=kind, recognise=recognise)
     remove_leftovers(final)
     created = _make_parents(final.parent)
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -312,7 +322,7 @@ def atomic_dir(
             if rel != _PARTIAL_MARKER}}
         (tmp / OUTPUT_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
         # Checked again: the user may have put something there while the run was working.
-        check_output_dir(final, recognise=recognise)
+        check_output_dir(final, kind=kind, recognise=recognise)
         if final.exists() and any(final.iterdir()):
             old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
             os.replace(final, old)
