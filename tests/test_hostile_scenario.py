@@ -192,6 +192,18 @@ def test_population_options_are_accepted_and_kept(tmp_path):
                              "invalid": "mask", "outside": "drop", "source_crs": "EPSG:4547"}
 
 
+def _stop_at(monkeypatch, module, name: str) -> dict:
+    """Replace a reader by one that records its keyword arguments and stops the load."""
+    seen: dict = {}
+
+    def fake(path, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(module, name, fake)
+    return seen
+
+
 def test_source_crs_of_file_inputs_is_accepted_and_reaches_the_readers(tmp_path, monkeypatch):
     from elder_coverage import study
 
@@ -208,13 +220,7 @@ def test_source_crs_of_file_inputs_is_accepted_and_reaches_the_readers(tmp_path,
     assert sc.source_crs == {"boundary": "EPSG:4490", "facilities": 4547,
                              "villages": "EPSG:4490"}
     assert sc.townships == (tmp_path / "towns.shp").resolve()
-    seen = {}
-
-    def fake_boundaries(path, **kwargs):
-        seen.update(kwargs)
-        raise RuntimeError("stop here")
-
-    monkeypatch.setattr(study, "read_boundaries", fake_boundaries)
+    seen = _stop_at(monkeypatch, study, "read_boundaries")
     with pytest.raises(RuntimeError, match="stop here"):
         from elder_coverage.runner import load_study
 
@@ -230,13 +236,7 @@ def test_population_options_reach_the_readers(tmp_path, monkeypatch):
 
     gpd.GeoDataFrame({"code": ["220299"], "name": ["示例县"]}, geometry=[box(126, 43, 127, 44)],
                      crs=4326).to_file(tmp_path / "county.geojson", driver="GeoJSON")
-    seen = {}
-
-    def fake_table(path, **kwargs):
-        seen.update(kwargs)
-        raise RuntimeError("stop here")
-
-    monkeypatch.setattr(study, "read_elder_table", fake_table)
+    seen = _stop_at(monkeypatch, study, "read_elder_table")
     with pytest.raises(RuntimeError, match="stop here"):
         study.load_user_data(tmp_path / "county.geojson",
                              {"table": tmp_path / "e.csv", "column": "n", "invalid": "mask",
