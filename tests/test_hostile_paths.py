@@ -49,60 +49,65 @@ def _own_folder(path: Path) -> Path:
 
 # --- --out on things that are not the tool's ---------------------------------------------
 
-def test_out_dot_next_to_the_inputs_isrefused(user, tmp_path, capsys, monkeypatch):
+def test_out_dot_next_to_the_inputs_is_refused(user, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(user)
     refused(capsys, tmp_path, "run", "scenario.yaml", "--out", ".",
              expect=("--out", str(user), "did not write", "Nothing was changed"))
 
 
-def test_out_on_a_user_folder_isrefused(user, tmp_path, capsys):
+def test_out_on_a_user_folder_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", user / "notes",
              expect=("--out", str(user / "notes"), "did not write"))
 
 
-def test_out_on_a_user_file_isrefused(user, tmp_path, capsys):
+def test_out_on_a_user_file_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", user / "facilities.csv",
              expect=("--out", str(user / "facilities.csv"), "existing file"))
 
 
-def test_out_on_a_symlink_isrefused(user, tmp_path, capsys):
+def test_out_on_a_symlink_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "coverage", "--out", user / "latest",
              expect=("--out", str(user / "latest"), "symbolic link"))
 
 
-def test_out_on_a_symlink_to_a_run_folder_isrefused(user, tmp_path, capsys):
+def test_out_on_a_symlink_to_a_run_folder_is_refused(user, tmp_path, capsys):
     own = _own_folder(tmp_path / "own")
     (user / "to_run").symlink_to(own)
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", user / "to_run",
              expect=("--out", "symbolic link"))
 
 
-def test_out_below_a_file_isrefused(user, tmp_path, capsys):
+def test_out_below_a_file_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "demo", "--out", user / "facilities.csv" / "run",
              expect=("--out", "facilities.csv is a file"))
 
 
-def test_out_on_the_root_isrefused(user, tmp_path, capsys):
+def test_out_on_the_root_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", "/",
              expect=("--out", "root of the file system"))
 
 
-def test_run_folder_with_a_user_file_added_isrefused(user, tmp_path, capsys):
+def test_out_name_too_long_is_refused(user, tmp_path, capsys):
+    refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", tmp_path / ("运行" * 50),
+            expect=("--out", "folder name too long", "300 bytes"))
+
+
+def test_run_folder_with_a_user_file_added_is_refused(user, tmp_path, capsys):
     own = _own_folder(tmp_path / "own")
     (own / "my_notes.docx").write_bytes(b"planner's notes")
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", own,
              expect=("--out", "did not write or that were changed", "my_notes.docx"))
 
 
-def test_run_folder_with_a_file_edited_since_isrefused(user, tmp_path, capsys):
+def test_run_folder_with_a_file_edited_since_is_refused(user, tmp_path, capsys):
     own = _own_folder(tmp_path / "own")
-    (own / "maps" / "map.html").write_text("<html>the planner's annotations</html>",
-                                           encoding="utf-8")
+    # Same size as before, so only the content hash can tell.
+    (own / "maps" / "map.html").write_text("<HTML></HTML>", encoding="utf-8")
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", own,
              expect=("--out", "maps/map.html"))
 
 
-def test_run_folder_holding_a_symlink_isrefused(user, tmp_path, capsys):
+def test_run_folder_holding_a_symlink_is_refused(user, tmp_path, capsys):
     own = _own_folder(tmp_path / "own")
     (own / "data").symlink_to(user)
     refused(capsys, tmp_path, "coverage", "--out", own, expect=("--out", "data"))
@@ -115,13 +120,20 @@ def test_run_folder_with_an_empty_user_folder_added_is_refused(user, tmp_path, c
             expect=("--out", "maps/drafts"))
 
 
+def test_run_into_a_sample_folder_is_refused(user, tmp_path, capsys):
+    with atomic_dir(tmp_path / "sample", kind="sample") as tmp:
+        (tmp / "manifest.json").write_text("{}", encoding="utf-8")
+    refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", tmp_path / "sample",
+            expect=("--out", "of another kind (not a run)"))
+
+
 def test_demo_map_over_a_user_file_is_refused_before_the_run(user, tmp_path, capsys):
     (user / "map.html").write_text("<html>the planner's own map</html>", encoding="utf-8")
     refused(capsys, tmp_path, "demo", "--out", tmp_path / "demo", "--map", user / "map.html",
              expect=("--map", str(user / "map.html"), "not written by elder-coverage demo"))
 
 
-def test_demo_map_onto_a_folder_isrefused(user, tmp_path, capsys):
+def test_demo_map_onto_a_folder_is_refused(user, tmp_path, capsys):
     (user / "old.html").mkdir()
     refused(capsys, tmp_path, "demo", "--out", tmp_path / "demo", "--map", user / "old.html",
              expect=("--map", "is a folder or a symbolic link"))
@@ -144,7 +156,7 @@ def test_demo_map_copy_of_an_earlier_demo_may_be_replaced(tmp_path):
         _check_map_copy(ours, previous=tmp_path / "demo" / "map.html")
 
 
-def test_sample_out_on_a_user_folder_isrefused(user, tmp_path, capsys):
+def test_sample_out_on_a_user_folder_is_refused(user, tmp_path, capsys):
     refused(capsys, tmp_path, "sample", "--out", user,
              expect=("--out", str(user), "did not write"))
 
@@ -209,6 +221,19 @@ def test_ctrl_c_is_one_line_and_leaves_nothing(user, tmp_path, capsys, monkeypat
     # Parent folders the run had to create are removed too.
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out",
              tmp_path / "new" / "deeper" / "out", expect=("interrupted (Ctrl-C)",), code=130)
+
+
+def test_a_swallowed_sigterm_still_stops_the_run(user, tmp_path, capsys, monkeypatch):
+    from elder_coverage.io.atomic import request_stop
+
+    # As when a C extension calls the signal handler and then clears its exception.
+    monkeypatch.setattr("elder_coverage.runner._Run.load", lambda self: request_stop())
+    refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", tmp_path / "out",
+            expect=("terminated (SIGTERM)",), code=143)
+    # The request ends with the command: the next call in this process runs normally.
+    from elder_coverage.io.atomic import raise_if_stopped
+
+    raise_if_stopped()
 
 
 def test_internal_bugs_keep_their_traceback(user, tmp_path, capsys, monkeypatch):

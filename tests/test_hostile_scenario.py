@@ -91,6 +91,17 @@ CASES = {
         "  population: {raster: elders.tif}\n  facilities: facilities.csv\n"
         "  roads: straight_line\nanalyses:\n  new_sites: {kind: dining_hall}\n",
         ("analyses.new_sites.candidates", "inputs.townships", "inputs.villages")),
+    "facilities_source_crs_unknown": (
+        "name: x\nstudy_area: {boundary: county.geojson}\ninputs:\n"
+        "  population: {raster: elders.tif}\n"
+        "  facilities: {path: facilities.csv, source_crs: 'CGCS2000 please'}\n"
+        "  roads: straight_line\nanalyses: {coverage: {}}\n",
+        ("inputs.facilities.source_crs", "coordinate reference system")),
+    "facilities_mapping_misspelt": (
+        "name: x\nstudy_area: {boundary: county.geojson}\ninputs:\n"
+        "  population: {raster: elders.tif}\n  facilities: {paht: facilities.csv}\n"
+        "  roads: straight_line\nanalyses: {coverage: {}}\n",
+        ("inputs.facilities.paht", "did you mean 'path'")),
     "villages_as_csv": (
         "name: x\nstudy_area: {boundary: county.geojson}\ninputs:\n"
         "  population: {raster: elders.tif}\n  facilities: facilities.csv\n"
@@ -181,6 +192,42 @@ def test_population_options_are_accepted_and_kept(tmp_path):
                              "invalid": "mask", "outside": "drop", "source_crs": "EPSG:4547"}
 
 
+def _stop_at(monkeypatch, module, name: str) -> dict:
+    """Replace a reader by one that records its keyword arguments and stops the load."""
+    seen: dict = {}
+
+    def fake(path, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(module, name, fake)
+    return seen
+
+
+def test_source_crs_of_file_inputs_is_accepted_and_reaches_the_readers(tmp_path, monkeypatch):
+    from elder_coverage import study
+
+    for name in ("county.shp", "facilities.csv", "towns.shp", "villages.shp", "e.tif"):
+        (tmp_path / name).write_bytes(b"x")
+    sc = parse_scenario({
+        "name": "own",
+        "study_area": {"boundary": {"path": "county.shp", "source_crs": "EPSG:4490"}},
+        "inputs": {"population": {"raster": "e.tif"}, "roads": "straight_line",
+                   "facilities": {"path": "facilities.csv", "source_crs": 4547},
+                   "townships": {"path": "towns.shp"},
+                   "villages": {"path": "villages.shp", "source_crs": "EPSG:4490"}},
+        "analyses": {"coverage": {}}}, source=tmp_path / "s.yaml")
+    assert sc.source_crs == {"boundary": "EPSG:4490", "facilities": 4547,
+                             "villages": "EPSG:4490"}
+    assert sc.townships == (tmp_path / "towns.shp").resolve()
+    seen = _stop_at(monkeypatch, study, "read_boundaries")
+    with pytest.raises(RuntimeError, match="stop here"):
+        from elder_coverage.runner import load_study
+
+        load_study(sc)
+    assert seen["source_crs"] == "EPSG:4490"
+
+
 def test_population_options_reach_the_readers(tmp_path, monkeypatch):
     import geopandas as gpd
     from shapely.geometry import box
@@ -189,13 +236,7 @@ def test_population_options_reach_the_readers(tmp_path, monkeypatch):
 
     gpd.GeoDataFrame({"code": ["220299"], "name": ["示例县"]}, geometry=[box(126, 43, 127, 44)],
                      crs=4326).to_file(tmp_path / "county.geojson", driver="GeoJSON")
-    seen = {}
-
-    def fake_table(path, **kwargs):
-        seen.update(kwargs)
-        raise RuntimeError("stop here")
-
-    monkeypatch.setattr(study, "read_elder_table", fake_table)
+    seen = _stop_at(monkeypatch, study, "read_elder_table")
     with pytest.raises(RuntimeError, match="stop here"):
         study.load_user_data(tmp_path / "county.geojson",
                              {"table": tmp_path / "e.csv", "column": "n", "invalid": "mask",

@@ -1,4 +1,4 @@
-"""National scale: units crosswalk, dasymetric conservation, halo partitions equal to one machine."""
+"""National scale: crosswalk, dasymetric conservation, halo partitions equal to one machine."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ __all__ = [
     "InstallError",
     "OutputPathError",
     "SettingsError",
+    "Terminated",
     "UserError",
 ]
 
@@ -61,3 +62,11 @@ class OutputPathError(UserError):
 
 class InstallError(ElderCoverageError, RuntimeError):
     """The installation is incomplete (e.g. a bundled map asset is missing)."""
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM).
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that ``except Exception`` in a
+    library cannot swallow it and temporary output is removed on the way out.
+    """

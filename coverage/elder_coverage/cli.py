@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elder_coverage import __version__
-from elder_coverage._errors import ElderCoverageError, OutputPathError, UserError
+from elder_coverage._errors import ElderCoverageError, OutputPathError, Terminated, UserError
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -34,12 +34,13 @@ EXIT_TERMINATED = 143
 MAP_COPY_SIGNATURE = b"\n<!-- elder-coverage demo map: may be replaced by the next demo -->\n"
 
 
-class _Terminated(BaseException):
-    """SIGTERM, raised like Ctrl-C so that temporary folders are cleaned up on the way out."""
-
-
 def _on_sigterm(signum: int, frame: object) -> None:
-    raise _Terminated
+    # Raised like Ctrl-C so that temporary folders are removed on the way out; remembered
+    # too, in case a C extension swallows the exception (checked before committing).
+    from elder_coverage.io.atomic import request_stop
+
+    request_stop()
+    raise Terminated
 
 
 @dataclass
@@ -81,7 +82,7 @@ def report_errors(command: str, *, prog: str = "elder-coverage") -> Iterator[Exi
         say(f"error: {exc}", EXIT_FAILED)
     except KeyboardInterrupt:
         say("interrupted (Ctrl-C); nothing half-written was left behind", EXIT_INTERRUPTED)
-    except _Terminated:
+    except Terminated:
         say("terminated (SIGTERM); nothing half-written was left behind", EXIT_TERMINATED)
     except OSError as exc:
         # Only errors about a named path (missing, not readable, disk full) are the
@@ -93,6 +94,9 @@ def report_errors(command: str, *, prog: str = "elder-coverage") -> Iterator[Exi
     finally:
         if on_main:
             signal.signal(signal.SIGTERM, previous)
+            from elder_coverage.io.atomic import request_stop
+
+            request_stop(False)
 
 
 def _add_lang(p: argparse.ArgumentParser) -> None:
@@ -269,7 +273,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         check_resolution(args.resolution, args.area)
         if args.out is not None:
-            _check_out(args.out, recognise=_legacy_sample_files)
+            _check_out(args.out, kind="sample", recognise=_legacy_sample_files)
         path = build_sample(args.out, area=args.area, resolution=args.resolution)
         print(f"sample written: {path}")
         return 0
@@ -294,7 +298,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from elder_coverage.scenario import load_scenario, parse_scenario
 
     # The output paths are checked first: a refused --out costs no loading and no run.
-    _check_out(args.out, recognise=_legacy_run_files)
+    _check_out(args.out, kind="run", recognise=_legacy_run_files)
     if args.command == "demo" and args.map is not None:
         _check_map_copy(args.map, previous=args.out / "map.html")
     if args.command == "run":

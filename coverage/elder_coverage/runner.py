@@ -32,7 +32,7 @@ from elder_coverage.close_merge import Criteria, plan_close_merge
 from elder_coverage.compare import FINAL_CELLS_LAYER
 from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
-from elder_coverage.io.atomic import atomic_dir, check_output_dir
+from elder_coverage.io.atomic import atomic_dir, check_output_dir, raise_if_stopped
 from elder_coverage.new_sites import plan_new_sites
 from elder_coverage.progress import StageProgress
 from elder_coverage.record import coordinate_notes, run_record
@@ -283,7 +283,7 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
     """
     if not isinstance(scenario, Scenario):
         scenario = parse_scenario(scenario)
-    check_output_dir(out, recognise=_legacy_run_files)
+    check_output_dir(out, kind="run", recognise=_legacy_run_files)
     run = _Run(scenario, lang or scenario.lang)
     steps = [run.load, run.coverage, run.close_merge, run.new_sites, run.tables, run.map,
              run.report]
@@ -291,6 +291,7 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
             out, kind="run", recognise=_legacy_run_files) as tmp:
         run.folder = tmp
         for step in steps:
+            raise_if_stopped()
             progress.stage(step.__name__)
             t = time.perf_counter()
             step()

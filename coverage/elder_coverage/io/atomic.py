@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import shutil
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from elder_coverage._errors import OutputPathError
+from elder_coverage._errors import OutputPathError, Terminated
 
 PathLike = str | os.PathLike[str]
 
@@ -72,14 +74,36 @@ def atomic_path(path: PathLike, *, copy_existing: bool = False) -> Iterator[Path
 
 
 #: Written into every output folder; lists the files of the folder as written (size and
-#: modification time), so a later run can tell its own folder from a user's.
+#: SHA-256, not times, so that identical runs stay byte-identical), so a later run can tell
+#: its own folder from a user's.
 OUTPUT_MARKER = ".elder-coverage-output.json"
 # Inside a temporary folder while it is being written: the writer's host and process id,
 # so a later run can remove the leftovers of a killed one (SIGKILL, power loss).
 _PARTIAL_MARKER = ".elder-coverage-partial.json"
 _TOOL = "elder-coverage"
+# File systems allow 255 bytes per name; ".<name>.<8 hex>.tmp" adds 15.
+_MAX_NAME_BYTES = 255 - 15
 
 Recognise = Callable[[Path], "set[str] | None"]
+
+# Set by a signal handler: a C extension that calls back into Python may swallow the
+# exception the handler raised, so the request is also remembered and checked before an
+# output folder is committed.
+_STOP = threading.Event()
+
+
+def request_stop(stop: bool = True) -> None:
+    """Ask running writers to stop (``stop=False`` clears the request)."""
+    if stop:
+        _STOP.set()
+    else:
+        _STOP.clear()
+
+
+def raise_if_stopped() -> None:
+    """Raise :class:`~elder_coverage._errors.Terminated` if a stop was requested."""
+    if _STOP.is_set():
+        raise Terminated
 
 
 def _walk_files(folder: Path) -> tuple[dict[str, os.stat_result], list[str], list[str]]:
@@ -101,12 +125,23 @@ def _walk_files(folder: Path) -> tuple[dict[str, os.stat_result], list[str], lis
     return files, links, subdirs
 
 
-def _marked_files(folder: Path) -> dict[str, list[int]] | None:
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _marked_files(folder: Path, kind: str | None = None) -> dict[str, list] | None:
+    """The files listed in ``folder``'s marker (of ``kind``, if given), or None."""
     try:
         info = json.loads((folder / OUTPUT_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(info, dict) or info.get("tool") != _TOOL:
+        return None
+    if kind is not None and info.get("kind") != kind:
         return None
     files = info.get("files")
     return files if isinstance(files, dict) else None
@@ -120,17 +155,22 @@ def _refuse(final: Path, why: str, *, inside: bool = False) -> OutputPathError:
         f"this one away yourself. Nothing was changed.")
 
 
-def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> Path:
+def check_output_dir(
+    path: PathLike, *, kind: str | None = None, recognise: Recognise | None = None
+) -> Path:
     """Check that a run may write the output folder ``path``; return it as an absolute path.
 
     Allowed: a path that does not exist, an empty folder, or a folder this package wrote
     earlier and nobody has changed since (every file is listed in its
-    :data:`OUTPUT_MARKER` with the same size and modification time).
+    :data:`OUTPUT_MARKER` with the same size and SHA-256).
 
     Parameters
     ----------
     path : str or PathLike
         The output folder asked for.
+    kind : str, optional
+        Only a folder whose marker records this kind ("run", "sample") may be replaced:
+        a run never replaces a sample, nor the reverse.
     recognise : callable, optional
         ``recognise(folder) -> set of relative file names or None``: accepts folders written
         by earlier versions, before the marker existed (e.g. a sample's ``manifest.json``).
@@ -144,6 +184,11 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
     final = Path(os.path.abspath(path))
     if final.name in ("", ".", ".."):
         raise _refuse(final, "is the root of the file system", inside=True)
+    if len(final.name.encode("utf-8")) > _MAX_NAME_BYTES:
+        raise OutputPathError(f"{final.name[:40]}…: folder name too long "
+                              f"({len(final.name.encode('utf-8'))} bytes in UTF-8; at most "
+                              f"{_MAX_NAME_BYTES}, as the temporary name beside it needs 15 "
+                              "more). Nothing was changed.")
     if final.is_symlink():
         raise _refuse(final, "is a symbolic link")
     if not final.exists():
@@ -155,13 +200,15 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
         raise _refuse(final, "is an existing file, not a folder")
     if next(final.iterdir(), None) is None:
         return final
-    marked = _marked_files(final)
+    marked = _marked_files(final, kind)
     if marked is None and recognise is not None:
         legacy = recognise(final)
         marked = None if legacy is None else {name: None for name in legacy}
     if marked is None:
-        raise _refuse(final, f"is an existing folder that elder-coverage did not write "
-                             f"(no {OUTPUT_MARKER} in it)", inside=True)
+        other = _marked_files(final) is not None
+        raise _refuse(final, f"is an elder-coverage folder of another kind (not a {kind})"
+                      if other else f"is an existing folder that elder-coverage did not "
+                                    f"write (no {OUTPUT_MARKER} in it)", inside=True)
     # Walked only once the folder is known to be ours: `--out ~` is refused at once.
     files, links, subdirs = _walk_files(final)
     # A sub-folder holding none of the run's files (even an empty one) is someone else's.
@@ -171,7 +218,9 @@ def check_output_dir(path: PathLike, *, recognise: Recognise | None = None) -> P
         if rel in (OUTPUT_MARKER, _PARTIAL_MARKER):
             continue
         was = marked.get(rel, False)
-        if was is False or (was is not None and [st.st_size, st.st_mtime_ns] != list(was)):
+        if was is False or (was is not None and (
+                not isinstance(was, list) or len(was) != 2 or st.st_size != was[0]
+                or _sha256(final / rel) != was[1])):
             foreign.append(rel)
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" … ({len(foreign) - 5} more)" if len(foreign) > 5
@@ -257,7 +306,7 @@ def atomic_dir(
     OutputPathError
         Before anything is written, when ``path`` may not be replaced.
     """
-    final = check_output_dir(path, recognise=recognise)
+    final = check_output_dir(path, kind=kind, recognise=recognise)
     remove_leftovers(final)
     created = _make_parents(final.parent)
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -266,13 +315,14 @@ def atomic_dir(
         (tmp / _PARTIAL_MARKER).write_text(
             json.dumps({"host": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
         yield tmp
+        raise_if_stopped()
         files, _, _ = _walk_files(tmp)
         marker = {"tool": _TOOL, "kind": kind, "files": {
-            rel: [st.st_size, st.st_mtime_ns] for rel, st in sorted(files.items())
+            rel: [st.st_size, _sha256(tmp / rel)] for rel, st in sorted(files.items())
             if rel != _PARTIAL_MARKER}}
         (tmp / OUTPUT_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
         # Checked again: the user may have put something there while the run was working.
-        check_output_dir(final, recognise=recognise)
+        check_output_dir(final, kind=kind, recognise=recognise)
         if final.exists() and any(final.iterdir()):
             old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
             os.replace(final, old)
