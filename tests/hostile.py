@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -53,7 +54,17 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
     """Exit status and standard error of ``elder-coverage ARGV`` run in this process."""
     capsys.readouterr()
     code = main([str(a) for a in argv])
-    return code, capsys.readouterr().err
+    return code, _without_progress(capsys.readouterr().err)
+
+
+_PROGRESS_LINE = re.compile(r"^\S.* \[\d+/\d+\] .*…|^\S.*: done in [\d.]+ s$")
+
+
+def _without_progress(err: str) -> str:
+    # Stage lines ("elder-coverage run [1/7] load …") go to standard error when it is not a
+    # terminal; the refusal itself is the one line left.
+    return "".join(line for line in err.splitlines(keepends=True)
+                   if not _PROGRESS_LINE.match(line))
 
 
 def user_tree(root: Path) -> Path:

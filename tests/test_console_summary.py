@@ -37,7 +37,7 @@ def test_console_summary_zh(tmp_path):
     text = RunOutput(tmp_path, _summary()).describe("zh")
     lines = text.splitlines()
     assert lines[0] == "情景: {{ 7*191 }}"
-    assert "60岁及以上老年人: 2,000 人" in lines
+    assert "60岁及以上老年人 (2020): 2,000 人" in lines
     assert "服务范围内老人（人，覆盖率）: 现状 → 方案后" in lines
     # schema order (township centre before dining hall), before → after
     assert lines[3:5] == ["  乡镇福利服务中心/区域养老服务中心: 1,000 (50.0%) → 880 (44.0%)",

@@ -71,7 +71,7 @@ def test_every_file_option_named_in_a_message_exists(folder: Path) -> None:
     ({"population": {"table": "f.csv", "column": "床位数", "outside": True}},
      r"inputs.population.outside: must be one of raise, drop, got True"),
     ({"facilities": {"path": "f.csv", "source_crs": "WGS 84 please"}},
-     r"inputs.facilities.source_crs: not a CRS pyproj knows"),
+     r"inputs.facilities.source_crs: not a coordinate reference system pyproj knows"),
     ({"facilities": {"path": "f.csv", "code_column": "x"}},
      r"inputs.facilities.code_column: unknown key"),
     ({"facilities": {"layer": "x"}}, r"inputs.facilities.path: required"),

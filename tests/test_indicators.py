@@ -271,10 +271,11 @@ def test_missing_layers_say_not_available():
 
 
 def test_report_shows_source_and_scope(table):
-    html = _indicator_section(table, {}, "zh", None)
+    # The section is a list of blocks for the report template; its text is what we check.
+    html = str(_indicator_section(table, {}, "zh", None))
     assert "依据（文号、条款）" in html and "目标范围" in html
     assert "吉民发〔2025〕20号 第2条" in html and "吉林市" in html and "吉林省" in html
-    html = _indicator_section(table, {}, "en", None)
+    html = str(_indicator_section(table, {}, "en", None))
     assert "Jilin City" in html and "Source (document, clause)" in html
 
 

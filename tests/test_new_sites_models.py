@@ -114,7 +114,7 @@ def test_scenario_accepts_every_model():
     ("{kind: dining_hall, max_new: 2, model: capacitated_max_coverage}",
      "analyses.new_sites.new_capacity", "required"),
     ("{kind: dining_hall, max_new: 2, model: capacitated_max_coverage, new_capacity: -1}",
-     "analyses.new_sites.new_capacity", "between"),
+     "analyses.new_sites.new_capacity", "≥ 0"),
 ])
 def test_scenario_model_errors_name_the_key(tmp_path, body, key, words):
     msg = _error(tmp_path, f"name: a\nanalyses:\n  new_sites: {body}\n")

@@ -22,6 +22,7 @@ import pandas as pd
 import pyogrio
 import pyogrio.errors
 
+from elder_coverage._errors import UserError
 from elder_coverage.io.errors import InputError
 from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 
@@ -61,7 +62,7 @@ def _read_run(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     return summary, facilities, cells
 
 
-class IncomparableRunsError(ValueError):
+class IncomparableRunsError(UserError):
     """Two runs over different study areas; the message lists every difference."""
 
     def __init__(self, run_a: Path, run_b: Path, differences: list[dict[str, Any]]) -> None:

@@ -320,7 +320,90 @@ _MESSAGES: list[tuple[str, _Fill, _Fill]] = [
     (r"occupancy (\d+)% \(< (\d+)%\)", lambda m, lg: f"入住率{m[1]}%（低于{m[2]}%）",
      lambda m, lg: m[0]),
     (r"failed fire safety", lambda m, lg: "消防检查不合格", lambda m, lg: m[0]),
+    # Engine notes of walking access and kinds without facilities (split at "; ").
+    (r"(\w+): (\d+) populated cell\(s\) cannot reach any facility by (\w+), neither by road "
+     r"nor directly off-road within the standard.*",
+     lambda m, lg: f"{kind_label(m[1], lg)}：{m[2]}个有老人的格网{_mode(m[3], lg)}既不能经路网、"
+                   "也不能直接在标准内到达任何设施（离所有道路太远，或只连着路网的孤立片段）",
+     lambda m, lg: m[0]),
+    (r"(\w+): no facilities of this kind",
+     lambda m, lg: f"{kind_label(m[1], lg)}：无此类设施", lambda m, lg: m[0]),
+    (r"all (\d+) evaluated cells uncovered",
+     lambda m, lg: f"{m[1]}个参评格网均未覆盖", lambda m, lg: m[0]),
+    # Demand (target-year elders).
+    (r"demand: 2020 census \(no projection\)",
+     lambda m, lg: "需求：2020年第七次人口普查（未作预测）", lambda m, lg: m[0]),
+    (r"demand: elders of (\d+) projected from the 2010 and 2020 censuses.*",
+     lambda m, lg: f"需求：{m[1]}年老年人口由2010年与2020年人口普查，按汉密尔顿–佩里队列变动比法"
+                   "分县、分性别、分五岁组推算；假定2010–2020年的比率（死亡与迁移合计）延续至2030年",
+     lambda m, lg: m[0]),
+    (r"demand: open band 85\+ from the 75\+ of ten years earlier.*",
+     lambda m, lg: "需求：85岁及以上由十年前75岁及以上推算；2025年取十年比率的平方根；2025至2030年"
+                   "之间按线性插值（2029年 = 2025年 + 0.8 ×（2030年 − 2025年））",
+     lambda m, lg: m[0]),
+    (r"demand: ratios on areas that are the same in both censuses.*",
+     lambda m, lg: "需求：比率按两次普查范围相同的区域计算"
+                   "（更名的县相互对应，开发区并入其所从出的区）",
+     lambda m, lg: m[0]),
+    (r"demand: each county's grid rescaled per age group.*",
+     lambda m, lg: "需求：各县格网按年龄组（60–64、65–79、80岁及以上）缩放，县内空间分布沿用2020年",
+     lambda m, lg: m[0]),
+    # Indicator notes (elder_coverage.indicators).
+    (r"target set for all of (.+)", lambda m, lg: f"目标针对{m[1]}全市", lambda m, lg: m[0]),
+    (r"target set for (.+); the study area lies outside it",
+     lambda m, lg: f"目标针对{m[1]}，研究区不在其范围内", lambda m, lg: m[0]),
+    (r"compared with the study area's rate",
+     lambda m, lg: "以研究区的比率与之比较", lambda m, lg: m[0]),
+    (r"(\d+) with their own centre, (\d+) listed in a centre's serves_townships, (\d+) reached "
+     r"by a centre in another township \(([\d.]+) min drive\)",
+     lambda m, lg: f"{m[1]}个乡镇自有中心，{m[2]}个列入跨乡镇中心的服务乡镇，{m[3]}个由其他乡镇的"
+                   f"中心覆盖（驾车{m[4]}分钟内）",
+     lambda m, lg: m[0]),
+    (r"not available: facilities have no county_managed \(县级直管\) attribute",
+     lambda m, lg: "无法计算：设施清单没有“县级直管”属性", lambda m, lg: m[0]),
+    (r"no embedded_centre \(综合嵌入式社区居家养老服务中心\) in the facility list",
+     lambda m, lg: "设施清单中没有综合嵌入式社区居家养老服务中心", lambda m, lg: m[0]),
+    (r"high-need villages: rural, (.+) \(assumptions, policy\.yaml\)",
+     lambda m, lg: "重点村：农村，" + _criteria_zh(m[1]) + "（本工具的假设，可在政策配置中修改）",
+     lambda m, lg: m[0]),
+    (r"by count threshold (.+)",
+     lambda m, lg: "按人数门槛：" + re.sub(r">= ([\d.]+): ", r"不少于\1人：", m[1]).replace(
+         ", ", "，").replace("n/a", "无"),
+     lambda m, lg: m[0]),
+    (r"not available: no village meets the criteria",
+     lambda m, lg: "无法计算：没有符合条件的村", lambda m, lg: m[0]),
+    (r"county_home counted as the county-level home for disabled extremely poor elders",
+     lambda m, lg: "县级养老机构按县级特困失能人员供养服务设施计", lambda m, lg: m[0]),
+    (r"beds of ([\w, ]+)",
+     lambda m, lg: "床位：" + "、".join(kind_label(k, lg) for k in m[1].split(", ")),
+     lambda m, lg: m[0]),
+    (r"target ([\d,]+) is for all of (.+)",
+     lambda m, lg: f"目标{m[1]}针对{m[2]}全市", lambda m, lg: m[0]),
+    (r"study area holds ([\d.]+)% of (.+)'s ([\d,]+) persons 60\+ \((.*)\): pro-rated to "
+     r"([\d,]+) \(rule: elders_60_share\)",
+     lambda m, lg: f"研究区60岁及以上老人占{m[2]}的{m[3]}人的{m[1]}%（{m[4]}）：按此比例折算为"
+                   f"{m[5]}（规则：按60岁及以上老人占比）",
+     lambda m, lg: m[0]),
+    (r"not available: facilities give no land_m2 \(land area\)",
+     lambda m, lg: "无法计算：设施清单没有用地面积", lambda m, lg: m[0]),
+    (r"floor area is not land", lambda m, lg: "建筑面积不能代替用地面积", lambda m, lg: m[0]),
 ]
+
+
+def _criteria_zh(text: str) -> str:
+    out = []
+    for part in text.split(", "):
+        if m := re.fullmatch(r">= ([\d.]+) elders 60\+ within ([\d.]+) m", part):
+            out.append(f"{m[2]}米内60岁及以上老人不少于{m[1]}人")
+        elif m := re.fullmatch(r">= ([\d.]+) elders 60\+", part):
+            out.append(f"60岁及以上老人不少于{m[1]}人")
+        elif m := re.fullmatch(r"80\+ share >= ([\d.]+%)", part):
+            out.append(f"80岁及以上占比不低于{m[1]}")
+        elif part == "every village":
+            out.append("所有村")
+        else:
+            out.append(part)
+    return "，".join(out)
 _COMPILED = [(re.compile(p), zh, en) for p, zh, en in _MESSAGES]
 
 

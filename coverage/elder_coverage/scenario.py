@@ -50,7 +50,8 @@ RUN_TABLES = ("close_merge_assessment", "coverage_by_county", "coverage_by_towns
               "coverage_study_area", "facilities", "gaps", "indicators", "indicators_final",
               "lost_coverage", "merges", "new_sites", "unreachable", "worst_served_townships")
 #: Every file name a run writes besides the three named outputs.
-RESERVED_OUTPUT_NAMES = ("summary.json", "run_log.json", *(f"{t}.csv" for t in RUN_TABLES))
+RESERVED_OUTPUT_NAMES = ("summary.json", "run_log.json", "scenario.yaml",
+                         *(f"{t}.csv" for t in RUN_TABLES))
 # Most file systems limit one name to 255 bytes; Chinese characters take 3 bytes in UTF-8.
 _NAME_MAX_BYTES = 255
 _NOT_IN_NAMES = set('<>:"|?*') | {chr(c) for c in range(32)} | {"\x7f"}

@@ -265,7 +265,9 @@ def build_sample(
 
     progress.stage("facilities")
     names = dict(zip(census.index, census["county"], strict=True))
-    facilities = build_facilities(seats, village_pts, seed, county_names=names)
+    facilities = build_facilities(seats, village_pts, seed, county_names=names,
+                                  county_areas=dict(zip(counties_out["code"],
+                                                        counties_out.geometry, strict=True)))
     heads = county_towns(seats)
     progress.stage("roads")
     graph = add_travel_times(build_roads(seats, village_pts, heads))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
+import shapely.ops
 
 # Shares of settlements that have a facility of each kind in the sample.
 CENTRE_SHARE_RURAL_TOWNSHIP = 0.85
@@ -34,6 +35,7 @@ def build_facilities(
     villages: gpd.GeoDataFrame,
     seed: int,
     county_names: dict[str, str] | None = None,
+    county_areas: dict[str, shapely.Geometry] | None = None,
 ) -> gpd.GeoDataFrame:
     """Facilities of every kind for the given township seats and villages.
 
@@ -47,6 +49,9 @@ def build_facilities(
         Random seed; same seed, same inventory.
     county_names : dict, optional
         County code → name, for the county homes' names.
+    county_areas : dict, optional
+        County code → polygon (same CRS): a facility that the jitter put outside its county
+        is moved just inside it, so that the sample's own list reads back as valid input.
 
     Returns
     -------
@@ -133,4 +138,24 @@ def build_facilities(
     for col in ("nursing_beds", "built_year", "floor_area_m2"):
         gdf[col] = gdf[col].astype("Int64")
     gdf["fire_safety_ok"] = gdf["fire_safety_ok"].astype("boolean")
+    if county_areas:
+        gdf["geometry"] = _inside_county(gdf, county_areas)
     return gdf
+
+
+def _inside_county(gdf: gpd.GeoDataFrame, areas: dict[str, shapely.Geometry]) -> gpd.GeoSeries:
+    # 20 m inside the border: far above rounding of the published lon/lat (6 decimals).
+    geoms = gdf.geometry.copy()
+    for code, poly in areas.items():
+        rows = np.flatnonzero((gdf["county_code"] == code).to_numpy())
+        if rows.size == 0:
+            continue
+        pts = geoms.iloc[rows].to_numpy()
+        out = ~shapely.contains(poly, pts)
+        if out.any():
+            inner = poly.buffer(-20.0)
+            inner = inner if not inner.is_empty else poly
+            moved = [shapely.ops.nearest_points(inner, p)[0] for p in pts[out]]
+            idx = geoms.index[rows[out]]
+            geoms.loc[idx] = moved
+    return geoms
