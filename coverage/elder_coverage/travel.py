@@ -803,11 +803,14 @@ def reach_within(
         if prune:
             # Only nodes with an edge can lie on a path; the sources join in case one sits on
             # an isolated node (then it reaches just itself).
-            hits = tg.tree.query_ball_point(tg.xy[src_nodes[block]],
+            # One ball per distinct node (a facility's entries share nodes with its
+            # neighbours'), and a mask instead of sorting the overlapping balls' members.
+            hits = tg.tree.query_ball_point(tg.xy[np.unique(src_nodes[block])],
                                             radius * (1 + 1e-9) + 1e-6)
-            sub = np.unique(np.concatenate(
-                [tg.usable[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])],
-                 src_nodes[block]]))
+            mask = np.zeros(tg.n_nodes, dtype=bool)
+            mask[tg.usable[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]] = True
+            mask[src_nodes[block]] = True
+            sub = np.flatnonzero(mask)
         else:
             sub = None
         width = tg.n_nodes if sub is None else sub.size
