@@ -260,7 +260,8 @@ def test_shapefile_without_prj_names_the_scenario_key(tmp_path: Path) -> None:
     p.with_suffix(".prj").unlink()
     with pytest.raises(InputError, match=r"c.shp: has no CRS.*source_crs"):
         read_boundaries(p)
-    with pytest.raises(ScenarioError, match=r"study_area.boundary.source_crs: not a coordinate reference system"):
+    with pytest.raises(ScenarioError, match=r"study_area.boundary.source_crs: not a coordinate "
+                                                 r"reference system"):
         parse_scenario({"name": "x", "study_area": {"boundary": {"path": "c.shp",
                                                                  "source_crs": "EPSG:nope"}}},
                        source=tmp_path / "s.yaml")

@@ -87,11 +87,12 @@ class CoverageReport:
         Kinds whose standard is network-based but were judged on ``radius_m`` because no graph
         was given.
     unreachable_cells : dict
-        Kind → ``cell_id`` values of populated cells with no network path to any facility of the
-        kind (not snapped, or in another part of the graph).
+        Kind → ``cell_id`` values of populated cells that reach no facility of the kind, by
+        road or directly off-road within the standard (too far from every road, or joined
+        only to a part of the graph without such a facility).
     unsnapped_facilities : dict
-        Kind → ``id`` values of facilities farther than ``max_snap_m`` from the road graph; they
-        serve nobody in network mode.
+        Kind → ``id`` values of facilities too far from the road graph to join it (see
+        :func:`attach_points`); they serve only cells within the standard directly off-road.
     connectivity : dict
         Travel mode → :class:`elder_coverage.travel.ConnectivityReport`.
     messages : list of str
@@ -433,6 +434,7 @@ class _Trips:
     fac_xy: np.ndarray
     speed: float
     detour: float
+    dist_m: np.ndarray  # straight-line metres from each cell to its nearest facility
 
     def offroad(self, limit: float, *, along_edges: float = np.inf
                 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
@@ -444,19 +446,23 @@ class _Trips:
         """
         r1, c1, t1 = same_edge_times(self.tg, self.cells, self.facs)
         keep = t1 <= along_edges
-        r2, c2, t2 = _pairs(direct_times(self.cell_xy, self.fac_xy, speed_m_per_min=self.speed,
-                                         detour=self.detour, limit_min=limit))
-        return [r1[keep], r2], [c1[keep], c2], [t1[keep], t2]
+        # Only cells with a facility within the direct radius can have a direct trip; the
+        # KD-tree is then built over those few instead of every cell.
+        near = np.flatnonzero(self.dist_m <= limit * self.speed / self.detour * (1 + 1e-9))
+        r2, c2, t2 = _pairs(direct_times(self.cell_xy[near], self.fac_xy,
+                                         speed_m_per_min=self.speed, detour=self.detour,
+                                         limit_min=limit))
+        return [r1[keep], near[r2]], [c1[keep], c2], [t1[keep], t2]
 
     def within(self, limit: float) -> sp.csr_array:
         """(n_cells × n_fac) fastest trip of every pair within ``limit`` minutes."""
         shape = (self.cells.n_points, self.facs.n_points)
-        net = reach_within(self.tg, self.facs.node, self.facs.offset, self.cells.node,
-                           self.cells.offset, limit, src_owner=self.facs.owner,
-                           dst_owner=self.cells.owner, n_src=shape[1], n_dst=shape[0])
+        # Per entry pair, then one reduction per (cell, facility) with the off-road trips.
+        net = sp.coo_array(reach_within(self.tg, self.facs.node, self.facs.offset,
+                                        self.cells.node, self.cells.offset, limit))
         rows, cols, vals = self.offroad(limit, along_edges=limit)
-        r, c, v = _pairs(net)
-        return min_pairs([r, *rows], [c, *cols], [v, *vals], shape)
+        return min_pairs([self.cells.owner[net.row], *rows], [self.facs.owner[net.col], *cols],
+                         [net.data, *vals], shape)
 
 
 def network_nearest(trips: _Trips, minutes: float, *, counts: bool
@@ -496,10 +502,14 @@ def network_nearest(trips: _Trips, minutes: float, *, counts: bool
 
 
 def _trips(tg: TravelGraph, cells: Attachment, cell_xy: np.ndarray, fac_xy: np.ndarray,
-           std: Standards, travel: str, horizon_min: float) -> _Trips:
+           std: Standards, travel: str, horizon_min: float,
+           dist_m: np.ndarray | None = None) -> _Trips:
     facs = attach_points(tg, fac_xy, std, travel, role="destination", horizon_min=horizon_min)
+    if dist_m is None:
+        dist_m = cKDTree(fac_xy).query(cell_xy)[0] if len(fac_xy) else \
+            np.full(len(cell_xy), np.inf)
     return _Trips(tg, cells, facs, cell_xy, fac_xy, access_metres_per_minute(tg, std, travel),
-                  std.access.detour(travel))
+                  std.access.detour(travel), dist_m)
 
 
 # --------------------------------------------------------------------------- public API
@@ -629,7 +639,8 @@ def compute_coverage(
             if ks.travel not in attached_cells:
                 attached_cells[ks.travel] = attach_points(tg, ev_xy, std, ks.travel,
                                                           role="origin", horizon_min=horizon)
-            trips = _trips(tg, attached_cells[ks.travel], ev_xy, kxy, std, ks.travel, horizon)
+            trips = _trips(tg, attached_cells[ks.travel], ev_xy, kxy, std, ks.travel, horizon,
+                           dist_s)
             lost = ~trips.facs.attached
             if use_net and lost.any():
                 report.unsnapped_facilities[kind] = fac_ids[rows[lost]]

@@ -134,8 +134,8 @@ class Attachment:
         Origins leave the point for the node (cells); destinations arrive from the node at the
         point (facilities). Offsets follow the edge's direction accordingly.
     owner, node, offset : numpy.ndarray
-        Per entry: point row, graph node, and minutes between point and node (off-network gap
-        plus the part of the edge travelled).
+        Per entry, sorted by ``owner``: point row, graph node, and minutes between point and
+        node (off-network gap plus the part of the edge travelled).
     join_owner, join_edge, join_frac, join_gap : numpy.ndarray
         Per join: point row, segment row in :class:`EdgeTable`, position of the projection along
         the segment from ``a`` (0..1) and off-network gap (minutes).
@@ -178,7 +178,7 @@ class TravelGraph:
         Travel mode ("walk", "drive") or the weight name used.
     access_kmh : float or None
         Off-network speed the graph itself declares (its ``walk_kph`` for walking), so the gap
-        to the nearest node is walked at the same pace as the edges; None = not declared.
+        to the road is walked at the same pace as the edges; None = not declared.
     slowdown : float
         Seasonal time multiplier the edge times carry (graph ``walk_factor`` /
         ``drive_factor``, 1 when absent); applied to the off-network gap as well.
@@ -323,10 +323,11 @@ class TravelGraph:
         if rows.size == 0 or len(xy) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
-        pts = shapely.points(xy)
-        (i, k), d = tree.query_nearest(pts, max_distance=max_gap_m, return_distance=True,
+        # Filtering afterwards: a large max_distance makes query_nearest several times slower.
+        (i, k), d = tree.query_nearest(shapely.points(xy), return_distance=True,
                                        all_matches=False)
-        return i.astype(np.int64), rows[k], d
+        ok = d <= max_gap_m
+        return i[ok].astype(np.int64), rows[k[ok]], d[ok]
 
     def attach(self, xy: np.ndarray, *, speed_m_per_min: float, max_gap_m: float,
                role: str) -> Attachment:
@@ -361,8 +362,12 @@ class TravelGraph:
             i = np.concatenate([i, i[off_main][i2]])
             k = np.concatenate([k, k2])
             d = np.concatenate([d, d2])
-        frac = shapely.line_locate_point(e.lines[k], shapely.points(xy[i]), normalized=True)
-        frac = np.nan_to_num(np.clip(frac, 0.0, 1.0))  # a zero-length segment gives NaN
+        # Position of the projection along a → b (0..1); a zero-length segment gives 0.
+        pa, ab = self.xy[e.a[k]], self.xy[e.b[k]] - self.xy[e.a[k]]
+        den = np.einsum("ij,ij->i", ab, ab)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.einsum("ij,ij->i", xy[i] - pa, ab) / den
+        frac = np.nan_to_num(np.clip(frac, 0.0, 1.0))
         gap = d / speed_m_per_min
         # Part of the edge between the projection and each end, in the direction travelled.
         if role == "origin":   # point → a runs b → a; point → b runs a → b
@@ -372,7 +377,9 @@ class TravelGraph:
         owner = np.concatenate([i, i])
         node = np.concatenate([e.a[k], e.b[k]])
         offset = np.concatenate([gap + to_a, gap + to_b])
-        ok = np.isfinite(offset)
+        # Entries sorted by point, so that per-point minima are one reduceat.
+        ok = np.flatnonzero(np.isfinite(offset))
+        ok = ok[np.argsort(owner[ok], kind="stable")]
         return Attachment(len(xy), role, owner[ok], node[ok], offset[ok], i, k, frac, gap)
 
 
@@ -687,15 +694,21 @@ def nearest_from_entries(time_at: np.ndarray, source_at: np.ndarray, orig: Attac
     """
     time = np.full(orig.n_points, np.inf)
     source = np.full(orig.n_points, -1, dtype=np.int64)
-    s = source_at[orig.node]
-    ok = np.flatnonzero(s >= 0)
-    t = orig.offset[ok] + time_at[orig.node[ok]]
-    win = np.lexsort((t, orig.owner[ok]))
-    own = orig.owner[ok][win]
-    first = np.ones(own.size, dtype=bool)
-    first[1:] = own[1:] != own[:-1]
-    time[own[first]] = t[win][first]
-    source[own[first]] = s[ok][win][first]
+    if orig.owner.size == 0:
+        return time, source
+    # Entries are sorted by owner (Attachment): one reduceat gives each point's fastest.
+    t = orig.offset + time_at[orig.node]
+    start = np.flatnonzero(np.r_[True, orig.owner[1:] != orig.owner[:-1]])
+    best = np.minimum.reduceat(t, start)
+    group = np.repeat(np.arange(start.size), np.diff(np.r_[start, t.size]))
+    hit = np.flatnonzero((t == best[group]) & np.isfinite(t))
+    if hit.size == 0:
+        return time, source
+    # The first entry attaining the minimum names the source.
+    first = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
+    own = orig.owner[first]
+    time[own] = t[first]
+    source[own] = source_at[orig.node[first]]
     return time, source
 
 
@@ -791,11 +804,14 @@ def reach_within(
         if prune:
             # Only nodes with an edge can lie on a path; the sources join in case one sits on
             # an isolated node (then it reaches just itself).
-            hits = tg.tree.query_ball_point(tg.xy[src_nodes[block]],
+            # One ball per distinct node (a facility's entries share nodes with its
+            # neighbours'), and a mask instead of sorting the overlapping balls' members.
+            hits = tg.tree.query_ball_point(tg.xy[np.unique(src_nodes[block])],
                                             radius * (1 + 1e-9) + 1e-6)
-            sub = np.unique(np.concatenate(
-                [tg.usable[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])],
-                 src_nodes[block]]))
+            mask = np.zeros(tg.n_nodes, dtype=bool)
+            mask[tg.usable[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]] = True
+            mask[src_nodes[block]] = True
+            sub = np.flatnonzero(mask)
         else:
             sub = None
         width = tg.n_nodes if sub is None else sub.size
