@@ -73,6 +73,18 @@ def _setup(cost, limit, weights, fixed, forbidden, groups, min_per_group):
     return reach, rules, within, reachable, unreachable, fixed_cov
 
 
+def _check_rules(model: str, p: int, reach: Reach, rules: SiteRules, unreachable: np.ndarray,
+                 clock: Clock) -> OptimizeResult | str:
+    """The infeasible result when no site set meets the rules with ``p`` open, else the note
+    on rows no allowed site covers (maximising models with a fixed ``p``)."""
+    problem = rules.problems(p)
+    if problem:
+        return infeasible(model, reach.n_demand, problem, clock.elapsed, unreachable,
+                          minimise=False, total_weight=float(reach.weights.sum()))
+    return (f"{unreachable.size} demand rows have no allowed site within the limit; "
+            if unreachable.size else "")
+
+
 def _finish(model: str, reach: Reach, within: Reach, sites_mask: np.ndarray, objective: float,
             status: str, bound: float, clock: Clock, unreachable: np.ndarray, message: str,
             details: dict) -> OptimizeResult:
