@@ -148,3 +148,18 @@ def test_bad_arguments_raise(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         backup_coverage(np.ones((2, 3)), **args)
+
+
+def test_time_limit_returns_a_consistent_answer():
+    rng = np.random.default_rng(9)
+    cost = np.round(1000 * cdist(rng.random((600, 2)), rng.random((80, 2))))
+    w = rng.integers(1, 30, 600).astype(float)
+    res = backup_coverage(cost, p=8, limit=180.0, weights=w, time_limit=0.05)
+    assert res.status in ("optimal", "time_limit")
+    if res.sites.size:  # a solution: its figures are its own, the bound above them
+        assert res.sites.size == 8
+        assert res.objective == pytest.approx(
+            score(cost, w, list(res.sites), 180.0, 0.0)[0])
+        assert res.bound >= res.objective - 1e-9
+    else:
+        assert np.isnan(res.objective) and np.isnan(res.gap)

@@ -187,3 +187,21 @@ def test_bad_arguments_raise(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         capacitated_max_coverage(np.ones((2, 3)), **args)
+
+
+def test_time_limit_returns_a_consistent_answer():
+    rng = np.random.default_rng(9)
+    cost = np.round(1000 * cdist(rng.random((600, 2)), rng.random((80, 2))))
+    w = rng.integers(1, 30, 600).astype(float)
+    cap = np.full(80, 200.0)
+    res = capacitated_max_coverage(cost, p=8, limit=180.0, capacity=cap, weights=w,
+                                   time_limit=0.05)
+    assert res.status in ("optimal", "time_limit")
+    if res.sites.size:
+        assert res.sites.size == 8
+        shares = res.details["shares"].toarray()
+        assert np.all((w[:, None] * shares).sum(axis=0) <= cap + 1e-6)
+        assert res.objective == pytest.approx(float((w * shares.sum(axis=1)).sum()))
+        assert res.bound >= res.objective - 1e-6
+    else:
+        assert np.isnan(res.objective) and np.isnan(res.gap)
