@@ -10,6 +10,7 @@ from itertools import combinations
 
 import numpy as np
 from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
 
 
 def random_instance(seed: int, n: int = 8, m: int = 6, unreachable: float = 0.3):
@@ -64,3 +65,10 @@ def cover_cases(draw, max_n: int = 8, max_m: int = 7):
 def depth(cost, i, sites, limit):
     """How many of the sites are within the limit of row i (NaN never is)."""
     return sum(1 for j in sites if cost[i, j] <= limit)
+
+
+def planar_instance(seed: int, n: int, m: int, max_w: int = 30):
+    """Points and sites in a unit square, cost = rounded distance × 1000, weights 1..max_w-1."""
+    rng = np.random.default_rng(seed)
+    cost = np.round(1000 * cdist(rng.random((n, 2)), rng.random((m, 2))))
+    return cost, rng.integers(1, max_w, n).astype(float)

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optimize_reference import allowed_subsets, cover_cases, depth, random_instance
+from optimize_reference import (
+    allowed_subsets,
+    cover_cases,
+    depth,
+    planar_instance,
+    random_instance,
+)
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.spatial.distance import cdist
 
 from elder_coverage.optimize import backup_coverage, coverage_depth, max_coverage
 from elder_coverage.optimize.reach import as_reach
@@ -122,9 +127,7 @@ def test_property_equals_brute_force(case, theta):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_matches_textbook_milp(seed):
-    rng = np.random.default_rng(seed)
-    cost = np.round(1000 * cdist(rng.random((40, 2)), rng.random((12, 2))))
-    w = rng.integers(1, 30, 40).astype(float)
+    cost, w = planar_instance(seed, 40, 12)
     for theta in (0.0, 0.4):
         res = backup_coverage(cost, p=4, limit=350.0, weights=w, first_weight=theta)
         assert res.status == "optimal"
@@ -148,3 +151,16 @@ def test_bad_arguments_raise(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         backup_coverage(np.ones((2, 3)), **args)
+
+
+def test_time_limit_returns_a_consistent_answer():
+    cost, w = planar_instance(9, 600, 80)
+    res = backup_coverage(cost, p=8, limit=180.0, weights=w, time_limit=0.05)
+    assert res.status in ("optimal", "time_limit")
+    if res.sites.size:  # a solution: its figures are its own, the bound above them
+        assert res.sites.size == 8
+        assert res.objective == pytest.approx(
+            score(cost, w, list(res.sites), 180.0, 0.0)[0])
+        assert res.bound >= res.objective - 1e-9
+    else:
+        assert np.isnan(res.objective) and np.isnan(res.gap)

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optimize_reference import allowed_subsets, cover_cases, random_instance
+from optimize_reference import allowed_subsets, cover_cases, planar_instance, random_instance
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.spatial.distance import cdist
 
 from elder_coverage.optimize import capacitated_max_coverage, max_coverage
 
@@ -157,10 +156,8 @@ def test_property_equals_brute_force(case, split, data):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("split", [True, False])
 def test_matches_textbook_milp(seed, split):
-    rng = np.random.default_rng(seed)
-    cost = np.round(1000 * cdist(rng.random((25, 2)), rng.random((8, 2))))
-    w = rng.integers(1, 20, 25).astype(float)
-    cap = rng.integers(20, 80, 8).astype(float)
+    cost, w = planar_instance(seed, 25, 8, max_w=20)
+    cap = np.random.default_rng(seed).integers(20, 80, 8).astype(float)
     res = capacitated_max_coverage(cost, p=3, limit=400.0, capacity=cap, weights=w,
                                    split=split)
     check(res, cost, w, 3, 400.0, cap, split, textbook(cost, w, 3, 400.0, cap, split))
@@ -187,3 +184,19 @@ def test_bad_arguments_raise(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         capacitated_max_coverage(np.ones((2, 3)), **args)
+
+
+def test_time_limit_returns_a_consistent_answer():
+    cost, w = planar_instance(9, 600, 80)
+    cap = np.full(80, 200.0)
+    res = capacitated_max_coverage(cost, p=8, limit=180.0, capacity=cap, weights=w,
+                                   time_limit=0.05)
+    assert res.status in ("optimal", "time_limit")
+    if res.sites.size:
+        assert res.sites.size == 8
+        shares = res.details["shares"].toarray()
+        assert np.all((w[:, None] * shares).sum(axis=0) <= cap + 1e-6)
+        assert res.objective == pytest.approx(float((w * shares.sum(axis=1)).sum()))
+        assert res.bound >= res.objective - 1e-6
+    else:
+        assert np.isnan(res.objective) and np.isnan(res.gap)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from optimize_reference import allowed_subsets, cover_cases, random_instance
+from optimize_reference import allowed_subsets, cover_cases, planar_instance, random_instance
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial.distance import cdist
 
@@ -169,8 +169,7 @@ def test_matches_textbook_milp_on_planar_instances(seed):
 
 
 def test_time_limit_keeps_a_valid_answer():
-    rng = np.random.default_rng(4)
-    cost = np.round(1000 * cdist(rng.random((400, 2)), rng.random((60, 2))))
+    cost, _ = planar_instance(4, 400, 60)
     res = p_center(cost, p=6, time_limit=0.05)
     assert res.status in ("optimal", "time_limit")
     assert res.sites.size == 6

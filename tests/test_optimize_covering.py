@@ -547,3 +547,42 @@ def test_set_cover_with_nothing_coverable_says_so():
     # Whereas a cover that fixed sites already complete is a genuine optimum.
     done = set_cover(np.array([[1.0, 2.0]]), 5.0, fixed=[0])
     assert done.status == "optimal" and list(done.sites) == [0]
+
+
+# ------------------------------------------------------- high-coverage machinery (issue 13)
+
+
+def test_set_cover_reductions_on_a_hand_made_cover():
+    """Row 0 only reaches site 0 (essential); row 1 is then covered; row 3's sites contain
+    row 2's (implied); site 3 covers only what site 1 covers too (dominated)."""
+    nan = np.nan
+    cost = np.array([[1.0, nan, nan, nan],
+                     [1.0, 1.0, nan, nan],
+                     [nan, 1.0, 1.0, nan],
+                     [nan, 1.0, 1.0, 1.0]])
+    res = set_cover(cost, 2.0)
+    assert res.status == "optimal" and res.objective == 2.0
+    assert res.sites[0] == 0 and res.sites[1] in (1, 2)
+    d = res.details
+    # Then sites 1 and 2 cover the same row 2 (site 2 goes), making site 1 essential: the
+    # reductions alone solve it.
+    assert d["essential_sites"] == 2 and d["implied_patterns"] == 1
+    assert d["dominated_sites"] == 1 and d["patterns"] == 0
+    # Dearer duplicates are never preferred: site 1 costs 5, site 2 covers the same rows for 1.
+    dear = set_cover(cost, 2.0, site_cost=[1, 5, 1, 1])
+    assert dear.objective == 2.0 and list(dear.sites) == [0, 2]
+
+
+@pytest.mark.parametrize("seed, limit", [(1, 10.0), (1, 14.0), (15, 10.0), (20, 14.0),
+                                         (0, 10.0)])
+def test_max_coverage_lp_start_at_high_coverage(seed, limit):
+    """Above 90 % covered the start is also rounded from the LP; on these instances it beats
+    the 1-swap local optimum (seed 0: a tie), and the answer stays the true optimum."""
+    cost, w = random_instance(seed, n=20, m=10, unreachable=0.1)
+    res = max_coverage(cost, 3, limit, weights=w)
+    check_max_coverage(res, cost, w, 3, limit, brute_max_coverage(cost, w, 3, limit))
+    d = res.details
+    assert d["lp_bound"] >= res.objective - 1e-6
+    assert d["swap_start_covered"] <= d["lp_start_covered"] <= res.objective
+    if seed:
+        assert d["lp_start_covered"] > d["swap_start_covered"]

@@ -15,6 +15,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from optimize_reference import allowed_subsets, group_needs
 from scipy.optimize import linprog
 
 from elder_coverage.optimize import OptimizeResult, p_median
@@ -30,31 +31,6 @@ def random_instance(seed: int, n: int = 8, m: int = 6, unreachable: float = 0.3,
     cost[rng.random((n, m)) < unreachable] = np.nan
     w = rng.integers(1, max_w + 1, size=n).astype(float)
     return cost, w
-
-
-def group_needs(groups, min_per_group, forbidden):
-    """Label → minimum; an int applies only to groups with some allowed site (documented)."""
-    if groups is None or min_per_group is None:
-        return {}
-    if isinstance(min_per_group, dict):
-        return dict(min_per_group)
-    labels = {g for j, g in enumerate(groups) if j not in forbidden}
-    return {g: min_per_group for g in labels}
-
-
-def allowed_subsets(m, k, fixed=(), forbidden=(), groups=None, min_per_group=None):
-    """Every site set of size k (any size when k is None) that the rules permit."""
-    fixed, forbidden = set(fixed), set(forbidden)
-    allowed = [j for j in range(m) if j not in forbidden]
-    need = group_needs(groups, min_per_group, forbidden)
-    sizes = range(len(allowed) + 1) if k is None else [k]
-    for size in sizes:
-        for subset in combinations(allowed, size):
-            if not fixed <= set(subset):
-                continue
-            if any(sum(groups[j] == g for j in subset) < c for g, c in need.items()):
-                continue
-            yield subset
 
 
 def reachable_rows(cost, forbidden=()):

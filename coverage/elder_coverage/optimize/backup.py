@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .common import Clock, check_gap, check_time_limit, is_integral
-from .covering import _group_block, _patterns, _setup
+from .covering import _check_rules, _group_block, _patterns, _setup
 from .highs import INF, RowBlocks, solve_milp
 from .reach import Reach
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
@@ -98,12 +98,9 @@ def backup_coverage(cost, *, p: int, limit: float, weights=None, fixed=None, for
         raise ValueError(f"min_covered must be a share in [0, 1]; got {min_covered!r}")
     w = reach.weights
     total_w = float(w.sum())
-    problem = rules.problems(p)
-    if problem:
-        return infeasible(MODEL, reach.n_demand, problem, clock.elapsed, unreachable,
-                          minimise=False, total_weight=total_w)
-    note = (f"{unreachable.size} demand rows have no allowed site within the limit; "
-            if unreachable.size else "")
+    note = _check_rules(MODEL, p, reach, rules, unreachable, clock)
+    if isinstance(note, OptimizeResult):
+        return note
     depth_fixed = np.minimum(coverage_depth(within, rules.fixed), 2)
     cand = np.flatnonzero(rules.candidates)
     col_map = np.full(reach.n_sites, -1, np.int64)

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .common import Clock, check_gap, check_time_limit, is_integral, per_site
-from .covering import _group_block, _patterns, _setup
+from .covering import _check_rules, _group_block, _patterns, _setup
 from .highs import INF, RowBlocks, solve_milp
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
 from .sites import check_p
@@ -87,12 +87,9 @@ def capacitated_max_coverage(cost, *, p: int, limit: float, capacity, weights=No
     cap = per_site(capacity, reach.n_sites, "capacity", allow_inf=True)
     w = reach.weights
     total_w = float(w.sum())
-    problem = rules.problems(p)
-    if problem:
-        return infeasible(MODEL, reach.n_demand, problem, clock.elapsed, unreachable,
-                          minimise=False, total_weight=total_w)
-    note = (f"{unreachable.size} demand rows have no allowed site within the limit; "
-            if unreachable.size else "")
+    note = _check_rules(MODEL, p, reach, rules, unreachable, clock)
+    if isinstance(note, OptimizeResult):
+        return note
     # Columns: candidate sites, then fixed sites (open, but their capacity is shared too),
     # then one share per (pattern, site) pair.
     cand = np.flatnonzero(rules.candidates)

@@ -185,7 +185,7 @@ def _farthest_first(allowed: Reach, active: np.ndarray, rules: SiteRules,
         ent = np.arange(allowed.indptr[worst], allowed.indptr[worst + 1])
         ent = ent[free[allowed.indices[ent]]]
         if not ent.size:
-            # The worst row has no free site left: open the free site nearest to any row.
+            # The worst row has no free site left: open any free site reaching a counted row.
             ent = np.flatnonzero(free[allowed.indices] & active[rows_of])
             if not ent.size:
                 break

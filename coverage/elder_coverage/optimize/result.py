@@ -18,15 +18,18 @@ def _frozen(a, dtype) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class OptimizeResult:
-    """Outcome of :func:`p_median`, :func:`max_coverage` or :func:`set_cover`.
+    """Outcome of any siting model of :mod:`elder_coverage.optimize`.
 
     Attributes
     ----------
     objective : float
         p-median: weighted travel cost (weight × cost unit, e.g. persons × minutes) over the
-        reachable demand rows. max_coverage: weight covered within the limit (persons).
-        set_cover: number of open sites, fixed ones included (or their total ``site_cost``).
-        NaN when no solution is known.
+        reachable demand rows. p-center: the worst cost (e.g. minutes) of a counted row.
+        max_coverage: weight covered within the limit (persons). backup_coverage: θ × weight
+        covered once + (1 − θ) × weight covered twice (persons). capacitated_max_coverage:
+        weight assigned within limit and capacity (persons). set_cover: number of open
+        sites, fixed ones included (or their total ``site_cost``). NaN when no solution is
+        known.
     sites : numpy.ndarray of int
         Sorted indices of the open sites (columns of ``cost``), fixed sites included.
     assignment : numpy.ndarray of int
