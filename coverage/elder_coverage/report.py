@@ -459,7 +459,10 @@ def _indicator_section(ind: pd.DataFrame, summary: Mapping[str, Any], lang: str,
                 _cell(_unit_value(gap, r["unit"]) if not _missing(gap) else "–", "num"),
                 _cell(_unit_label(r["unit"], lang)), _cell(status, css)]
         if sourced:
-            row += [_cell(scope_label(r["scope"], lang)), _cell(r["source"])]
+            source = r["source"]
+            if source == "descriptive (no target)" and lang == "zh":
+                source = "描述性指标（无目标）"
+            row += [_cell(scope_label(r["scope"], lang)), _cell(source)]
         rows.append(row)
     blocks = [_h(2, text("indicators", lang)), _tbl(headers, rows)]
     if chart:

@@ -221,8 +221,11 @@ def _covered_elders_per_facility(cells, facilities, net, std: Standards) -> np.n
 
 
 def _kind_summary(cov: CoverageResult, age_floor: int = 60) -> dict[str, dict[str, Any]]:
-    """Covered, uncovered and unreachable elders (60+) per kind.
+    """Covered, covered-twice, uncovered and unreachable elders (60+) per kind.
 
+    ``covered_twice_elders`` counts elders within the standard of two or more facilities of
+    the kind (backup coverage, Hogan & ReVelle 1986: a centre that closes or is full still
+    leaves them served); it is left out when the run did not count facilities within reach.
     With ``age_floor`` 65 or 80 (``analyses.coverage.age_floor``) the covered count and share
     of that age group are added as ``covered_elders_<floor>`` / ``covered_share_<floor>``.
     """
@@ -241,6 +244,12 @@ def _kind_summary(cov: CoverageResult, age_floor: int = 60) -> dict[str, dict[st
             "unreachable_elders": int(round(elders[~reach].sum())),
             "network": bool(cov.used_network.get(kind, False)),
         }
+        n_within = cells[f"{kind}_n_within"]
+        if n_within.notna().any():
+            twice = n_within.fillna(0).to_numpy(dtype=float) >= 2
+            out[kind]["covered_twice_elders"] = int(round(elders[twice].sum()))
+            out[kind]["covered_twice_share"] = (
+                round(float(elders[twice].sum() / total), 6) if total else 0.0)
         if older is not None:
             n_old = float(older.sum())
             out[kind][f"covered_elders_{age_floor}"] = int(round(older[covered].sum()))
@@ -249,12 +258,66 @@ def _kind_summary(cov: CoverageResult, age_floor: int = 60) -> dict[str, dict[st
     return out
 
 
-def _indicators(study: StudyData, cov: CoverageResult, facilities, net, std) -> pd.DataFrame:
+def _indicators(study: StudyData, cov: CoverageResult, facilities, net, std, *,
+                demand_year: int = 2020, cells_2020: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Policy indicators, each judged on the elders of its own target year.
+
+    Rows without a year (descriptive figures) use the run's ``demand_year``. A row for 2025 or
+    2029 is computed again on the cells rescaled to that year's projected elders (and the
+    villages' elders scaled by their county's ratio), so that a 2029 target is judged on the
+    elders of 2029 (``demand_year`` column). Where no projection exists (own data outside
+    Jilin) the run's elders are used and the note says so.
+    """
     from elder_coverage.indicators import policy_indicators
 
-    return policy_indicators(cov, facilities, townships=study.townships, seats=study.seats,
-                             villages=study.villages, counties=study.counties, graph=net,
-                             standards=std)
+    def compute(c: CoverageResult, villages) -> pd.DataFrame:
+        return policy_indicators(c, facilities, townships=study.townships, seats=study.seats,
+                                 villages=villages, counties=study.counties, graph=net,
+                                 standards=std)
+
+    base = compute(cov, study.villages)
+    base["demand_year"] = demand_year
+    years = sorted({int(y) for y in base["year"].dropna()} - {demand_year})
+    if cells_2020 is None or not years:
+        return base
+    from elder_coverage.demand import elders_for_year, rescale_cells
+
+    cols = ("elders_60", "elders_65", "elders_80")
+    for year in years:
+        rows = (base["year"] == year).fillna(False).to_numpy(dtype=bool)
+        try:
+            scaled = rescale_cells(cells_2020, year)
+            codes = sorted(set(cells_2020["county_code"].astype(str)))
+            ratio = (elders_for_year(year, counties=codes)["age60"]
+                     / elders_for_year(2020, counties=codes)["age60"])
+        except (ValueError, KeyError):
+            base.loc[rows, "note"] = [_join_note(n, f"judged on the elders of {demand_year}: "
+                                                  f"no projection to {year} for these counties")
+                                      for n in base.loc[rows, "note"]]
+            continue
+        cells = cov.cells.copy()
+        for c in cols:
+            if c in cells and c in scaled:
+                cells[c] = scaled.loc[cells.index, c].to_numpy()
+        villages = study.villages
+        if villages is not None and "elders_60" in villages and "county_code" in villages:
+            villages = villages.copy()
+            f = villages["county_code"].astype(str).map(ratio).fillna(1.0).to_numpy()
+            villages["elders_60"] = np.round(villages["elders_60"].to_numpy(float) * f)
+        again = compute(dataclasses.replace(cov, cells=cells), villages)
+        if not (again["indicator"].tolist() == base["indicator"].tolist()
+                and again["year"].equals(base["year"])):
+            raise RuntimeError("indicator rows differ between demand years")  # a bug
+        for c in again.columns:
+            if c in base.columns:
+                base.loc[rows, c] = again.loc[rows, c].to_numpy()
+        base.loc[rows, "demand_year"] = year
+    return base
+
+
+def _join_note(note: Any, extra: str) -> str:
+    return extra if note is None or (isinstance(note, float) and math.isnan(note)) or not note \
+        else f"{note}; {extra}"
 
 
 def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = None) -> RunOutput:
@@ -336,6 +399,8 @@ class _Run:
         from elder_coverage.demand import elders_by_year, projection_notes, rescale_cells
 
         year = self.scenario.demand_year
+        # The census-year cells: each indicator is judged again on its own target year's elders.
+        self.cells_2020 = self.study.cells
         self.demand_info = {"year": year, "notes": projection_notes(year),
                             "elders_by_year": elders_by_year(
                                 sorted(self.study.cells["county_code"].astype(str).unique()))}
@@ -446,12 +511,13 @@ class _Run:
         t["coverage_by_county"] = area_table(final, _open(fac), level="county", names=names_c)
         t["coverage_study_area"] = area_table(final, _open(fac), level="study_area")
         t["gaps"] = _gaps_table(final, study, names_t, names_c)
-        indicators = _indicators(study, self.base, _open(study.facilities), net, std)
+        by_year = {"demand_year": self.scenario.demand_year, "cells_2020": self.cells_2020}
+        indicators = _indicators(study, self.base, _open(study.facilities), net, std, **by_year)
         t["indicators"] = indicators
         self.indicators = indicators
         if changed:
             self.indicators = t["indicators_final"] = _indicators(study, final, _open(fac), net,
-                                                                  std)
+                                                                  std, **by_year)
         t["unreachable"] = _locate_cells(final.report.unreachable_table(), final.cells, study,
                                          names_t, names_c)
         if "lost_coverage" in t:

@@ -468,6 +468,9 @@ def _population(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     if "layer" in body:
         out["layer"] = _str(ctx, "inputs.population.layer", body["layer"])
     if "source_crs" in body:
+        if src != "table":
+            raise ctx.fail("inputs.population.source_crs",
+                           "only for a table (a raster declares its own CRS)")
         out["source_crs"] = _source_crs(ctx, "inputs.population.source_crs", body["source_crs"])
     if src == "table" and "column" not in out:
         raise ctx.fail("inputs.population.column", "required with a table (the elder-count column)")
