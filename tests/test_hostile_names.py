@@ -1,8 +1,8 @@
 """Hostile names: no string from the data is ever run as a template or as script.
 
 Each name below reaches the map (popups, tooltips, layer names, legend, title), the report and
-the command line. A name must come out as the text typed: ``{{ 7*191 }}`` never becomes
-``1337``, a name that would create a folder creates none, ``{#`` does not crash, and the
+the command line. A name must come out as the text typed: ``{{ 'zq' ~ 7*191 }}`` never becomes
+``zq1337``, a name that would create a folder creates none, ``{#`` does not crash, and the
 user's input files are left exactly as they were.
 """
 
@@ -32,7 +32,7 @@ def hostile_names(folder: Path) -> dict[str, str]:
     """Names that would do something if rendered as a Jinja2 template or parsed as HTML/JS."""
     target = (folder / CANARY).as_posix()
     return {
-        "expression": "{{ 7*191 }}",
+        "expression": "{{ 'zq' ~ 7*191 }}",
         "statement": "{% for i in range(3) %}x7{% endfor %}",
         "comment": "{# 评论",
         "unclosed": "{{ 名称",
@@ -47,7 +47,7 @@ def hostile_names(folder: Path) -> dict[str, str]:
     }
 
 
-EVALUATED = {"expression": "1337", "statement": "x7x7x7"}
+EVALUATED = {"expression": "zq1337", "statement": "x7x7x7"}
 
 
 def _evaluated(page: str, key: str) -> bool:
@@ -103,7 +103,7 @@ def test_notebook_display_of_a_hostile_map_is_inert(tmp_path):
     page = html.unescape(re.search(r'srcdoc="([^"]*)"', frame).group(1))
     assert page == map_html(m)  # the frame holds the offline page, Leaflet inlined
     assert "elder-coverage-asset/" not in page and "L.map(" in page
-    assert "1337" not in page and not (tmp_path / CANARY).exists()
+    assert "zq1337" not in page and not (tmp_path / CANARY).exists()
 
 
 # --------------------------------------------------------------------------- report (API)
@@ -135,7 +135,7 @@ def test_report_html_matches_written_file(tmp_path):
     d["summary"] = dict(d["summary"], scenario=name)
     page = report_html(**d, lang="en", charts=False)
     path = write_report(tmp_path / "r.html", **d, lang="en", charts=False)
-    assert path.read_text(encoding="utf-8") == page and "1337" not in page
+    assert path.read_text(encoding="utf-8") == page and "zq1337" not in page
 
 
 # --------------------------------------------------------------------------- command line
@@ -201,7 +201,7 @@ def test_cli_map_and_report_show_names_as_text(cli_run):
     page = (out / "map.html").read_text(encoding="utf-8")
     report = (out / "report.html").read_text(encoding="utf-8")
     for text in (page, report):
-        assert "1337" not in text and "x7x7x7" not in text
+        assert "zq1337" not in text and "x7x7x7" not in text
     assert _json_text(page, names["expression"] + " 描述")  # the map title is the description
     assert _json_text(page, names["comment"])
     assert _json_text(page, names["mkdir"])
@@ -221,6 +221,6 @@ def test_cli_error_shows_hostile_value_verbatim_and_writes_nothing(tmp_path, cap
     code = main(["run", str(tmp_path / "scenario.yaml"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2
-    assert "unknown kind '{{ 7*191 }}'" in err and "1337" not in err
+    assert f"unknown kind {names['expression']!r}" in err and "zq1337" not in err
     assert _digest(tmp_path) == before  # inputs untouched, no output folder, no temp folder
     assert not (tmp_path / "out").exists() and not (tmp_path / CANARY).exists()
