@@ -213,11 +213,11 @@ def test_module_entry_point_gives_one_line_for_nan(tmp_path):
 # --- interruptions and bugs -------------------------------------------------------------
 
 def test_ctrl_c_is_one_line_and_leaves_nothing(user, tmp_path, capsys, monkeypatch):
-    def interrupted(self):
+    def interrupted(*args):
         assert any(leftovers(tmp_path))  # the run had started writing
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("elder_coverage.runner._Run.load", interrupted)
+    monkeypatch.setattr("elder_coverage.stages.load", interrupted)
     # Parent folders the run had to create are removed too.
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out",
              tmp_path / "new" / "deeper" / "out", expect=("interrupted (Ctrl-C)",), code=130)
@@ -227,7 +227,7 @@ def test_a_swallowed_sigterm_still_stops_the_run(user, tmp_path, capsys, monkeyp
     from elder_coverage.io.atomic import request_stop
 
     # As when a C extension calls the signal handler and then clears its exception.
-    monkeypatch.setattr("elder_coverage.runner._Run.load", lambda self: request_stop())
+    monkeypatch.setattr("elder_coverage.stages.load", lambda *a: request_stop())
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", tmp_path / "out",
             expect=("terminated (SIGTERM)",), code=143)
     # The request ends with the command: the next call in this process runs normally.
@@ -237,10 +237,10 @@ def test_a_swallowed_sigterm_still_stops_the_run(user, tmp_path, capsys, monkeyp
 
 
 def test_internal_bugs_keep_their_traceback(user, tmp_path, capsys, monkeypatch):
-    def bug(self):
+    def bug(*args):
         raise ValueError("an internal bug, not a usage error")
 
-    monkeypatch.setattr("elder_coverage.runner._Run.load", bug)
+    monkeypatch.setattr("elder_coverage.stages.load", bug)
     before = tree_digest(tmp_path)
     with pytest.raises(ValueError, match="internal bug"):
         run_cli(capsys, "run", user / "scenario.yaml", "--out", tmp_path / "out")
@@ -248,10 +248,10 @@ def test_internal_bugs_keep_their_traceback(user, tmp_path, capsys, monkeypatch)
 
 
 def test_unreadable_named_path_is_one_line(user, tmp_path, capsys, monkeypatch):
-    def missing(self):
+    def missing(*args):
         raise FileNotFoundError(2, "No such file or directory", "/media/usb/elders.tif")
 
-    monkeypatch.setattr("elder_coverage.runner._Run.load", missing)
+    monkeypatch.setattr("elder_coverage.stages.load", missing)
     refused(capsys, tmp_path, "run", user / "scenario.yaml", "--out", tmp_path / "out",
              expect=("/media/usb/elders.tif", "No such file"), code=1)
 

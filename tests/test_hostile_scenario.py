@@ -217,7 +217,7 @@ def test_source_crs_of_file_inputs_is_accepted_and_reaches_the_readers(tmp_path,
     assert sc.townships == (tmp_path / "towns.shp").resolve()
     seen = _stop_at(monkeypatch, study, "read_boundaries")
     with pytest.raises(RuntimeError, match="stop here"):
-        from elder_coverage.runner import load_study
+        from elder_coverage.stages import load_study
 
         load_study(sc)
     assert seen["source_crs"] == "EPSG:4490"

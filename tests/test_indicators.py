@@ -310,7 +310,7 @@ def test_seats_layer_network_standard_and_bad_inputs():
 
 
 def test_summary_records_carry_source_scope_and_year(table):
-    from elder_coverage.runner import _records  # what run_scenario writes to summary.json
+    from elder_coverage.tables import records as _records  # as summary.json holds them
 
     recs = _records(table)
     assert len(recs) == len(table)

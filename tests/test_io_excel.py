@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from elder_coverage import runner
+from elder_coverage import stages
 from elder_coverage.engine import compute_coverage
 from elder_coverage.gcj02 import wgs84_to_bd09, wgs84_to_gcj02
 from elder_coverage.io.errors import InputError
@@ -101,7 +101,7 @@ def test_scenario_mapping_is_validated(tmp_path):
 @pytest.fixture(scope="module")
 def sample_study(sample_path):
     """The default sample, loaded once, and its facilities as a full-precision lon/lat table."""
-    study = runner.load_sample()
+    study = stages.load_sample()
     fac = gpd.read_file(sample_path / "facilities.gpkg")
     area = gpd.read_file(sample_path / "counties.gpkg").to_crs(fac.crs).union_all()
     # One sample courtyard (RU00588) stands 0.7 m outside its county polygon, which the
@@ -115,12 +115,12 @@ def sample_study(sample_path):
 def _covered_by_kind(study_and_table, monkeypatch, tmp_path, facilities):
     study, _ = study_and_table
     # The scenario path end to end (validation, load_study, reader), on the sample loaded once.
-    monkeypatch.setattr(runner, "load_sample", lambda area: study)
+    monkeypatch.setattr(stages, "load_sample", lambda area: study)
     sc = parse_scenario({"name": "x", "study_area": {"sample": "jilin_city_rural",
                                                       "counties": ["舒兰市"]},
                          "inputs": {"facilities": facilities},
                          "analyses": {"coverage": {}}}, tmp_path / "s.yaml")
-    loaded = runner.load_study(sc)
+    loaded = stages.load_study(sc)
     std = load_standards()
     cov = compute_coverage(loaded.cells, loaded.facilities, RoadNetwork(loaded.graph), std)
     elders = cov.cells["elders_60"].to_numpy(float)

@@ -11,7 +11,8 @@ import pytest
 from shapely.geometry import Point
 
 from elder_coverage.engine import CoverageWarning, compute_coverage
-from elder_coverage.runner import _indicators, _kind_summary
+from elder_coverage.tables import indicators_by_year as _indicators
+from elder_coverage.tables import kind_summary as _kind_summary
 
 
 def _quiet(*args, **kw):

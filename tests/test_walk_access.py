@@ -240,8 +240,8 @@ def test_merge_table_lists_catchment_shifts_without_residents():
 
 
 def test_age_floor_reports_older_groups_and_population_floor_is_refused(tmp_path):
-    from elder_coverage.runner import _kind_summary
     from elder_coverage.scenario import ScenarioError, parse_scenario
+    from elder_coverage.tables import kind_summary as _kind_summary
 
     cells = cells_at((0, 0), (3000, 0)).assign(elders_60=[10, 30], elders_80=[4, 1])
     out = run(cells, facilities_at("dining_hall", (100, 0)), None)

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from elder_coverage.costs import KindCosts
 from elder_coverage.engine import CoverageInputError, reach_matrix
 from elder_coverage.schema import AGE_COLUMNS
 from elder_coverage.standards import Standards, resolve_standards
@@ -172,6 +173,7 @@ def access_table(
     catchment: float | None = None,
     decay: DecayArg = "stepped",
     zone_weights: Sequence[float] = LUO_QI_WEIGHTS,
+    costs: KindCosts | None = None,
 ) -> AccessResult:
     """E2SFCA of one facility kind on demand cells, using the kind's service standard.
 
@@ -187,6 +189,10 @@ def access_table(
         Catchment (minutes on the network, metres otherwise); default the kind's limit.
     decay, zone_weights
         See :func:`e2sfca`.
+    costs : KindCosts, optional
+        Costs of these cells to the facilities of ``kind`` (:mod:`elder_coverage.costs`,
+        columns in table order): used instead of routing again when they were computed up to
+        the catchment, in its unit.
 
     Raises
     ------
@@ -211,7 +217,13 @@ def access_table(
     if bad.any():
         raise CoverageInputError(f"facilities: id={fac.loc[bad, 'id'].iloc[0]!r} has missing "
                                  f"or negative capacity {fac.loc[bad, 'capacity'].iloc[0]!r}")
-    mat = reach_matrix(cells, facilities, net, std, kind=kind, limit=limit)
+    unit = "min" if use_net else "m"
+    if costs is not None and (costs.unit, costs.limit) == (unit, float(limit)):
+        if not np.array_equal(costs.facility_ids, fac["id"].to_numpy()):
+            raise ValueError(f"costs: columns are not the {kind} facilities of this table")
+        mat = costs.matrix
+    else:
+        mat = reach_matrix(cells, facilities, net, std, kind=kind, limit=limit)
     demand = pd.to_numeric(cells[col]).to_numpy(dtype=float)
     access, ratio, weighted = e2sfca(mat, demand, cap.to_numpy(dtype=float), limit,
                                      decay=decay, zone_weights=zone_weights)
@@ -222,5 +234,4 @@ def access_table(
     fac["elders_per_place"] = np.divide(weighted, cap.to_numpy(dtype=float),
                                         out=np.full(len(fac), np.nan),
                                         where=cap.to_numpy(dtype=float) > 0)
-    return AccessResult(cells=out_cells, facilities=fac, catchment=float(limit),
-                        unit="min" if use_net else "m")
+    return AccessResult(cells=out_cells, facilities=fac, catchment=float(limit), unit=unit)

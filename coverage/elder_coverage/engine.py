@@ -26,7 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
@@ -53,6 +53,9 @@ from elder_coverage.travel import (
     same_edge_times,
     warn_if_disconnected,
 )
+
+if TYPE_CHECKING:
+    from elder_coverage.costs import TravelCosts
 
 #: Per-kind result columns, in order; ``{kind}`` is replaced by the facility kind.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -134,12 +137,15 @@ class CoverageResult:
         The standards applied.
     used_network : dict
         Kind → True when coverage was decided on network travel time.
+    costs : TravelCosts or None
+        The travel costs the counts were read from, when given to :func:`compute_coverage`.
     """
 
     cells: gpd.GeoDataFrame
     report: CoverageReport
     standards: Standards
     used_network: dict[str, bool]
+    costs: TravelCosts | None = None
 
 
 # --------------------------------------------------------------------------- input checks
@@ -541,6 +547,7 @@ def compute_coverage(
     populated_only: bool = True,
     counts: bool = True,
     chunk_size: int = 1_000_000,
+    costs: TravelCosts | None = None,
 ) -> CoverageResult:
     """Per-cell, per-kind coverage of demand cells by facilities.
 
@@ -568,6 +575,10 @@ def compute_coverage(
         column is NA and ``covered`` is decided from the nearest facility alone.
     chunk_size : int
         Cells per KD-tree query.
+    costs : TravelCosts, optional
+        Costs of the same cells to these facilities (:func:`elder_coverage.costs.travel_costs`):
+        the counts within a network standard are read from them instead of being searched
+        again.
 
     Returns
     -------
@@ -594,6 +605,8 @@ def compute_coverage(
         The usable road graph of a travel mode is split into several parts.
     """
     std, cell_xy, fac_xy, net, kinds = _prepare(cells, facilities, graph, standards, kinds)
+    if costs is not None and not np.array_equal(costs.cell_ids, cells["cell_id"].to_numpy()):
+        raise ValueError("costs: computed for other cells than these")
     report = CoverageReport(kinds=kinds)
     n = len(cells)
     evaluated = populated_mask(cells) if populated_only else np.ones(n, dtype=bool)
@@ -649,8 +662,17 @@ def compute_coverage(
                        f"e.g. id={fac_ids[rows[lost]][:3].tolist()}")
                 report.messages.append(msg)
                 warnings.warn(msg, CoverageWarning, stacklevel=2)
+            known = None
+            if costs is not None and kind in costs and use_net and counts:
+                kc = costs.for_facilities(facilities, kind)
+                if (kc.unit, kc.limit) != ("min", ks.minutes):
+                    raise ValueError(f"costs: {kind} was costed in {kc.unit} up to {kc.limit}, "
+                                     f"the standard is {ks.minutes} min")
+                known = kc.counts()[ev]
             near_n, time_n, cnt_n = network_nearest(trips, ks.minutes,
-                                                    counts=use_net and counts)
+                                                    counts=use_net and counts and known is None)
+            if known is not None:
+                cnt_n = known
             cols["time_min"][ev] = np.where(np.isfinite(time_n), time_n, np.nan)
         if use_net:
             reachable = near_n >= 0
@@ -694,7 +716,55 @@ def compute_coverage(
     base = cells.drop(columns=[c for c in extra.columns if c in cells.columns])
     out = pd.concat([base, extra], axis=1)
     out = gpd.GeoDataFrame(out, geometry=cells.geometry.name, crs=cells.crs)
-    return CoverageResult(cells=out, report=report, standards=std, used_network=used_network)
+    return CoverageResult(cells=out, report=report, standards=std, used_network=used_network,
+                          costs=costs)
+
+
+def merge_coverage(base: CoverageResult, part: CoverageResult) -> CoverageResult:
+    """``base`` with the kinds evaluated in ``part`` replaced by ``part``'s results.
+
+    After a plan changes the facilities of some kinds (centres closed, sites added), only
+    those kinds are evaluated again; the others keep their columns, counts and notes. The
+    result equals evaluating every kind again on the changed facilities: per-kind columns in
+    the same order and the notes in the order :func:`compute_coverage` writes them.
+
+    Raises
+    ------
+    ValueError
+        ``part`` was computed on other cells or with other standards.
+    """
+    if not (np.array_equal(base.cells["cell_id"].to_numpy(), part.cells["cell_id"].to_numpy())
+            and base.standards == part.standards):
+        raise ValueError("merge_coverage: the two results are for other cells or standards")
+    changed = set(part.report.kinds)
+    cols = [c for k in changed for c in (t.format(kind=k) for t in RESULT_COLUMNS)]
+    cells = base.cells.copy()
+    cells[cols] = part.cells[cols]
+    b, p = base.report, part.report
+    kinds = b.kinds + tuple(k for k in p.kinds if k not in b.kinds)
+    pick = {k: (p if k in changed else b) for k in kinds}
+    used = {k: (part if k in changed else base).used_network.get(k, False) for k in kinds}
+    report = CoverageReport(
+        kinds=kinds,
+        missing_kinds=[k for k in kinds if k in pick[k].missing_kinds],
+        fallback_kinds=[k for k in kinds if k in pick[k].fallback_kinds],
+        unreachable_cells={k: pick[k].unreachable_cells[k] for k in kinds
+                           if k in pick[k].unreachable_cells},
+        unsnapped_facilities={k: pick[k].unsnapped_facilities[k] for k in kinds
+                              if k in pick[k].unsnapped_facilities},
+        connectivity={**b.connectivity, **p.connectivity},
+    )
+    std = base.standards
+    for k in kinds:
+        # As compute_coverage writes them: the graph's note before the first kind using it.
+        if k not in pick[k].missing_kinds and used[k]:
+            travel = std[k].travel
+            conn = report.connectivity.get(travel)
+            note = conn.message() if conn is not None and not conn.connected else None
+            if note is not None and note not in report.messages:
+                report.messages.append(note)
+        report.messages.extend(m for m in pick[k].messages if m.startswith(f"{k}: "))
+    return CoverageResult(cells=cells, report=report, standards=std, used_network=used)
 
 
 def _empty_columns(n: int) -> dict[str, Any]:

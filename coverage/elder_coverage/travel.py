@@ -22,7 +22,9 @@ the same edge also travel between each other along it (:func:`same_edge_times`).
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +45,10 @@ TRAVEL_WEIGHTS: dict[str, str] = {"walk": EDGE_WALK_MINUTES, "drive": EDGE_DRIVE
 
 # Dense search output is (sources × nodes) float64; keep each block near 128 MB.
 _BLOCK_ENTRIES = 16_000_000
+
+
+#: Point sets whose nearest-edge join a :class:`TravelGraph` keeps (least recently used out).
+JOIN_CACHE_SIZE = 8
 
 
 class GraphError(DataError):
@@ -323,9 +329,24 @@ class TravelGraph:
         if rows.size == 0 or len(xy) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
-        # Filtering afterwards: a large max_distance makes query_nearest several times slower.
-        (i, k), d = tree.query_nearest(shapely.points(xy), return_distance=True,
-                                       all_matches=False)
+        # A run joins the same cells to the same graph for coverage, per-facility counts,
+        # access and indicators; the nearest-edge query is most of that cost, so its answer
+        # is kept per point set (by content) for the last few sets.
+        key = (hashlib.blake2b(np.ascontiguousarray(xy).tobytes(), digest_size=16).digest(),
+               len(xy), main_only)
+        joins = self._cache.setdefault("joins", OrderedDict())
+        if key in joins:
+            joins.move_to_end(key)
+            i, k, d = joins[key]
+        else:
+            # Filtering afterwards: a large max_distance makes query_nearest several times
+            # slower, and the unfiltered answer serves every gap limit.
+            (i, k), d = tree.query_nearest(shapely.points(xy), return_distance=True,
+                                           all_matches=False)
+            i.flags.writeable = k.flags.writeable = d.flags.writeable = False
+            joins[key] = (i, k, d)
+            while len(joins) > JOIN_CACHE_SIZE:
+                joins.popitem(last=False)
         ok = d <= max_gap_m
         return i[ok].astype(np.int64), rows[k[ok]], d[ok]
 
