@@ -1,4 +1,4 @@
-"""The committed raw sources are complete and agree with the reference copies in shared/."""
+"""The packaged raw sources are complete and agree with the reference copies in shared/."""
 
 from pathlib import Path
 
@@ -7,8 +7,18 @@ import pandas as pd
 import pytest
 
 from elder_coverage.sample.census import PROVINCE_60_PLUS, UNCODED_ZONES, load_census
+from elder_coverage.sample.paths import raw_dir
 
-RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
+ROOT = Path(__file__).resolve().parents[1]
+RAW = raw_dir()
+
+
+def test_raw_sources_are_package_data_with_one_copy():
+    """The package folder is the only copy: the repository's data/raw keeps the script."""
+    assert RAW == ROOT / "coverage" / "elder_coverage" / "data" / "raw"
+    kept = {p.name for p in (ROOT / "data" / "raw").iterdir()}
+    assert kept == {"README.md", "fetch_sources.py"}
+    assert not (ROOT / "coverage" / "elder_coverage" / "sample" / "raw.py").exists()
 
 
 def test_sources_md_lists_every_raw_file():
