@@ -324,7 +324,11 @@ def build_sample(
             "elders_by_county": sums,
             "elders_total": {f"{a}+": int(grid.counts[a][grid.counts[a] > 0].sum())
                              for a in AGE_COLUMNS},
-            "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
+            # Dot-files are atomic_dir's markers, not sample files: the partial marker holds
+            # the builder's pid and is deleted on commit, so listing it made the manifest of
+            # one process differ from another's for the same sample.
+            "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())
+                      if not p.name.startswith(".")},
         }
         (tmp / "manifest.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
