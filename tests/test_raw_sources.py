@@ -1,5 +1,6 @@
 """The packaged raw sources are complete and agree with the reference copies in shared/."""
 
+import runpy
 from pathlib import Path
 
 import geopandas as gpd
@@ -98,3 +99,15 @@ def test_age_sex_tables_match_reference(shared_jilin):
 @pytest.mark.parametrize("path", sorted(RAW.glob("*")))
 def test_raw_files_are_small(path):
     assert path.stat().st_size < 3_000_000
+
+
+def test_fetch_script_rebuilds_the_shared_tables_byte_for_byte(shared_jilin, tmp_path):
+    """The maintainer's script, now outside the package, still writes the packaged files."""
+    script = runpy.run_path(str(ROOT / "data" / "raw" / "fetch_sources.py"), run_name="fetch")
+    assert script["PACKAGE_RAW"] == RAW
+    assert script["main"](["--from-shared", str(shared_jilin), "--out", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["census2010_jilin_age_sex.csv", "census2020_jilin_age_sex.csv",
+                       "jilin_township_seats.csv"]
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (RAW / name).read_bytes(), name
