@@ -20,7 +20,8 @@ SHARED = ROOT.parent / "shared"
 
 @pytest.fixture(scope="session")
 def sample_path() -> Path:
-    """The default Jilin sample in data/processed, built once if missing."""
+    """The default Jilin sample in the data folder (data/processed in a checkout), built once
+    if missing or stale."""
     from elder_coverage.sample.build import build_sample, sample_dir, sample_is_current
 
     path = sample_dir()

@@ -17,11 +17,13 @@ import pytest
 from test_maps import EVIL, EVIL_IMG, EVIL_TEMPLATE, build, overlays, points_of, small_inputs
 
 from elder_coverage.maps import coverage_map, save_map
+from elder_coverage.sample.build import sample_dir
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else \
     shutil.which("chromedriver")
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "processed" / "jilin_city_rural_250m"
+# Where the conftest fixture and `make sample` put it (data/processed, or ELDER_COVERAGE_CACHE).
+SAMPLE = sample_dir()
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None,

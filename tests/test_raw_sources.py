@@ -1,5 +1,6 @@
-"""The committed raw sources are complete and agree with the reference copies in shared/."""
+"""The packaged raw sources are complete and agree with the reference copies in shared/."""
 
+import runpy
 from pathlib import Path
 
 import geopandas as gpd
@@ -7,8 +8,18 @@ import pandas as pd
 import pytest
 
 from elder_coverage.sample.census import PROVINCE_60_PLUS, UNCODED_ZONES, load_census
+from elder_coverage.sample.paths import raw_dir
 
-RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
+ROOT = Path(__file__).resolve().parents[1]
+RAW = raw_dir()
+
+
+def test_raw_sources_are_package_data_with_one_copy():
+    """The package folder is the only copy: the repository's data/raw keeps the script."""
+    assert RAW == ROOT / "coverage" / "elder_coverage" / "data" / "raw"
+    kept = {p.name for p in (ROOT / "data" / "raw").iterdir()}
+    assert kept == {"README.md", "fetch_sources.py"}
+    assert not (ROOT / "coverage" / "elder_coverage" / "sample" / "raw.py").exists()
 
 
 def test_sources_md_lists_every_raw_file():
@@ -88,3 +99,15 @@ def test_age_sex_tables_match_reference(shared_jilin):
 @pytest.mark.parametrize("path", sorted(RAW.glob("*")))
 def test_raw_files_are_small(path):
     assert path.stat().st_size < 3_000_000
+
+
+def test_fetch_script_rebuilds_the_shared_tables_byte_for_byte(shared_jilin, tmp_path):
+    """The maintainer's script, now outside the package, still writes the packaged files."""
+    script = runpy.run_path(str(ROOT / "data" / "raw" / "fetch_sources.py"), run_name="fetch")
+    assert script["PACKAGE_RAW"] == RAW
+    assert script["main"](["--from-shared", str(shared_jilin), "--out", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["census2010_jilin_age_sex.csv", "census2020_jilin_age_sex.csv",
+                       "jilin_township_seats.csv"]
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (RAW / name).read_bytes(), name

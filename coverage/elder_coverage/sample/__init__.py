@@ -1,1 +1,2 @@
-"""The embedded Jilin sample: committed raw sources and the deterministic sample builder."""
+"""The embedded Jilin sample: packaged raw sources (``elder_coverage/data/raw``) and the
+deterministic sample builder."""

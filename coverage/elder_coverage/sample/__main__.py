@@ -1,4 +1,8 @@
-"""``python -m elder_coverage.sample``: build the embedded Jilin sample into ``data/processed``."""
+"""``python -m elder_coverage.sample``: build the embedded Jilin sample into the data folder.
+
+The data folder is ``data/processed`` in a source checkout, else ``$ELDER_COVERAGE_CACHE`` or
+the user cache folder (rules: :mod:`elder_coverage.sample.paths`); ``--out`` overrides it.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolution", type=float, default=DEFAULT_RESOLUTION_M,
                         help="elder-grid cell size in metres (default 250)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--out", help="output folder (default data/processed/<area>_<res>m)")
+    parser.add_argument("--out", help="output folder (default <data folder>/<area>_<res>m; the "
+                                      "data folder is data/processed in a source checkout, "
+                                      "else $ELDER_COVERAGE_CACHE or the user cache folder)")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing when the folder holds a sample built from the same "
                              "raw files, code and parameters")

