@@ -46,6 +46,7 @@ from elder_coverage.engine import (
     check_same_crs,
     compute_coverage,
 )
+from elder_coverage.kinds import kinds_with_role
 from elder_coverage.policy import Indicator, Policy, PolicyError, Target, load_policy
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, TravelGraph, as_network
@@ -53,8 +54,9 @@ from elder_coverage.travel import RoadNetwork, TravelGraph, as_network
 COLUMNS: tuple[str, ...] = ("indicator", "label_zh", "label_en", "value", "target", "year",
                             "gap", "unit", "numerator", "denominator", "note", "source",
                             "scope", "spatial")
-#: Kinds whose land counts as community elder-care facility land (社区养老服务设施).
-COMMUNITY_LAND_KINDS: tuple[str, ...] = (*COMMUNITY_KINDS, "embedded_centre")
+#: Kinds whose land counts as community elder-care facility land (社区养老服务设施): the
+#: ``community_land`` role of ``kinds.yaml``.
+COMMUNITY_LAND_KINDS: tuple[str, ...] = kinds_with_role("community_land")
 #: ``scope`` of a descriptive figure (no target): the study area itself.
 STUDY_AREA_SCOPE = "study_area"
 _NA = "not available: "
