@@ -42,11 +42,11 @@ class Criteria:
     Attributes
     ----------
     built_before : int
-        Built before this year: run-down stock (default 1995).
+        Built before this year: run-down stock.
     min_occupancy : float
-        Occupancy (0-1) below this: standing (nearly) empty (default 0.3).
+        Occupancy (0-1) below this: standing (nearly) empty.
     require_fire_safety : bool
-        A failed fire-safety inspection fails the centre (default True).
+        A failed fire-safety inspection fails the centre.
     """
 
     built_before: int = assumption("closure", "built_before")
