@@ -193,3 +193,24 @@ def test_new_sites_of_a_village_only_kind_refuse_seat_candidates():
     with pytest.raises(scenario.ScenarioError, match=r"must be one of township_centre, "
                                                       r"rural_courtyard, dining_hall, day_care"):
         scenario.parse_scenario({"name": "a", "analyses": {"new_sites": {"kind": "county_home"}}})
+
+
+def test_new_site_candidates_follow_the_registry_places():
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from elder_coverage.new_sites import candidate_sites
+
+    crs = 32651
+    seats = gpd.GeoDataFrame({"code": ["T1"], "name": ["甲镇"], "county_code": ["C"]},
+                             geometry=[Point(0, 0)], crs=crs)
+    villages = gpd.GeoDataFrame({"code": ["V1", "V2"], "name": ["甲村", "乙社区"],
+                                 "county_code": ["C", "C"], "township_code": ["T1", "T1"],
+                                 "is_urban": [False, True]},
+                                geometry=[Point(500, 0), Point(0, 500)], crs=crs)
+    none = gpd.GeoDataFrame({"kind": [], "village_code": [], "township_code": []},
+                            geometry=[], crs=crs)
+    yard = candidate_sites("rural_courtyard", none, seats, villages, "both")
+    hall = candidate_sites("dining_hall", none, seats, villages, "both")
+    assert yard["source"].tolist() == ["V1"]  # rural villages only: no seat, no 社区
+    assert hall["source"].tolist() == ["T1", "V1", "V2"]
