@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from elder_coverage import aggregate, indicators, labels, scenario, schema
+from elder_coverage import aggregate, close_merge, indicators, labels, scenario, schema
 from elder_coverage._errors import DataError, SettingsError
 from elder_coverage.io import facilities as io_facilities
 from elder_coverage.io import normalise_kind
@@ -54,6 +54,7 @@ def test_registry_loads_with_the_six_kinds_in_table_order():
     assert kind("rural_courtyard").new_site == ("rural_villages",)
     assert not kind("county_home").can_be_new_site and kind("county_home").roles == ("beds",)
     assert kind("embedded_centre").roles == ("community_land",)
+    assert kind("township_centre").roles == ("beds", "close_merge")
     with pytest.raises(AttributeError):
         dining.colour = "#000000"  # frozen
 
@@ -78,6 +79,8 @@ def test_old_module_names_are_the_registry_values():
         "dining_hall", "rural_courtyard", "day_care", "embedded_centre")
     assert scenario.NEW_SITE_KINDS == new_site_kinds() == (
         "township_centre", "rural_courtyard", "dining_hall", "day_care")
+    assert close_merge.KIND == "township_centre"
+    assert scenario.CLOSE_MERGE_KINDS == kinds_with_role("close_merge") == ("township_centre",)
     assert io_facilities.KIND_LOOKUP == load_kinds().lookup
     assert io_facilities.KIND_SYNONYMS == {w: k.code for k in facility_kinds()
                                            for w in k.zh_words}
@@ -134,7 +137,6 @@ def test_policy_and_national_sample_name_registry_kinds():
 
     assert set(DENSITY) <= set(kind_codes())
     assert kind(assumption("regional_centre", "kind")).code == "township_centre"
-    assert set(scenario.CLOSE_MERGE_KINDS) <= set(kind_codes())
 
 
 def test_no_kind_colour_or_label_is_written_out_in_python_code():

@@ -25,11 +25,13 @@ from scipy.sparse.csgraph import dijkstra
 
 from elder_coverage._errors import InfeasibleError
 from elder_coverage.engine import compute_coverage, reach_matrix
+from elder_coverage.kinds import kinds_with_role
 from elder_coverage.policy import assumption
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, as_network, same_edge_times
 
-KIND = "township_centre"
+#: The kind assessed for closing or merging: the ``close_merge`` role of ``kinds.yaml``.
+(KIND,) = kinds_with_role("close_merge")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from elder_coverage._errors import DataError, SettingsError
 # cannot be imported here (labels reads this module).
 _LANGS: tuple[str, ...] = ("zh", "en")
 #: Groups of kinds the registry's ``roles`` section defines (see kinds.yaml).
-ROLES: tuple[str, ...] = ("beds", "community", "community_land")
+ROLES: tuple[str, ...] = ("beds", "community", "community_land", "close_merge")
 #: Places a new site of a kind may be proposed at: township seats, villages, or villages that
 #: are not urban communities.
 NEW_SITE_PLACES: tuple[str, ...] = ("seats", "villages", "rural_villages")

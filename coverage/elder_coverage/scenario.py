@@ -27,7 +27,7 @@ import yaml
 
 from elder_coverage._errors import SettingsError
 from elder_coverage.kinds import kind as kind_of
-from elder_coverage.kinds import new_site_kinds
+from elder_coverage.kinds import kinds_with_role, new_site_kinds
 
 
 class ScenarioError(SettingsError):
@@ -39,8 +39,8 @@ LANGS = ("zh", "en")
 ROAD_CHOICES = ("sample", "straight_line")
 #: analyses.new_sites.kind: the kinds ``kinds.yaml`` gives a ``new_site`` entry.
 NEW_SITE_KINDS = new_site_kinds()
-#: analyses.close_merge.kind: the township welfare centres are the tier that is closed or merged.
-CLOSE_MERGE_KINDS = ("township_centre",)
+#: analyses.close_merge.kind: the ``close_merge`` role of ``kinds.yaml`` (township centres).
+CLOSE_MERGE_KINDS = kinds_with_role("close_merge")
 MEASURES = ("elders", "townships", "villages")
 CANDIDATES = ("villages", "seats", "both")
 #: analyses.new_sites.model (elder_coverage.new_sites.MODELS); all but set_cover need max_new.
