@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
@@ -110,6 +111,17 @@ def test_registry_is_the_one_source_of_targets_and_assumptions():
     for ind in pol.indicators.values():
         assert ind.label["zh"] and ind.label["en"]
         assert ind.numerator["zh"] and ind.denominator["en"]
+
+
+def test_code_defaults_of_policy_assumptions_are_read_from_the_registry():
+    village = load_policy().assumptions["high_need_village"]
+    radius = inspect.signature(indicators.high_need_villages).parameters["concentration_radius_m"]
+    assert radius.default == village["concentration_radius_m"] == 1000
+    assert new_sites.DEFAULT_MANY_ELDERS == village["min_elders_60"] == 100
+    # The closure figures are stated once, in policy.yaml, not again in the docstring.
+    closure = load_policy().assumptions["closure"]
+    doc = close_merge.Criteria.__doc__
+    assert str(closure["built_before"]) not in doc and str(closure["min_occupancy"]) not in doc
 
 
 def test_readme_table_is_generated_from_the_registry():

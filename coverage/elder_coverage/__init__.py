@@ -2,6 +2,7 @@
 
 The pipeline, module by module:
 
+kinds         ``kinds`` (the facility kinds: names, input words, glyphs, colours, groups)
 load          ``io`` (WorldPop rasters, facility lists, boundaries, OSM roads), ``sample``
               (the embedded Jilin sample), ``study`` (all layers of one study in one CRS)
 demand        ``io.population`` → demand cells of elders 60+/65+/80+

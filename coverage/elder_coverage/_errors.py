@@ -12,8 +12,9 @@ earlier ``ValueError``-based classes keeps working.
 class                    raised as (module)
 =======================  ===========================================================
 :class:`DataError`       ``io.errors.InputError``, ``travel.GraphError``,
-                         ``engine.CoverageInputError``
-:class:`SettingsError`   ``scenario.ScenarioError``, ``standards.StandardsError``
+                         ``engine.CoverageInputError``, ``kinds.UnknownKindError``
+:class:`SettingsError`   ``scenario.ScenarioError``, ``standards.StandardsError``,
+                         ``kinds.KindRegistryError``
 :class:`InfeasibleError` ``close_merge.InfeasiblePlanError``
 :class:`OutputPathError` ``io.atomic`` (an output path the tool may not write)
 :class:`InstallError`    ``maps.offline.OfflineAssetError``

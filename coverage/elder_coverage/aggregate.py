@@ -19,16 +19,18 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from elder_coverage.engine import CoverageInputError, CoverageResult
+from elder_coverage.kinds import kinds_with_role
 from elder_coverage.schema import AGE_COLUMNS, FACILITY_KINDS
 
 #: Row label for cells or facilities without an area code.
 UNASSIGNED = "unassigned"
 #: Row label of the whole study area.
 STUDY_AREA = "study_area"
-#: Kinds whose ``capacity`` counts as elder-care beds (dining halls count seats).
-BED_KINDS: tuple[str, ...] = ("county_home", "township_centre", "rural_courtyard", "day_care")
-#: Community-level services of the quarter-hour walking circle.
-COMMUNITY_KINDS: tuple[str, ...] = ("dining_hall", "rural_courtyard", "day_care")
+#: Kinds whose ``capacity`` counts as elder-care beds (dining halls count seats): the
+#: ``beds`` role of ``kinds.yaml``.
+BED_KINDS: tuple[str, ...] = kinds_with_role("beds")
+#: Community-level services of the quarter-hour walking circle (``community`` role).
+COMMUNITY_KINDS: tuple[str, ...] = kinds_with_role("community")
 #: Combined coverage columns: covered by ANY of the listed kinds.
 DEFAULT_COMBINED: dict[str, tuple[str, ...]] = {"community": COMMUNITY_KINDS}
 

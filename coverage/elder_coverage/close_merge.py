@@ -25,11 +25,13 @@ from scipy.sparse.csgraph import dijkstra
 
 from elder_coverage._errors import InfeasibleError
 from elder_coverage.engine import compute_coverage, reach_matrix
+from elder_coverage.kinds import kinds_with_role
 from elder_coverage.policy import assumption
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, as_network, same_edge_times
 
-KIND = "township_centre"
+#: The kind assessed for closing or merging: the ``close_merge`` role of ``kinds.yaml``.
+(KIND,) = kinds_with_role("close_merge")
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,11 @@ class Criteria:
     Attributes
     ----------
     built_before : int
-        Built before this year: run-down stock (default 1995).
+        Built before this year: run-down stock.
     min_occupancy : float
-        Occupancy (0-1) below this: standing (nearly) empty (default 0.3).
+        Occupancy (0-1) below this: standing (nearly) empty.
     require_fire_safety : bool
-        A failed fire-safety inspection fails the centre (default True).
+        A failed fire-safety inspection fails the centre.
     """
 
     built_before: int = assumption("closure", "built_before")

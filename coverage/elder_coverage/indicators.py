@@ -46,15 +46,24 @@ from elder_coverage.engine import (
     check_same_crs,
     compute_coverage,
 )
-from elder_coverage.policy import Indicator, Policy, PolicyError, Target, load_policy
+from elder_coverage.kinds import kinds_with_role
+from elder_coverage.policy import (
+    Indicator,
+    Policy,
+    PolicyError,
+    Target,
+    assumption,
+    load_policy,
+)
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, TravelGraph, as_network
 
 COLUMNS: tuple[str, ...] = ("indicator", "label_zh", "label_en", "value", "target", "year",
                             "gap", "unit", "numerator", "denominator", "note", "source",
                             "scope", "spatial")
-#: Kinds whose land counts as community elder-care facility land (社区养老服务设施).
-COMMUNITY_LAND_KINDS: tuple[str, ...] = (*COMMUNITY_KINDS, "embedded_centre")
+#: Kinds whose land counts as community elder-care facility land (社区养老服务设施): the
+#: ``community_land`` role of ``kinds.yaml``.
+COMMUNITY_LAND_KINDS: tuple[str, ...] = kinds_with_role("community_land")
 #: ``scope`` of a descriptive figure (no target): the study area itself.
 STUDY_AREA_SCOPE = "study_area"
 _NA = "not available: "
@@ -218,7 +227,7 @@ def high_need_villages(
     cells: gpd.GeoDataFrame | None = None,
     *,
     min_elders_60: float | None = None,
-    concentration_radius_m: float = 1000.0,
+    concentration_radius_m: float = assumption("high_need_village", "concentration_radius_m"),
     min_elders_within_radius: float | None = None,
     min_share_80: float | None = None,
 ) -> np.ndarray:
@@ -236,7 +245,8 @@ def high_need_villages(
     min_elders_60 : float, optional
         Count: at least this many persons aged 60+ in the village.
     concentration_radius_m : float
-        Radius (metres) around the village point for the cell-based criteria.
+        Radius (metres) around the village point for the cell-based criteria; default
+        ``policy.yaml`` ``assumptions.high_need_village.concentration_radius_m``.
     min_elders_within_radius : float, optional
         Concentration: at least this many persons 60+ in cells within the radius.
     min_share_80 : float, optional

@@ -1,7 +1,8 @@
 """Chinese and English interface strings for maps, reports and the command line.
 
-Facility-kind names live in :data:`elder_coverage.schema.KIND_LABELS`; this module holds every other
-piece of text a planner reads, so that a map and a report of the same run use the same words.
+Facility-kind names, glyphs and colours live in ``kinds.yaml`` (:mod:`elder_coverage.kinds`);
+this module holds every other piece of text a planner reads, so that a map and a report of the
+same run use the same words.
 Look strings up with :func:`text` (``text("uncovered", "en")``) and kinds with
 :func:`kind_label`. Strings with ``{placeholders}`` are filled with :meth:`str.format`.
 """
@@ -11,30 +12,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from elder_coverage.kinds import facility_kinds
 from elder_coverage.schema import KIND_LABELS
 
 #: Supported interface languages.
 LANGS: tuple[str, ...] = ("zh", "en")
 
-#: Short marker glyph per facility kind (drawn inside the map icon).
+#: Short marker glyph per facility kind (drawn inside the map icon), from ``kinds.yaml``.
 KIND_GLYPHS: dict[str, dict[str, str]] = {
-    "county_home": {"zh": "县", "en": "H"},
-    "township_centre": {"zh": "乡", "en": "T"},
-    "rural_courtyard": {"zh": "院", "en": "C"},
-    "dining_hall": {"zh": "餐", "en": "D"},
-    "day_care": {"zh": "日", "en": "DC"},
-    "embedded_centre": {"zh": "嵌", "en": "E"},
+    k.code: {"zh": k.glyph_zh, "en": k.glyph_en} for k in facility_kinds()
 }
 
-#: Marker colour per facility kind (hex); chosen to stay apart from the density ramp.
-KIND_COLOURS: dict[str, str] = {
-    "county_home": "#6a3d9a",
-    "township_centre": "#1f78b4",
-    "rural_courtyard": "#33a02c",
-    "dining_hall": "#e6550d",
-    "day_care": "#b15928",
-    "embedded_centre": "#e7298a",
-}
+#: Marker colour per facility kind (hex), from ``kinds.yaml``.
+KIND_COLOURS: dict[str, str] = {k.code: k.colour for k in facility_kinds()}
 
 STRINGS: dict[str, dict[str, str]] = {
     # ---- map

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from elder_coverage.engine import reach_matrix
+from elder_coverage.kinds import kind as kind_of
 from elder_coverage.policy import assumption
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import as_network
@@ -115,8 +116,11 @@ def candidate_sites(
 ) -> gpd.GeoDataFrame:
     """Settlements without a facility of ``kind``, as candidate site points.
 
-    Rural courtyards are village-level: only rural villages are candidates for them.
+    Which settlements may take a new site of ``kind`` is the registry's ``new_site``
+    (``kinds.yaml``): rural courtyards are village-level, so only rural villages are candidates
+    for them. A kind the registry proposes no new sites of may still use seats and villages.
     """
+    allowed = kind_of(kind).new_site or ("seats", "villages")
     have = facilities.loc[facilities["kind"] == kind]
     taken_v = set(have.get("village_code", pd.Series(dtype=str)).dropna())
     taken_t = set(have.loc[have.get("village_code", pd.Series("", index=have.index))
@@ -129,12 +133,13 @@ def candidate_sites(
             geometry=places.geometry.to_numpy(), crs=places.crs)
 
     parts = []
-    if candidates in ("seats", "both") and seats is not None and kind != "rural_courtyard":
+    if candidates in ("seats", "both") and seats is not None and "seats" in allowed:
         s = seats[~seats["code"].isin(taken_t)]
         parts.append(as_candidates(s, s["code"]))
-    if candidates in ("villages", "both") and villages is not None:
+    if candidates in ("villages", "both") and villages is not None and (
+            "villages" in allowed or "rural_villages" in allowed):
         v = villages[~villages["code"].isin(taken_v)]
-        if kind == "rural_courtyard" and "is_urban" in v:
+        if "villages" not in allowed and "is_urban" in v:
             v = v[~v["is_urban"].astype(bool)]
         parts.append(as_candidates(v, v["township_code"]))
     if not parts:

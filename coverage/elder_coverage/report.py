@@ -28,6 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from elder_coverage.io.atomic import atomic_path
+from elder_coverage.kinds import kinds_with_role
 from elder_coverage.labels import check_lang, kind_label, localize_message, text
 from elder_coverage.policy import UNITS, scope_label
 from elder_coverage.schema import FACILITY_KINDS
@@ -502,7 +503,7 @@ def _impact_blocks(cm: Mapping[str, Any], lang: str) -> list[Block]:
     b, a = cm.get("before"), cm.get("after")
     if not isinstance(b, Mapping) or not isinstance(a, Mapping):
         return []
-    kind = kind_label(str(cm.get("kind", "township_centre")), lang)
+    kind = kind_label(str(cm.get("kind", kinds_with_role("close_merge")[0])), lang)
     lost = cm.get("elders_losing_coverage")
     target = cm.get("coverage_target")
     need = None if _missing(target) else float(target) * float(b.get("covered_elders", 0))

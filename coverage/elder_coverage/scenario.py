@@ -26,6 +26,8 @@ from typing import Any
 import yaml
 
 from elder_coverage._errors import SettingsError
+from elder_coverage.kinds import kind as kind_of
+from elder_coverage.kinds import kinds_with_role, new_site_kinds
 
 
 class ScenarioError(SettingsError):
@@ -35,7 +37,10 @@ class ScenarioError(SettingsError):
 SAMPLE_AREAS = ("jilin_city_rural", "province")
 LANGS = ("zh", "en")
 ROAD_CHOICES = ("sample", "straight_line")
-NEW_SITE_KINDS = ("dining_hall", "rural_courtyard", "day_care", "township_centre")
+#: analyses.new_sites.kind: the kinds ``kinds.yaml`` gives a ``new_site`` entry.
+NEW_SITE_KINDS = new_site_kinds()
+#: analyses.close_merge.kind: the ``close_merge`` role of ``kinds.yaml`` (township centres).
+CLOSE_MERGE_KINDS = kinds_with_role("close_merge")
 MEASURES = ("elders", "townships", "villages")
 CANDIDATES = ("villages", "seats", "both")
 #: analyses.new_sites.model (elder_coverage.new_sites.MODELS); all but set_cover need max_new.
@@ -376,7 +381,7 @@ _ANALYSES = {
     "coverage": {"age_floor": _choice(("60", "65", "80"))},
     "close_merge": {
         "county": None,
-        "kind": _choice(("township_centre",)),
+        "kind": _choice(CLOSE_MERGE_KINDS),
         "close": None,
         "built_before": _number(1900, 2100, integer=True),
         "min_occupancy": _number(0, 1),
@@ -425,7 +430,8 @@ def _analyses(ctx: _Ctx, raw: Any) -> dict[str, dict[str, Any]]:
             else:
                 checked[k] = spec[k](ctx, key, v)
         if name == "new_sites" and "kind" not in checked:
-            raise ctx.fail("analyses.new_sites.kind", "required (dining_hall or rural_courtyard …)")
+            raise ctx.fail("analyses.new_sites.kind",
+                           f"required (one of {', '.join(NEW_SITE_KINDS)})")
         if name == "new_sites" and checked.get("model", "set_cover") not in (
                 "set_cover", "max_coverage") and "max_new" not in checked:
             raise ctx.fail("analyses.new_sites.max_new",
@@ -483,9 +489,10 @@ def _new_sites_needs(ctx: _Ctx, kwargs: dict[str, Any]) -> None:
     if p is None:
         return
     candidates = p.get("candidates", "both")
-    if p["kind"] == "rural_courtyard" and candidates == "seats":
+    if candidates == "seats" and "seats" not in kind_of(p["kind"]).new_site:
         raise ctx.fail("analyses.new_sites.candidates",
-                       "rural courtyards are sited in villages: use villages or both")
+                       f"new {p['kind']} sites are chosen among villages only: use villages "
+                       "or both")
     if kwargs.get("sample") is not None:
         return  # the sample has township seats and villages with elders
     has = {"seats": "townships" in kwargs, "villages": "villages" in kwargs}
@@ -639,7 +646,7 @@ def scenario_keys() -> dict[str, tuple[str, ...] | None]:
         "lang": LANGS, "study_area.sample": SAMPLE_AREAS,
         "inputs.population.age_floor": ("60", "65", "80"),
         "analyses.coverage.age_floor": ("60", "65", "80"),
-        "analyses.close_merge.kind": ("township_centre",),
+        "analyses.close_merge.kind": CLOSE_MERGE_KINDS,
         "analyses.close_merge.close": ("failing",),
         "analyses.new_sites.kind": NEW_SITE_KINDS, "analyses.new_sites.measure": MEASURES,
         "analyses.new_sites.candidates": CANDIDATES,

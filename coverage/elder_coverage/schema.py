@@ -1,31 +1,21 @@
 """Names shared by every stage: facility kinds, column names and bilingual labels.
 
 Keeping them in one place lets loaders, the engine, the optimiser and the maps agree
-on what a column means without importing each other.
+on what a column means without importing each other. The facts about each facility kind are
+in :mod:`elder_coverage.kinds`; the kind names here are read from it.
 """
 
 from __future__ import annotations
 
-#: Facility kinds of the three-tier network (county, township, village) plus community services.
-FACILITY_KINDS: tuple[str, ...] = (
-    "county_home",
-    "township_centre",
-    "rural_courtyard",
-    "dining_hall",
-    "day_care",
-    "embedded_centre",
-)
+from elder_coverage.kinds import facility_kinds, kind_codes
 
-#: Chinese and English labels for each kind, used in maps and reports.
+#: Facility kinds of the three-tier network (county, township, village) plus community services,
+#: in registry order (``kinds.yaml``, see :mod:`elder_coverage.kinds`).
+FACILITY_KINDS: tuple[str, ...] = kind_codes()
+
+#: Chinese and English labels for each kind, used in maps and reports (from ``kinds.yaml``).
 KIND_LABELS: dict[str, dict[str, str]] = {
-    "county_home": {"zh": "县级养老机构", "en": "County care home"},
-    "township_centre": {"zh": "乡镇福利服务中心/区域养老服务中心", "en": "Township welfare centre"},
-    "rural_courtyard": {"zh": "农村养老大院/互助站点", "en": "Rural elder-care courtyard"},
-    "dining_hall": {"zh": "助老餐厅/老年食堂", "en": "Elder dining hall"},
-    "day_care": {"zh": "日间照料中心", "en": "Day-care centre"},
-    # 街道-level centre of 吉民发〔2025〕20号 measure 5 (care and home visits in one place).
-    "embedded_centre": {"zh": "综合嵌入式社区居家养老服务中心",
-                        "en": "Embedded community elder-care centre"},
+    k.code: {"zh": k.label_zh, "en": k.label_en} for k in facility_kinds()
 }
 
 #: Facility table columns. ``id``, ``name``, ``kind`` and ``capacity`` are required.

@@ -30,7 +30,8 @@ from elder_coverage.io._common import (
 )
 from elder_coverage.io.crs import to_metric
 from elder_coverage.io.errors import InputError
-from elder_coverage.schema import FACILITY_KINDS, FACILITY_OPTIONAL, FACILITY_REQUIRED, KIND_LABELS
+from elder_coverage.kinds import allowed_kinds_text, facility_kinds, load_kinds, match_kind
+from elder_coverage.schema import FACILITY_OPTIONAL, FACILITY_REQUIRED
 
 #: Column names accepted for each schema column (matched case-insensitively). The 10-letter
 #: names are what a Shapefile's DBF truncates the schema names to.
@@ -55,36 +56,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "synthetic": ("合成",),
 }
 
-#: Short forms planners write for each kind, besides the labels in ``schema.KIND_LABELS``.
-#: 敬老院 are township-run homes (the 三级网络's middle tier); 幸福院 are village mutual-aid sites.
-KIND_SYNONYMS: dict[str, str] = {
-    "县级养老机构": "county_home",
-    "县级养老院": "county_home",
-    "县社会福利院": "county_home",
-    "社会福利院": "county_home",
-    "县级失能照护机构": "county_home",
-    "乡镇敬老院": "township_centre",
-    "敬老院": "township_centre",
-    "区域养老服务中心": "township_centre",
-    "乡镇养老服务中心": "township_centre",
-    "乡镇福利服务中心": "township_centre",
-    "农村养老大院": "rural_courtyard",
-    "养老大院": "rural_courtyard",
-    "互助站点": "rural_courtyard",
-    "农村互助养老站点": "rural_courtyard",
-    "互助幸福院": "rural_courtyard",
-    "农村幸福院": "rural_courtyard",
-    "助老餐厅": "dining_hall",
-    "老年食堂": "dining_hall",
-    "长者食堂": "dining_hall",
-    "老年餐桌": "dining_hall",
-    "日间照料中心": "day_care",
-    "日间照料站": "day_care",
-    "社区日间照料中心": "day_care",
-    "综合嵌入式养老服务中心": "embedded_centre",
-    "社区嵌入式养老服务中心": "embedded_centre",
-    "嵌入式养老服务中心": "embedded_centre",
-}
+#: Chinese words accepted for each kind: the parts of its label and the other words planners
+#: write (``kinds.yaml``). 敬老院 are township-run homes; 幸福院 are village mutual-aid sites.
+KIND_SYNONYMS: dict[str, str] = {w: k.code for k in facility_kinds() for w in k.zh_words}
 
 #: Status words planners write, by the schema status they mean (matched after trimming,
 #: lower-casing and removing spaces, ``_`` and ``-``). A word not listed is an error rather
@@ -126,37 +100,16 @@ _TRUE = {"true", "t", "yes", "y", "1", "是", "合格", "通过", "已验收", "
 _FALSE = {"false", "f", "no", "n", "0", "否", "不合格", "未通过", "未验收", "无"}
 
 
-def _kind_key(v: str) -> str:
-    return re.sub(r"[\s_\-]+", "", str(v)).lower()
-
-
-def _build_kind_lookup() -> dict[str, str]:
-    table: dict[str, str] = {}
-    for kind in FACILITY_KINDS:
-        table[_kind_key(kind)] = kind
-        labels = KIND_LABELS.get(kind, {})
-        for text in (labels.get("en", ""), labels.get("zh", "")):
-            for part in [text, *text.split("/")]:
-                if part:
-                    table[_kind_key(part)] = kind
-    for text, kind in KIND_SYNONYMS.items():
-        table[_kind_key(text)] = kind
-    return table
-
-
-KIND_LOOKUP: dict[str, str] = _build_kind_lookup()
+#: :func:`elder_coverage.kinds.word_key` of every accepted kind word → kind code.
+KIND_LOOKUP: Mapping[str, str] = load_kinds().lookup
 
 
 def normalise_kind(value: Any) -> str | None:
     """Schema kind of an English or Chinese label (``"老年食堂"`` → ``"dining_hall"``) or None."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    return KIND_LOOKUP.get(_kind_key(value))
-
-
-def _allowed_kinds() -> str:
-    return "; ".join(f"{k} ({KIND_LABELS[k]['zh']})" if k in KIND_LABELS else k
-                     for k in FACILITY_KINDS)
+    found = match_kind(value)
+    return None if found is None else found.code
 
 
 def _rows(mask: np.ndarray) -> list[int]:
@@ -331,7 +284,7 @@ def read_facilities(
     if bad.any():
         r = np.flatnonzero(bad)
         raise InputError(f"unknown kind {df['kind'].iloc[r[0]]!r}; allowed kinds: "
-                         f"{_allowed_kinds()}", path=path, row=(r + 1).tolist(),
+                         f"{allowed_kinds_text()}", path=path, row=(r + 1).tolist(),
                          field=field_of["kind"])
     out["kind"] = kinds.astype(str)
 

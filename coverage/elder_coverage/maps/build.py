@@ -529,7 +529,10 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> lis
         GeoJsonLayer(data, {"color": colour, "weight": 1, "fillColor": colour,
                             "fillOpacity": 0.15}, _area_name(row, lang), pane=_AREA_PANE,
                      interactive=False, show=False).add_to(m)
-    return [render(_SWATCH, fill="rgba(31,120,180,.15)", edge="#1f78b4",
+    # One legend swatch stands for every kind's areas, in the township centre's colour.
+    edge = KIND_COLOURS["township_centre"]
+    r, g, b = (int(edge[i:i + 2], 16) for i in (1, 3, 5))
+    return [render(_SWATCH, fill=f"rgba({r},{g},{b},.15)", edge=edge,
                    label=text("service_area_legend", lang))]
 
 
