@@ -35,6 +35,7 @@ import pandas as pd
 from elder_coverage import __version__
 from elder_coverage._errors import SettingsError
 from elder_coverage.aggregate import area_table
+from elder_coverage.close_merge import KIND as CLOSE_MERGE_KIND
 from elder_coverage.close_merge import CloseMergePlan, Criteria, plan_close_merge
 from elder_coverage.costs import TravelCosts, travel_costs
 from elder_coverage.engine import CoverageResult, compute_coverage, merge_coverage
@@ -263,7 +264,7 @@ def close_merge(prep: Prepared, base: CoverageResult) -> Closure | None:
         "failing": a.loc[a["fails"], "id"].tolist(),
         "closed": plan.closed,
         "kept_needed": a.loc[a["decision"] == "keep (needed)", "id"].tolist(),
-        "kind": "township_centre",
+        "kind": CLOSE_MERGE_KIND,
         "coverage_target": p.get("coverage_target", 1.0),
         "before": plan.before, "after": plan.after,
         "residents_moved": int(plan.merges["residents_moved"].sum()),

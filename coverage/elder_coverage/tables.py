@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from elder_coverage.aggregate import ranked_gaps
+from elder_coverage.close_merge import KIND as CLOSE_MERGE_KIND
 from elder_coverage.engine import CoverageResult
 from elder_coverage.study import StudyData
 
@@ -131,7 +132,7 @@ def _join_note(note: Any, extra: str) -> str:
 
 def closed_centres(plan) -> list[dict[str, Any]]:
     """Per closed centre: covered elders whose nearest centre it was, still covered, lost."""
-    kind = "township_centre"
+    kind = CLOSE_MERGE_KIND
     before, after = plan.cells_before, plan.cells_after
     elders = before["elders_60"].to_numpy(float)
     nearest = before[f"{kind}_nearest_id"].to_numpy()
