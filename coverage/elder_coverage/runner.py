@@ -33,6 +33,10 @@ from elder_coverage.progress import StageProgress
 from elder_coverage.scenario import RESERVED_OUTPUT_NAMES, Scenario, parse_scenario
 from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 
+#: The stages of a run, in order (``run_log.json`` → ``seconds`` has one entry per stage).
+STAGES = ("load", "costs", "coverage", "close_merge", "new_sites", "tables", "map", "report",
+          "write")
+
 #: Name of the scenario file's copy in a run folder.
 SCENARIO_COPY = "scenario.yaml"
 
@@ -168,9 +172,7 @@ def run_scenario(scenario: Scenario | dict, out: str | Path, lang: str | None = 
         scenario = parse_scenario(scenario)
     check_output_dir(out, kind="run", recognise=_legacy_run_files)
     seconds: dict[str, float] = {}
-    names = ("load", "costs", "coverage", "close_merge", "new_sites", "tables", "map",
-             "report", "write")
-    with StageProgress("elder-coverage run", len(names)) as progress, atomic_dir(
+    with StageProgress("elder-coverage run", len(STAGES)) as progress, atomic_dir(
             out, kind="run", recognise=_legacy_run_files) as tmp:
         stage = _timer(progress, seconds)
         prep = stage("load", stages.load, scenario, lang)
