@@ -256,98 +256,15 @@ def read_facilities(
     field_of = {new: old for old, new in zip(original, renamed.columns, strict=True)}
     df = renamed
 
-    for col in FACILITY_REQUIRED:
-        if col not in df.columns:
-            names = ", ".join((col, *COLUMN_ALIASES.get(col, ())))
-            raise InputError(f"required column missing (accepted names: {names}); columns "
-                             f"are {[c for c in raw.columns if c != geom_name]}",
-                             path=path, field=col)
-    for col in FACILITY_REQUIRED:
-        blank = df[col].isna() | (df[col].astype(str).str.strip() == "")
-        if blank.any():
-            raise InputError("required value is missing", path=path, row=_rows(blank.to_numpy()),
-                             field=field_of[col])
-
+    _check_required(df, raw, geom_name, path, field_of)
     out = gpd.GeoDataFrame(index=df.index, geometry=df.geometry, crs=src_crs)
-    ids = code_text(df["id"])
-    dup = ids.duplicated(keep=False).to_numpy()
-    if dup.any():
-        first = ids[dup].iloc[0]
-        rows = _rows((ids == first).to_numpy())
-        raise InputError(f"duplicate id {first!r} (each facility needs its own id)",
-                         path=path, row=rows, field=field_of["id"])
-    out["id"] = ids.astype(str)
+    out["id"] = _ids(df, path, field_of)
     out["name"] = df["name"].astype(str).str.strip()
-
-    kinds = df["kind"].map(normalise_kind)
-    bad = kinds.isna().to_numpy()
-    if bad.any():
-        r = np.flatnonzero(bad)
-        raise InputError(f"unknown kind {df['kind'].iloc[r[0]]!r}; allowed kinds: "
-                         f"{allowed_kinds_text()}", path=path, row=(r + 1).tolist(),
-                         field=field_of["kind"])
-    out["kind"] = kinds.astype(str)
-
-    cap = _numbers(df, "capacity", path, field_of["capacity"])
-    for mask, why in ((cap < 0, "capacity is negative"),
-                      (~np.isfinite(cap) | (cap != np.round(cap)),
-                       "capacity must be a whole number of beds or seats")):
-        if mask.any():
-            r = np.flatnonzero(mask.to_numpy())
-            raise InputError(f"{why} ({cap.iloc[r[0]]:g})", path=path, row=(r + 1).tolist(),
-                             field=field_of["capacity"])
+    out["kind"] = _kinds(df, path, field_of)
+    cap = _capacity(df, path, field_of)
     out["capacity"] = cap.astype(np.int64)
-
-    if "nursing_beds" in df:
-        nb = _numbers(df, "nursing_beds", path, field_of["nursing_beds"])
-        # A blank optional value is missing data, not an error.
-        bad = nb.notna() & ((nb < 0) | (nb != np.round(nb)) | (nb > cap))
-        if bad.any():
-            r = np.flatnonzero(bad.to_numpy())
-            raise InputError(f"nursing beds {nb.iloc[r[0]]:g} must be a whole number between "
-                             f"0 and capacity ({cap.iloc[r[0]]:g})", path=path,
-                             row=(r + 1).tolist(), field=field_of["nursing_beds"])
-        out["nursing_beds"] = nb.astype("Int64")
-    if "occupancy" in df:
-        out["occupancy"] = _occupancy(df, path, field_of["occupancy"])
-    if "built_year" in df:
-        yr = _numbers(df, "built_year", path, field_of["built_year"])
-        bad = yr.notna() & ((yr < 1800) | (yr > 2100) | (yr != np.round(yr)))
-        if bad.any():
-            r = np.flatnonzero(bad.to_numpy())
-            raise InputError(f"built year {yr.iloc[r[0]]:g} is not a plausible year",
-                             path=path, row=(r + 1).tolist(), field=field_of["built_year"])
-        out["built_year"] = yr.astype("Int64")
-    if "fire_safety_ok" in df:
-        out["fire_safety_ok"] = _booleans(df, "fire_safety_ok", path, field_of["fire_safety_ok"])
-    if "status" in df:
-        st = df["status"].map(normalise_status)
-        bad = (st == "?").to_numpy()
-        if bad.any():
-            r = np.flatnonzero(bad)
-            accepted = "; ".join(f"{k}: {', '.join(v)}" for k, v in STATUS_WORDS.items())
-            raise InputError(f"unknown status {df['status'].iloc[r[0]]!r}; accepted words "
-                             f"(blank means open) — {accepted}", path=path,
-                             row=(r + 1).tolist(), field=field_of["status"])
-        out["status"] = st
-    for col, what in (("floor_area_m2", "floor area"), ("land_m2", "land area")):
-        if col in df:
-            fa = _numbers(df, col, path, field_of[col])
-            if (fa < 0).any():
-                r = np.flatnonzero((fa < 0).to_numpy())
-                raise InputError(f"{what} is negative ({fa.iloc[r[0]]:g})", path=path,
-                                 row=(r + 1).tolist(), field=field_of[col])
-            out[col] = fa
-    if "county_managed" in df:
-        out["county_managed"] = _booleans(df, "county_managed", path, field_of["county_managed"])
-    if "serves_townships" in df:
-        out["serves_townships"] = df["serves_townships"].astype(object).map(
-            lambda v: None if pd.isna(v) or not str(v).strip() else str(v).strip())
-    for col in ("county_code", "township_code", "village_code"):
-        if col in df:
-            out[col] = code_text(df[col])
-    if "synthetic" in df:
-        out["synthetic"] = _booleans(df, "synthetic", path, field_of["synthetic"])
+    for col, values in _optional_columns(df, cap, path, field_of):
+        out[col] = values
 
     known = set(FACILITY_REQUIRED) | set(FACILITY_OPTIONAL) | {geom_name}
     for col in df.columns:
@@ -364,6 +281,120 @@ def read_facilities(
     out = out[[*order, *rest, out.geometry.name]]
     out = record_source(out, src_crs, path)
     out.attrs["coordinates"] = coordinates
+    return out
+
+
+def _check_required(df: pd.DataFrame, raw: pd.DataFrame, geom_name: str, path: PathLike,
+                    field_of: Mapping[str, str]) -> None:
+    for col in FACILITY_REQUIRED:
+        if col not in df.columns:
+            names = ", ".join((col, *COLUMN_ALIASES.get(col, ())))
+            raise InputError(f"required column missing (accepted names: {names}); columns "
+                             f"are {[c for c in raw.columns if c != geom_name]}",
+                             path=path, field=col)
+    for col in FACILITY_REQUIRED:
+        blank = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if blank.any():
+            raise InputError("required value is missing", path=path, row=_rows(blank.to_numpy()),
+                             field=field_of[col])
+
+
+def _ids(df: pd.DataFrame, path: PathLike, field_of: Mapping[str, str]) -> pd.Series:
+    ids = code_text(df["id"])
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = ids[dup].iloc[0]
+        rows = _rows((ids == first).to_numpy())
+        raise InputError(f"duplicate id {first!r} (each facility needs its own id)",
+                         path=path, row=rows, field=field_of["id"])
+    return ids.astype(str)
+
+
+def _kinds(df: pd.DataFrame, path: PathLike, field_of: Mapping[str, str]) -> pd.Series:
+    kinds = df["kind"].map(normalise_kind)
+    bad = kinds.isna().to_numpy()
+    if bad.any():
+        r = np.flatnonzero(bad)
+        raise InputError(f"unknown kind {df['kind'].iloc[r[0]]!r}; allowed kinds: "
+                         f"{allowed_kinds_text()}", path=path, row=(r + 1).tolist(),
+                         field=field_of["kind"])
+    return kinds.astype(str)
+
+
+def _capacity(df: pd.DataFrame, path: PathLike, field_of: Mapping[str, str]) -> pd.Series:
+    cap = _numbers(df, "capacity", path, field_of["capacity"])
+    for mask, why in ((cap < 0, "capacity is negative"),
+                      (~np.isfinite(cap) | (cap != np.round(cap)),
+                       "capacity must be a whole number of beds or seats")):
+        if mask.any():
+            r = np.flatnonzero(mask.to_numpy())
+            raise InputError(f"{why} ({cap.iloc[r[0]]:g})", path=path, row=(r + 1).tolist(),
+                             field=field_of["capacity"])
+    return cap
+
+
+def _optional_columns(df: pd.DataFrame, cap: pd.Series, path: PathLike,
+                      field_of: Mapping[str, str]) -> list[tuple[str, Any]]:
+    """The optional schema columns present, checked, in schema order."""
+    out: list[tuple[str, Any]] = []
+    if "nursing_beds" in df:
+        nb = _numbers(df, "nursing_beds", path, field_of["nursing_beds"])
+        # A blank optional value is missing data, not an error.
+        bad = nb.notna() & ((nb < 0) | (nb != np.round(nb)) | (nb > cap))
+        if bad.any():
+            r = np.flatnonzero(bad.to_numpy())
+            raise InputError(f"nursing beds {nb.iloc[r[0]]:g} must be a whole number between "
+                             f"0 and capacity ({cap.iloc[r[0]]:g})", path=path,
+                             row=(r + 1).tolist(), field=field_of["nursing_beds"])
+        out.append(("nursing_beds", nb.astype("Int64")))
+    if "occupancy" in df:
+        out.append(("occupancy", _occupancy(df, path, field_of["occupancy"])))
+    if "built_year" in df:
+        yr = _numbers(df, "built_year", path, field_of["built_year"])
+        bad = yr.notna() & ((yr < 1800) | (yr > 2100) | (yr != np.round(yr)))
+        if bad.any():
+            r = np.flatnonzero(bad.to_numpy())
+            raise InputError(f"built year {yr.iloc[r[0]]:g} is not a plausible year",
+                             path=path, row=(r + 1).tolist(), field=field_of["built_year"])
+        out.append(("built_year", yr.astype("Int64")))
+    if "fire_safety_ok" in df:
+        out.append(("fire_safety_ok",
+                    _booleans(df, "fire_safety_ok", path, field_of["fire_safety_ok"])))
+    if "status" in df:
+        st = df["status"].map(normalise_status)
+        bad = (st == "?").to_numpy()
+        if bad.any():
+            r = np.flatnonzero(bad)
+            accepted = "; ".join(f"{k}: {', '.join(v)}" for k, v in STATUS_WORDS.items())
+            raise InputError(f"unknown status {df['status'].iloc[r[0]]!r}; accepted words "
+                             f"(blank means open) — {accepted}", path=path,
+                             row=(r + 1).tolist(), field=field_of["status"])
+        out.append(("status", st))
+    return out + _optional_other(df, path, field_of)
+
+
+def _optional_other(df: pd.DataFrame, path: PathLike,
+                    field_of: Mapping[str, str]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for col, what in (("floor_area_m2", "floor area"), ("land_m2", "land area")):
+        if col in df:
+            fa = _numbers(df, col, path, field_of[col])
+            if (fa < 0).any():
+                r = np.flatnonzero((fa < 0).to_numpy())
+                raise InputError(f"{what} is negative ({fa.iloc[r[0]]:g})", path=path,
+                                 row=(r + 1).tolist(), field=field_of[col])
+            out.append((col, fa))
+    if "county_managed" in df:
+        out.append(("county_managed",
+                    _booleans(df, "county_managed", path, field_of["county_managed"])))
+    if "serves_townships" in df:
+        out.append(("serves_townships", df["serves_townships"].astype(object).map(
+            lambda v: None if pd.isna(v) or not str(v).strip() else str(v).strip())))
+    for col in ("county_code", "township_code", "village_code"):
+        if col in df:
+            out.append((col, code_text(df[col])))
+    if "synthetic" in df:
+        out.append(("synthetic", _booleans(df, "synthetic", path, field_of["synthetic"])))
     return out
 
 
