@@ -340,9 +340,14 @@ class TravelGraph:
             i, k, d = joins[key]
         else:
             # Filtering afterwards: a large max_distance makes query_nearest several times
-            # slower, and the unfiltered answer serves every gap limit.
-            (i, k), d = tree.query_nearest(shapely.points(xy), return_distance=True,
+            # slower, and the unfiltered answer serves every gap limit. Points queried in
+            # Z-order walk the tree's nodes in turn: 2-3x faster on a province's cells.
+            order = np.argsort(_morton(xy, 1000.0), kind="stable")
+            (i, k), d = tree.query_nearest(shapely.points(xy[order]), return_distance=True,
                                            all_matches=False)
+            i = order[i]
+            back = np.argsort(i, kind="stable")
+            i, k, d = i[back], k[back], d[back]
             i.flags.writeable = k.flags.writeable = d.flags.writeable = False
             joins[key] = (i, k, d)
             while len(joins) > JOIN_CACHE_SIZE:
