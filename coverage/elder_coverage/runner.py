@@ -29,7 +29,6 @@ from elder_coverage import __version__
 from elder_coverage._errors import SettingsError
 from elder_coverage.aggregate import area_table, ranked_gaps
 from elder_coverage.close_merge import Criteria, plan_close_merge
-from elder_coverage.compare import FINAL_CELLS_LAYER
 from elder_coverage.engine import CoverageResult, compute_coverage, reach_matrix
 from elder_coverage.fairness import fairness_report
 from elder_coverage.io.atomic import atomic_dir, check_output_dir, raise_if_stopped
@@ -780,13 +779,7 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def _write_cells(path: Path, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> None:
-    import pyogrio
+    # Each cell once: after-values, ``<column>_before`` only where the plan changed them.
+    from elder_coverage.io.cells_out import write_cells
 
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2020-11-01T00:00:00Z"})
-    for layer, df in (("cells", before), (FINAL_CELLS_LAYER, after)):
-        # Nullable booleans (``<kind>_reachable``: NA where a cell was not evaluated) go in as
-        # GeoPackage boolean fields with nulls. As Python objects they were written as text,
-        # and 'False' read back through .astype(bool) became True.
-        df.to_file(path, layer=layer, driver="GPKG")
-
-
+    write_cells(path, before, after)
