@@ -3,9 +3,9 @@
 A run folder holds ``summary.json``, ``facilities.csv`` (every facility with its final
 ``status``: open, closed or new) and its cell file (``cells.gpkg`` or the ``outputs.geopackage``
 name, GeoPackage or GeoParquet: each demand cell with its elders and per-kind
-``<kind>_covered`` flag after the run's changes, see :mod:`elder_coverage.io.cells_out`). The comparison
-says how the indicators moved, which sites were opened or closed, and how many elders gained
-or lost coverage of each kind (cells are matched by ``cell_id``).
+``<kind>_covered`` flag after the run's changes, see :mod:`elder_coverage.io.cells_out`).
+The comparison says how the indicators moved, which sites were opened or closed, and how many
+elders gained or lost coverage of each kind (cells are matched by ``cell_id``).
 
 Gains and losses mean something only over the same study area, so runs whose ``run_record``
 (see :mod:`elder_coverage.record`) names different areas are refused unless forced; every
