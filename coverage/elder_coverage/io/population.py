@@ -587,19 +587,26 @@ def _locate(cells: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, column: str = "cod
     The tree is built on the cells and queried with the polygons, so each polygon is
     prepared once and tests all its candidate points (a spatial join of points against
     polygons tests each point against an unprepared polygon: 15 times slower on the
-    county layer). A point on the line between two polygons is counted once, in the first
-    polygon of the layer, as the spatial join kept it.
+    county layer). The few cells in two or more polygons (on a shared edge, or where a
+    layer's polygons overlap) are settled by that spatial join, which keeps the first
+    polygon of its own index order: the codes are the same as before, cell for cell.
     """
     import shapely
 
     poly = layer[[column, layer.geometry.name]].to_crs(cells.crs).reset_index(drop=True)
     tree = shapely.STRtree(cells.geometry.to_numpy())
     poly_idx, cell_idx = tree.query(poly.geometry.to_numpy(), predicate="intersects")
-    first = np.full(len(cells), len(poly), dtype=np.int64)
-    np.minimum.at(first, cell_idx, poly_idx)
-    hit = first < len(poly)
+    first = np.full(len(cells), -1, dtype=np.int64)
+    first[cell_idx] = poly_idx
+    several = np.flatnonzero(np.bincount(cell_idx, minlength=len(cells)) > 1)
+    if several.size:
+        sub = cells[[cells.geometry.name]].iloc[several].reset_index(drop=True)
+        hit = gpd.sjoin(sub, poly[[poly.geometry.name]], how="inner", predicate="intersects")
+        hit = hit[~hit.index.duplicated(keep="first")]
+        first[several[hit.index.to_numpy()]] = hit["index_right"].to_numpy()
+    found = first >= 0
     out = np.full(len(cells), None, dtype=object)
-    out[hit] = code_text(poly[column]).to_numpy()[first[hit]]
+    out[found] = code_text(poly[column]).to_numpy()[first[found]]
     return out
 
 
