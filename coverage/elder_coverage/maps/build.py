@@ -533,9 +533,12 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> lis
                    label=text("service_area_legend", lang))]
 
 
-def _tips(fields: list[tuple[str, list[str]]], names: list[str]) -> list[str]:
-    """Tooltip HTML per feature: the name as title, then one row per (label, values)."""
-    return [popup_html(nm, [(label, vals[i]) for label, vals in fields])
+def _tips(fields: list[tuple[str, list[str]]], names: list[str]) -> list[tuple]:
+    """Tooltip per feature: the name as title, then one row per (label, values).
+
+    Plain text: :class:`GeoJsonLayer` stores it compactly and the browser escapes it.
+    """
+    return [(nm, [(label, vals[i]) for label, vals in fields])
             for i, nm in enumerate(names)] if names else []
 
 

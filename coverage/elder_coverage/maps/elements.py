@@ -410,7 +410,8 @@ class GeoJsonLayer(SafeMacroElement, Layer):
     ----------
     data : dict
         A GeoJSON FeatureCollection in EPSG:4326. A feature's ``properties.tip``, when set, is
-        its tooltip HTML and must already be escaped.
+        its tooltip: HTML (a str, already escaped) or ``(title, [(label, value), …])`` in
+        plain text, built and escaped in the browser (see :class:`PointLayer`).
     style : dict
         Leaflet path options applied to every feature.
     name : str
@@ -424,18 +425,33 @@ class GeoJsonLayer(SafeMacroElement, Layer):
     """
 
     _template = Template(
-        """
+        r"""
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON(({{ this.decode_js }})({{ this.data_js }}), {
-            style: function () { return {{ this.style_js }}; },
-            pane: {{ this.pane_js }},
-            interactive: {{ this.interactive_js }},
-            onEachFeature: function (f, layer) {
-                if (f.properties && f.properties.tip) {
-                    layer.bindTooltip(f.properties.tip, {sticky: true});
+        var {{ this.get_name() }} = (function () {
+            var strs = {{ this.strings_js }};
+            var esc = {{ this.escape_js }};
+            function tip(t) {
+                var h = '<div class="ec-pop"><b>' + esc(strs[t[0]]) + '<\/b><table>';
+                for (var j = 1; j + 1 < t.length; j += 2) {
+                    h += '<tr><th>' + esc(strs[t[j]]) + '<\/th><td>' + esc(strs[t[j + 1]])
+                        + '<\/td><\/tr>';
                 }
+                return h + '<\/table><\/div>';
             }
-        });
+            return L.geoJSON(({{ this.decode_js }})({{ this.data_js }}), {
+                style: function () { return {{ this.style_js }}; },
+                pane: {{ this.pane_js }},
+                interactive: {{ this.interactive_js }},
+                onEachFeature: function (f, layer) {
+                    var t = f.properties && f.properties.tip;
+                    if (typeof t === "string" && t) {
+                        layer.bindTooltip(t, {sticky: true});
+                    } else if (t) {
+                        layer.bindTooltip(tip.bind(null, t), {sticky: true});
+                    }
+                }
+            });
+        })();
         {% endmacro %}
         """
     )
@@ -453,10 +469,27 @@ class GeoJsonLayer(SafeMacroElement, Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "GeoJsonLayer"
         self.n_features = len(data.get("features", []))
-        self.data = data
+        # Tooltips given as (title, rows) are stored as indices into one string table and
+        # built (escaped) in the browser when shown; ``data`` holds the HTML they become.
+        strings: dict[str, int] = {}
+        features, compact = [], []
+        for f in data.get("features", []):
+            tip = (f.get("properties") or {}).get("tip")
+            if tip is None or isinstance(tip, str):
+                features.append(f)
+                compact.append(f)
+                continue
+            title, rows = str(tip[0]), [(str(k), str(v)) for k, v in tip[1]]
+            ids = [strings.setdefault(x, len(strings)) for x in (title, *sum(rows, ()))]
+            features.append({**f, "properties": {**f["properties"],
+                                                 "tip": _popup_text(title, rows)}})
+            compact.append({**f, "properties": {**f["properties"], "tip": ids}})
+        self.data = {**data, "features": features}
         # Lines and rings as delta-coded integers (see :func:`compact_geojson`): a third of
         # the bytes of the coordinate text, decoded to the same numbers in the browser.
-        self.data_js = js_literal(compact_geojson(data))
+        self.data_js = js_literal(compact_geojson({**data, "features": compact}))
+        self.strings_js = js_literal(list(strings))
+        self.escape_js = _JS_ESCAPE
         self.decode_js = _JS_DECODE
         self.style_js = js_literal(style)
         self.pane_js = js_literal(pane)
