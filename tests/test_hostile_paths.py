@@ -173,7 +173,7 @@ def test_compare_of_a_damaged_run_folder_names_the_file(user, tmp_path, capsys):
     (fake / "facilities.csv").write_text("id,status\nF1,open\n", encoding="utf-8")
     (fake / "cells.gpkg").write_bytes(b"not a GeoPackage")
     refused(capsys, tmp_path, "compare", fake, fake,
-            expect=(str(fake / "cells.gpkg"), "cells_final"))
+            expect=(str(fake / "cells.gpkg"), "no readable cells"))
 
 
 # --- sample --resolution ----------------------------------------------------------------

@@ -90,7 +90,9 @@ def overlays(m: folium.Map) -> dict[str, object]:
 
 
 def points_of(layer: PointLayer) -> list:
-    return json.loads(layer.points_js)
+    """Each marker as [lat, lon, popup HTML as the browser builds it, title]."""
+    assert len(json.loads(layer.points_js)) == len(layer.points)
+    return layer.points
 
 
 # --------------------------------------------------------------------------- layers
@@ -442,3 +444,37 @@ def test_labels_complete_and_formatted():
     assert text("uncovered", "en", kind="X") == "Uncovered elders: X"
     with pytest.raises(KeyError, match="nope"):
         text("nope")
+
+
+def test_compact_geojson_decodes_to_the_same_coordinates():
+    from elder_coverage.maps.elements import compact_geojson
+
+    data = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "0", "properties": {"tip": "x"},
+         "geometry": {"type": "MultiPolygon", "coordinates": [
+             [[[126.12345, 43.5], [126.12346, 43.49999], [125.99999, 43.61], [126.12345, 43.5]]]]}},
+        {"type": "Feature", "id": "1", "properties": {},
+         "geometry": {"type": "Point", "coordinates": [126.1, 43.2]}}]}
+    out = compact_geojson(data)
+    enc = out["features"][0]["geometry"]["e"][0][0]
+    assert enc == [12612345, 4350000, 1, -1, -12347, 11001, 12346, -11000]
+    # What the map's decoder does: running sums divided by 100,000.
+    x, y, ring = 0, 0, []
+    for dx, dy in zip(enc[::2], enc[1::2], strict=True):
+        x, y = x + dx, y + dy
+        ring.append([x / 100_000, y / 100_000])
+    assert ring == data["features"][0]["geometry"]["coordinates"][0][0]
+    assert out["features"][1] == data["features"][1]  # points as they are
+    assert "coordinates" in data["features"][0]["geometry"]  # the input is not changed
+
+
+def test_point_popups_built_in_the_browser_equal_the_template_html():
+    from elder_coverage.maps.build import popup_html
+
+    rows = [("Name <b>", 'a "b" & \'c\''), ("n", "1,234")]
+    layer = PointLayer([(1.0, 2.0, rows, "<script>x</script>"), (1.5, 2.5, rows, "t")],
+                       "<i></i>", "n")
+    assert layer.points[0][2] == popup_html("<script>x</script>", rows)
+    compact = json.loads(layer.points_js)
+    strings = json.loads(layer.strings_js)
+    assert compact[1][2] == [0, 1, 2, 3] and strings[:2] == ["Name <b>", 'a "b" & \'c\'']

@@ -1,10 +1,11 @@
 """Compare two run folders written by ``elder-coverage run``.
 
 A run folder holds ``summary.json``, ``facilities.csv`` (every facility with its final
-``status``: open, closed or new) and ``cells.gpkg`` (layer ``cells_final``: each demand cell
-with its elders and per-kind ``<kind>_covered`` flag after the run's changes). The comparison
-says how the indicators moved, which sites were opened or closed, and how many elders gained
-or lost coverage of each kind (cells are matched by ``cell_id``).
+``status``: open, closed or new) and its cell file (``cells.gpkg`` or the ``outputs.geopackage``
+name, GeoPackage or GeoParquet: each demand cell with its elders and per-kind
+``<kind>_covered`` flag after the run's changes, see :mod:`elder_coverage.io.cells_out`).
+The comparison says how the indicators moved, which sites were opened or closed, and how many
+elders gained or lost coverage of each kind (cells are matched by ``cell_id``).
 
 Gains and losses mean something only over the same study area, so runs whose ``run_record``
 (see :mod:`elder_coverage.record`) names different areas are refused unless forced; every
@@ -19,19 +20,28 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow
 import pyogrio
 import pyogrio.errors
 
 from elder_coverage._errors import UserError
+from elder_coverage.io.cells_out import CELLS_LAYER, read_cells
 from elder_coverage.io.errors import InputError
 from elder_coverage.schema import FACILITY_KINDS, KIND_LABELS
 
-FINAL_CELLS_LAYER = "cells_final"
+#: The layer of a run's cells GeoPackage holding the cells after the run's changes.
+FINAL_CELLS_LAYER = CELLS_LAYER
+
+
+def _cells_name(summary: dict) -> str:
+    """The run's cell file: ``outputs.geopackage`` of its summary, ``cells.gpkg`` by default."""
+    name = (summary.get("outputs") or {}).get("geopackage") if isinstance(summary, dict) else None
+    return name if isinstance(name, str) and name else "cells.gpkg"
 
 
 def _read_run(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     folder = Path(folder)
-    for name in ("summary.json", "facilities.csv", "cells.gpkg"):
+    for name in ("summary.json", "facilities.csv"):
         if not (folder / name).is_file():
             raise InputError(f"not a run folder of elder-coverage run (no {name})", path=folder)
     try:
@@ -40,6 +50,11 @@ def _read_run(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
         raise InputError(f"not valid JSON ({exc})", path=folder / "summary.json") from None
     if not isinstance(summary, dict):
         raise InputError("not a run summary (a JSON object)", path=folder / "summary.json")
+    cells_name = _cells_name(summary)
+    cells_path = folder / cells_name
+    if not cells_path.is_file():
+        raise InputError(f"not a run folder of elder-coverage run (no {cells_name})",
+                         path=folder)
     # A damaged or foreign file is the planner's to fix, named, not a traceback.
     try:
         facilities = pd.read_csv(folder / "facilities.csv", dtype={"id": str},
@@ -48,13 +63,13 @@ def _read_run(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
         raise InputError(f"not a run's facility table ({exc})",
                          path=folder / "facilities.csv") from None
     try:
-        cells = pyogrio.read_dataframe(folder / "cells.gpkg", layer=FINAL_CELLS_LAYER,
-                                       read_geometry=False)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InputError(f"no readable layer {FINAL_CELLS_LAYER!r} ({exc})",
-                         path=folder / "cells.gpkg") from None
+        cells = read_cells(cells_path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyarrow.ArrowException, OSError) as exc:
+        raise InputError(f"no readable cells (layer {FINAL_CELLS_LAYER!r}: {exc})",
+                         path=cells_path) from None
     for table, name, columns in ((facilities, "facilities.csv", ("id", "status")),
-                                 (cells, "cells.gpkg", ("cell_id", "elders_60"))):
+                                 (cells, cells_name, ("cell_id", "elders_60"))):
         missing = [c for c in columns if c not in table.columns]
         if missing:
             raise InputError(f"not written by elder-coverage run (no column {missing[0]!r})",

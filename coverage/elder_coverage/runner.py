@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 
 from elder_coverage import __version__, stages
-from elder_coverage.compare import FINAL_CELLS_LAYER
 from elder_coverage.io.atomic import atomic_dir, check_output_dir, raise_if_stopped
 from elder_coverage.progress import StageProgress
 from elder_coverage.scenario import RESERVED_OUTPUT_NAMES, Scenario, parse_scenario
@@ -283,13 +282,7 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def _write_cells(path: Path, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> None:
-    import pyogrio
+    # Each cell once: after-values, ``<column>_before`` only where the plan changed them.
+    from elder_coverage.io.cells_out import write_cells
 
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2020-11-01T00:00:00Z"})
-    for layer, df in (("cells", before), (FINAL_CELLS_LAYER, after)):
-        # Nullable booleans (``<kind>_reachable``: NA where a cell was not evaluated) go in as
-        # GeoPackage boolean fields with nulls. As Python objects they were written as text,
-        # and 'False' read back through .astype(bool) became True.
-        df.to_file(path, layer=layer, driver="GPKG")
-
-
+    write_cells(path, before, after)

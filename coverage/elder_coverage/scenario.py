@@ -49,7 +49,7 @@ NEW_SITE_MODELS = ("set_cover", "max_coverage", "backup_coverage", "capacitated_
 OUTPUT_KEYS = ("map", "report", "geopackage")
 #: File types of each output name (the writers choose their format from the file itself).
 OUTPUT_SUFFIXES = {"map": (".html", ".htm"), "report": (".html", ".htm"),
-                   "geopackage": (".gpkg",)}
+                   "geopackage": (".gpkg", ".parquet")}
 #: The tables (``<name>.csv``) a run may write; output names may not take their place.
 RUN_TABLES = ("close_merge_assessment", "coverage_by_county", "coverage_by_township",
               "coverage_study_area", "facilities", "gaps", "indicators", "indicators_final",

@@ -136,7 +136,7 @@ def load_sample(folder: str | Path | None = None, area: str = "jilin_city_rural"
     """
     import sys
 
-    from elder_coverage.io.roads import load_graph
+    from elder_coverage.io.load_cache import folder_key, read_cached, write_cached
     from elder_coverage.sample.build import build_sample, sample_dir, sample_is_current
     from elder_coverage.sample.paths import data_dir_origin
 
@@ -151,6 +151,20 @@ def load_sample(folder: str | Path | None = None, area: str = "jilin_city_rural"
         print(f"elder-coverage: {verb} sample {area} in {folder} ({why})", file=sys.stderr,
               flush=True)
         build_sample(folder, area=area)
+    # Same files, same code: the study loaded last time (pickled beside the folder).
+    key = folder_key(folder)
+    cached = read_cached(folder, key)
+    if isinstance(cached, StudyData):
+        return cached
+    study = _load_sample_files(folder)
+    write_cached(folder, key, study)
+    return study
+
+
+def _load_sample_files(folder: Path) -> StudyData:
+    """Every layer of a built sample, parsed from its files."""
+    from elder_coverage.io.roads import load_graph
+
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     crs = pyproj.CRS.from_user_input(manifest["crs"])
     counties = read_boundaries(folder / "counties.gpkg", crs=crs)

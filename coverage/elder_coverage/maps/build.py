@@ -536,9 +536,12 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> lis
                    label=text("service_area_legend", lang))]
 
 
-def _tips(fields: list[tuple[str, list[str]]], names: list[str]) -> list[str]:
-    """Tooltip HTML per feature: the name as title, then one row per (label, values)."""
-    return [popup_html(nm, [(label, vals[i]) for label, vals in fields])
+def _tips(fields: list[tuple[str, list[str]]], names: list[str]) -> list[tuple]:
+    """Tooltip per feature: the name as title, then one row per (label, values).
+
+    Plain text: :class:`GeoJsonLayer` stores it compactly and the browser escapes it.
+    """
+    return [(nm, [(label, vals[i]) for label, vals in fields])
             for i, nm in enumerate(names)] if names else []
 
 
@@ -707,8 +710,8 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, skip: set[str],
         for i in sel:
             row = open_.iloc[i]
             name = _name_of(row)
-            pts.append((latlon[i, 0], latlon[i, 1], popup_html(name, _facility_rows(row, lang)),
-                        name))
+            # Rows, not HTML: the popup is built (and escaped) in the browser when it opens.
+            pts.append((latlon[i, 0], latlon[i, 1], _facility_rows(row, lang), name))
         icon = _marker_html(kind_glyph(kind, lang), KIND_COLOURS.get(kind, "#444444"))
         label = kind_label(kind, lang)
         PointLayer(pts, icon, text("facilities_layer", lang, kind=label)).add_to(m)
@@ -772,7 +775,7 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
         rows = _facility_rows(row, lang, closed=True)
         rows += [(text("f_to", lang), t) for t in receiver_of.get(fid, [])]
         nm = _name_of(row)
-        pts.append((*latlon[fid], popup_html(nm, rows), nm))
+        pts.append((*latlon[fid], rows, nm))
     if pts:
         icon = _marker_html("✕", _CLOSED_COLOUR)
         PointLayer(pts, icon, text("closed_layer", lang), class_name="ec-icon ec-closed",
@@ -790,7 +793,7 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
             if not _is_missing(last):
                 rows.append((text("f_receiving_occupancy_after", lang), _fmt_share(last)))
             nm = _name_of(row)
-            pts.append((*latlon[tid], popup_html(nm, rows), nm))
+            pts.append((*latlon[tid], rows, nm))
         icon = '<div class="ec-mk"></div>'
         PointLayer(pts, icon, text("receiving_layer", lang), class_name="ec-icon ec-ring",
                    icon_size=34).add_to(m)
@@ -818,7 +821,7 @@ def _add_new_sites(m: folium.Map, new_sites: gpd.GeoDataFrame, lang: str) -> lis
         for col in ("covered_elders_gain", "covered_gain"):
             if not _is_missing(row.get(col)):
                 rows.append((text(f"f_{col}", lang), _fmt_int(row[col])))
-        pts.append((latlon[i, 0], latlon[i, 1], popup_html(nm, rows), nm))
+        pts.append((latlon[i, 0], latlon[i, 1], rows, nm))
     if not pts:
         return []
     icon = _marker_html("★", _NEW_COLOUR)

@@ -1,0 +1,71 @@
+"""A run's cells are stored once: one layer, after-values, ``_before`` only where changed."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from elder_coverage.compare import _read_run
+from elder_coverage.io.cells_out import cells_for_output, read_cells, write_cells
+
+
+def _cells(covered):
+    return gpd.GeoDataFrame({
+        "cell_id": [7, 8, 9],
+        "elders_60": [5.0, 3.0, 0.0],
+        "county_code": ["220283"] * 3,
+        "dining_hall_nearest_id": ["DI1", "DI1", None],
+        "dining_hall_dist_m": [573.610914321, 9208.96266, np.nan],
+        "dining_hall_covered": covered,
+        "dining_hall_reachable": pd.array([True, False, pd.NA], dtype="boolean"),
+    }, geometry=[Point(357375, 4945125), Point(357625, 4945125), Point(356375, 4944875)],
+        crs=32652)
+
+
+@pytest.mark.parametrize("name", ["cells.gpkg", "cells.parquet"])
+def test_coverage_only_run_writes_each_cell_once_with_exact_values(tmp_path, name):
+    cells = _cells([True, False, False])
+    path = write_cells(tmp_path / name, cells, cells)
+    if name.endswith(".gpkg"):
+        assert [str(n) for n, _ in pyogrio.list_layers(path)] == ["cells"]
+    back = read_cells(path, geometry=True)
+    assert list(back.columns[:-1]) == list(cells.columns[:-1])
+    assert back["elders_60"].tolist() == [5, 3, 0]  # whole persons written as integers
+    assert back["dining_hall_dist_m"].iloc[:2].tolist() == [573.610914321, 9208.96266]
+    assert pd.isna(back["dining_hall_dist_m"].iloc[2])
+    assert back["dining_hall_covered"].astype(bool).tolist() == [True, False, False]
+    # NA stays missing, False is false (not the text 'False').
+    reach = back["dining_hall_reachable"]
+    assert bool(reach.iloc[0]) and not bool(reach.iloc[1]) and pd.isna(reach.iloc[2])
+    assert back.geometry.x.tolist() == [357375, 357625, 356375]
+
+
+def test_changed_columns_only_get_a_before_column(tmp_path):
+    before = _cells([True, False, False])
+    after = _cells([True, True, False]).assign(dining_hall_places_per_1000=[1.5, 0.25, 0.0])
+    frame = cells_for_output(before, after)
+    assert [c for c in frame.columns if c.endswith("_before")] == ["dining_hall_covered_before"]
+    assert list(frame.columns).index("dining_hall_covered_before") == \
+        list(frame.columns).index("dining_hall_covered") + 1
+    write_cells(tmp_path / "cells.gpkg", before, after)
+    back = read_cells(tmp_path / "cells.gpkg")
+    assert back["dining_hall_covered"].tolist() == [True, True, False]
+    assert back["dining_hall_covered_before"].tolist() == [True, False, False]
+    assert back["dining_hall_places_per_1000"].tolist() == [1.5, 0.25, 0.0]
+
+
+def test_compare_reads_parquet_and_old_two_layer_files(tmp_path):
+    (tmp_path / "facilities.csv").write_text("id,status\nF1,open\n", encoding="utf-8")
+    # An old run folder: cells before in layer 'cells', after in 'cells_final'.
+    (tmp_path / "summary.json").write_text('{"scenario": "old"}', encoding="utf-8")
+    _cells([False, False, False]).to_file(tmp_path / "cells.gpkg", layer="cells")
+    _cells([True, True, False]).to_file(tmp_path / "cells.gpkg", layer="cells_final")
+    assert _read_run(tmp_path)[2]["dining_hall_covered"].tolist() == [True, True, False]
+    (tmp_path / "summary.json").write_text('{"scenario": "new", "outputs": '
+                                           '{"geopackage": "c.parquet"}}', encoding="utf-8")
+    write_cells(tmp_path / "c.parquet", None, _cells([False, True, False]))
+    assert _read_run(tmp_path)[2]["dining_hall_covered"].tolist() == [False, True, False]

@@ -1,0 +1,85 @@
+"""Loading a sample: the cached study equals the parsed one; cells find their polygon fast."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from elder_coverage.io.load_cache import NO_CACHE_ENV, cache_path, folder_key
+from elder_coverage.io.population import _locate
+from elder_coverage.study import _load_sample_files, load_sample
+
+
+def _same_study(a, b):
+    for name in ("counties", "townships", "seats", "villages", "cells", "facilities"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+        assert getattr(a, name).attrs == getattr(b, name).attrs, name
+    assert a.crs == b.crs and a.meta == b.meta and a.cell_size_m == b.cell_size_m
+    assert a.graph.graph == b.graph.graph
+    assert list(a.graph.nodes(data=True)) == list(b.graph.nodes(data=True))
+    assert list(a.graph.edges(keys=True, data=True)) == \
+        list(b.graph.edges(keys=True, data=True))
+
+
+def test_cached_sample_equals_the_parsed_files(tmp_path, sample_path, monkeypatch):
+    monkeypatch.delenv(NO_CACHE_ENV, raising=False)
+    folder = tmp_path / "data" / "sample"
+    shutil.copytree(sample_path, folder)
+    first = load_sample(folder)  # parses and writes the cache
+    key = folder_key(folder)
+    assert cache_path(folder, key).is_file()
+    assert cache_path(folder, key).parent == tmp_path / "data" / ".cache"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in
+                                                              sample_path.iterdir())
+    cached = load_sample(folder)
+    assert cached is not first and cached.cells is not first.cells
+    _same_study(cached, _load_sample_files(folder))
+    assert int(round(cached.cells["elders_60"].sum())) == 430_318
+
+    # A changed file is a new key; the old cache file is replaced, not kept beside it.
+    st = (folder / "villages.gpkg").stat()
+    os.utime(folder / "villages.gpkg", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert folder_key(folder) != key
+    monkeypatch.setenv(NO_CACHE_ENV, "1")
+    load_sample(folder)
+    assert cache_path(folder, key).is_file()  # off: nothing written or removed
+    monkeypatch.delenv(NO_CACHE_ENV)
+    load_sample(folder)
+    assert [p.name for p in (tmp_path / "data" / ".cache").iterdir()] == \
+        [cache_path(folder, folder_key(folder)).name]
+
+
+def test_damaged_cache_is_parsed_again(tmp_path, sample_path, monkeypatch):
+    monkeypatch.delenv(NO_CACHE_ENV, raising=False)
+    folder = tmp_path / "sample"
+    shutil.copytree(sample_path, folder)
+    path = cache_path(folder, folder_key(folder))
+    path.parent.mkdir()
+    path.write_bytes(b"not a pickle")
+    assert len(load_sample(folder).cells) == 86_717
+
+
+@pytest.mark.parametrize("column", ["code", "county_code"])
+def test_locate_gives_the_codes_of_the_spatial_join_it_replaces(column):
+    polys = gpd.GeoDataFrame({"code": ["220201", "220202", "220203"],
+                              "county_code": [220200.0, "220201", "220300"]},
+                             geometry=[box(0, 0, 10, 10), box(10, 0, 20, 10), box(0, 0, 5, 5)],
+                             crs=32652)
+    # Inside one, on the shared edge, at a corner, outside all, inside two overlapping ones.
+    cells = gpd.GeoDataFrame({"cell_id": range(5)}, geometry=[
+        Point(15, 5), Point(10, 5), Point(10, 0), Point(30, 30), Point(2, 2)], crs=32652)
+    got = _locate(cells, polys, column).tolist()
+    # The spatial join keeps the first polygon in its own index order where several hold a
+    # cell (here the small overlapping box); _locate must give the same, cell for cell.
+    hit = gpd.sjoin(cells[["geometry"]], polys, how="inner", predicate="intersects")
+    hit = hit[~hit.index.duplicated(keep="first")]
+    want = [None] * len(cells)
+    for i, v in zip(hit.index, hit[column], strict=True):
+        want[i] = None if pd.isna(v) else str(int(v)) if isinstance(v, float) else v
+    assert got == want
+    assert got[0] == {"code": "220202", "county_code": "220201"}[column] and got[3] is None
