@@ -14,7 +14,8 @@ class                    raised as (module)
 :class:`DataError`       ``io.errors.InputError``, ``travel.GraphError``,
                          ``engine.CoverageInputError``
 :class:`SettingsError`   ``scenario.ScenarioError``, ``standards.StandardsError``
-:class:`InfeasibleError` ``close_merge.InfeasiblePlanError``
+:class:`InfeasibleError` :class:`InfeasiblePlanError` (``close_merge``,
+                         ``optimize.transport``)
 :class:`OutputPathError` ``io.atomic`` (an output path the tool may not write)
 :class:`InstallError`    ``maps.offline.OfflineAssetError``
 =======================  ===========================================================
@@ -26,6 +27,7 @@ __all__ = [
     "DataError",
     "ElderCoverageError",
     "InfeasibleError",
+    "InfeasiblePlanError",
     "InstallError",
     "OutputPathError",
     "SettingsError",
@@ -52,6 +54,10 @@ class SettingsError(UserError):
 
 class InfeasibleError(UserError):
     """The request cannot be met with the data given (e.g. closing more centres than exist)."""
+
+
+class InfeasiblePlanError(InfeasibleError):
+    """No close/merge plan satisfies the request; the message says why."""
 
 
 class OutputPathError(UserError):

@@ -12,7 +12,15 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from .common import Clock, check_gap, check_nonneg, check_time_limit, is_integral, per_site
+from .common import (
+    Clock,
+    check_gap,
+    check_nonneg,
+    check_time_limit,
+    is_integral,
+    merge_identical_rows,
+    per_site,
+)
 from .highs import INF, RowBlocks, solve_milp
 from .reach import Reach, as_reach, check_limit
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
@@ -48,16 +56,7 @@ def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int,
     inc.sort_indices()
     if not merge:
         return inc, np.arange(rows.size)
-    key_of: dict[bytes, int] = {}
-    pattern = np.empty(rows.size, np.int64)
-    ip, ix = inc.indptr, inc.indices
-    for i in range(rows.size):
-        pattern[i] = key_of.setdefault(ix[ip[i]:ip[i + 1]].tobytes(), len(key_of))
-    first = np.full(len(key_of), -1, np.int64)
-    first[pattern[::-1]] = np.arange(rows.size)[::-1]
-    merged = inc[first]
-    merged.sort_indices()
-    return merged, pattern
+    return merge_identical_rows(inc)
 
 
 def _setup(cost, limit, weights, fixed, forbidden, groups, min_per_group):
