@@ -11,6 +11,7 @@ import elder_coverage.optimize as optimize_pkg
 MODULES = sorted(
     ["elder_coverage.optimize"]
     + [f"elder_coverage.optimize.{m.name}" for m in pkgutil.iter_modules(optimize_pkg.__path__)]
+    + ["elder_coverage._validate"]
 )
 
 

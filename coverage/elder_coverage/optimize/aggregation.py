@@ -26,7 +26,15 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
-from .common import Clock, check_nonneg, check_time_limit
+from elder_coverage._validate import (
+    POSITIVE,
+    count,
+    number,
+    optional_number,
+    vector,
+)
+
+from .common import Clock
 from .pmedian import p_median
 from .result import OptimizeResult, relative_gap
 
@@ -104,15 +112,8 @@ def aggregate_demand(xy, weights=None, *, n_clusters: int, seed: int = 0,
 
     pts = _check_points(xy, "xy")
     n = pts.shape[0]
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape != (n,):
-        raise ValueError(f"weights has shape {w.shape}; expected ({n},), one per point")
-    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-    if bad.size:
-        raise ValueError(f"weights[{bad[0]}] = {w[bad[0]]!r}: must be finite and ≥ 0")
-    if isinstance(n_clusters, bool) or not float(n_clusters).is_integer() or n_clusters < 1:
-        raise ValueError(f"n_clusters must be a whole number ≥ 1; got {n_clusters!r}")
-    k = int(n_clusters)
+    w = np.ones(n) if weights is None else vector("weights", weights, n, per="point")
+    k = count("n_clusters", n_clusters, lo=1)
     positive = w > 0
     if k > int(positive.sum()):
         raise ValueError(f"n_clusters={k} exceeds the {int(positive.sum())} points with "
@@ -181,12 +182,10 @@ def p_median_aggregated(demand_xy, site_xy, *, p: int, weights=None, n_clusters:
         ``"feasible"`` (or ``"time_limit"``); ``details``: ``aggregation_error`` (E × cost),
         ``aggregated_objective``, ``clusters``, ``max_move_m``.
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     demand = _check_points(demand_xy, "demand_xy")
     sites = _check_points(site_xy, "site_xy")
-    scale = check_nonneg(cost_per_metre, "cost_per_metre")
-    if scale == 0:
-        raise ValueError("cost_per_metre must be > 0")
+    scale = number("cost_per_metre", cost_per_metre, POSITIVE)
     agg = aggregate_demand(demand, weights, n_clusters=n_clusters, seed=seed)
     w = np.ones(demand.shape[0]) if weights is None else np.asarray(weights, float)
     sub = p_median(cdist(agg.centres, sites) * scale, p, weights=agg.weights, fixed=fixed,

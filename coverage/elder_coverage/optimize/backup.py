@@ -13,12 +13,20 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from .common import Clock, check_gap, check_time_limit, is_integral
+from elder_coverage._validate import (
+    POSITIVE,
+    SHARE,
+    Interval,
+    count,
+    number,
+    optional_number,
+)
+
+from .common import Clock, is_integral
 from .covering import _check_rules, _group_block, _patterns, _setup
 from .highs import INF, RowBlocks, solve_milp
 from .reach import Reach
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
-from .sites import check_p
 
 MODEL = "backup_coverage"
 
@@ -86,16 +94,14 @@ def backup_coverage(cost, *, p: int, limit: float, weights=None, fixed=None, for
     >>> res.sites.tolist(), res.objective, res.covered_weight
     ([0, 1], 5.0, 7.0)
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, _ = _setup(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
-    p = check_p(p)
-    gap_tol = check_gap(mip_gap)
-    theta = float(first_weight)
-    if not 0.0 <= theta <= 1.0:
-        raise ValueError(f"first_weight must be in [0, 1]; got {first_weight!r}")
-    if min_covered is not None and not 0.0 <= float(min_covered) <= 1.0:
-        raise ValueError(f"min_covered must be a share in [0, 1]; got {min_covered!r}")
+    p = count("p", p)
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
+    theta = number("first_weight", first_weight, SHARE)
+    if min_covered is not None:
+        number("min_covered", min_covered, SHARE)
     w = reach.weights
     total_w = float(w.sum())
     note = _check_rules(MODEL, p, reach, rules, unreachable, clock)

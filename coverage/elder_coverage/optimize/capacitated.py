@@ -13,11 +13,19 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from .common import Clock, check_gap, check_time_limit, is_integral, per_site
+from elder_coverage._validate import (
+    POSITIVE,
+    Interval,
+    count,
+    number,
+    optional_number,
+    vector,
+)
+
+from .common import Clock, is_integral
 from .covering import _check_rules, _group_block, _patterns, _setup
 from .highs import INF, RowBlocks, solve_milp
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
-from .sites import check_p
 
 MODEL = "capacitated_max_coverage"
 
@@ -79,12 +87,12 @@ def capacitated_max_coverage(cost, *, p: int, limit: float, capacity, weights=No
     >>> res.sites.tolist(), res.objective   # site 0 is nearer 6 elders but holds only 4
     ([1], 5.0)
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, _ = _setup(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
-    p = check_p(p)
-    gap_tol = check_gap(mip_gap)
-    cap = per_site(capacity, reach.n_sites, "capacity", allow_inf=True)
+    p = count("p", p)
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
+    cap = vector("capacity", capacity, reach.n_sites, allow_inf=True)
     w = reach.weights
     total_w = float(w.sum())
     note = _check_rules(MODEL, p, reach, rules, unreachable, clock)

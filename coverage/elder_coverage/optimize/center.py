@@ -18,11 +18,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .common import Clock, check_time_limit
+from elder_coverage._validate import (
+    POSITIVE,
+    count,
+    optional_number,
+)
+
+from .common import Clock
 from .covering import set_cover
 from .reach import Reach, as_reach
 from .result import OptimizeResult, infeasible, no_solution, relative_gap
-from .sites import SiteRules, check_p, select_cheapest, site_rules
+from .sites import SiteRules, select_cheapest, site_rules
 
 MODEL = "p_center"
 
@@ -80,9 +86,9 @@ def p_center(cost, *, p: int, weights=None, fixed=None, forbidden=None, groups=N
     >>> p_center(cost, p=1).objective   # site 2 alone: worst row is 6 away
     6.0
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach = as_reach(cost, weights)
-    p = check_p(p)
+    p = count("p", p)
     rules = site_rules(reach.n_sites, fixed, forbidden, groups, min_per_group)
     allowed = reach.only_sites(rules.allowed)
     reachable = allowed.reached()

@@ -11,48 +11,6 @@ import scipy.sparse as sp
 DENSE_LIMIT = 80_000_000
 
 
-def check_time_limit(time_limit) -> float | None:
-    if time_limit is None:
-        return None
-    value = float(time_limit)
-    if not value > 0:
-        raise ValueError(f"time_limit must be > 0 seconds or None; got {time_limit!r}")
-    return value
-
-
-def check_gap(mip_gap) -> float:
-    value = float(mip_gap)
-    if not 0 <= value < 1:
-        raise ValueError(f"mip_gap must be in [0, 1); got {mip_gap!r}")
-    return value
-
-
-def check_nonneg(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a number; got {value!r}") from exc
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be finite and ≥ 0; got {value!r}")
-    return v
-
-
-def per_site(values, n_sites: int, name: str, allow_inf: bool = False) -> np.ndarray:
-    """A finite (or +inf when allowed), non-negative value per site."""
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim == 0:
-        arr = np.full(n_sites, float(arr))
-    if arr.shape != (n_sites,):
-        raise ValueError(f"{name} must have one value per site (length {n_sites}); "
-                         f"got shape {arr.shape}")
-    ok = (np.isfinite(arr) | (allow_inf & (arr == np.inf))) & (arr >= 0)
-    bad = np.flatnonzero(~ok)
-    if bad.size:
-        raise ValueError(f"{name}[{bad[0]}] = {arr[bad[0]]!r}: must be "
-                         f"{'≥ 0' if allow_inf else 'finite and ≥ 0'}")
-    return arr
-
-
 def is_integral(*arrays: np.ndarray) -> bool:
     """True when every value is a whole number (so objective gaps below 1 prove optimality)."""
     for a in arrays:

@@ -12,19 +12,26 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from elder_coverage._validate import (
+    NON_NEGATIVE,
+    POSITIVE,
+    SHARE,
+    Interval,
+    count,
+    number,
+    optional_number,
+    vector,
+)
+
 from .common import (
     Clock,
-    check_gap,
-    check_nonneg,
-    check_time_limit,
     is_integral,
     merge_identical_rows,
-    per_site,
 )
 from .highs import INF, RowBlocks, solve_milp
 from .reach import Reach, as_reach, check_limit
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
-from .sites import SiteRules, check_p, select_cheapest, site_rules
+from .sites import SiteRules, select_cheapest, site_rules
 
 #: HiGHS options for a maximal-covering MILP that starts from the vertex-substitution
 #: solution. Rows were already merged into patterns (our presolve), and with a good
@@ -175,18 +182,18 @@ def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, fo
         ``objective`` = covered weight (persons), fixed sites' coverage included; ``bound``
         an upper bound on it.
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, fixed_cov = _setup(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
-    gap_tol = check_gap(mip_gap)
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
     if p is None and budget is None:
         raise ValueError("max_coverage needs p (number of sites) or budget (with site_cost)")
-    p = None if p is None else check_p(p)
-    budget_v = None if budget is None else check_nonneg(budget, "budget")
+    p = None if p is None else count("p", p)
+    budget_v = None if budget is None else number("budget", budget, NON_NEGATIVE)
     if site_cost is not None and budget is None:
         raise ValueError("site_cost is only used with budget")
-    sc = np.ones(reach.n_sites) if site_cost is None else per_site(site_cost, reach.n_sites,
-                                                                   "site_cost")
+    sc = np.ones(reach.n_sites) if site_cost is None else vector("site_cost", site_cost,
+                                                                 reach.n_sites)
     total_w = float(reach.weights.sum())
     problem = rules.problems(p)
     if not problem and budget_v is not None:
@@ -431,20 +438,16 @@ def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
         ``unreachable_demand`` (they do not make the model infeasible). A target that no
         choice reaches gives status ``"infeasible"`` with the largest reachable share.
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, fixed_cov = _setup(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
-    gap_tol = check_gap(mip_gap)
-    sc = np.ones(reach.n_sites) if site_cost is None else per_site(site_cost, reach.n_sites,
-                                                                   "site_cost")
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
+    sc = np.ones(reach.n_sites) if site_cost is None else vector("site_cost", site_cost,
+                                                                 reach.n_sites)
     w = reach.weights
     total_w = float(w.sum())
-    if coverage_target is not None:
-        target = float(coverage_target)
-        if not 0.0 <= target <= 1.0:
-            raise ValueError(f"coverage_target must be a share in [0, 1]; got {coverage_target!r}")
-    else:
-        target = None
+    target = (None if coverage_target is None
+              else number("coverage_target", coverage_target, SHARE))
     problem = rules.problems(None)
     if problem:
         return infeasible("set_cover", reach.n_demand, problem, clock.elapsed, unreachable,

@@ -20,14 +20,21 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from elder_coverage._validate import (
+    NON_NEGATIVE,
+    POSITIVE,
+    Interval,
+    count,
+    number,
+    one_of,
+    optional_number,
+    vector,
+)
+
 from .common import (
     DENSE_LIMIT,
     Clock,
-    check_gap,
-    check_nonneg,
-    check_time_limit,
     is_integral,
-    per_site,
 )
 from .heuristics import (
     Choice,
@@ -43,7 +50,7 @@ from .highs import INF, RowBlocks, solve_milp
 from .radius import radius_model
 from .reach import Reach, as_reach
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
-from .sites import SiteRules, check_p, select_cheapest, site_rules
+from .sites import SiteRules, select_cheapest, site_rules
 
 METHODS = ("auto", "exact", "heuristic")
 #: Radius models with more nonzeros than this are truncated per row and widened in rounds.
@@ -112,17 +119,16 @@ def p_median(cost, p: int, weights=None, capacity=None, fixed=None, forbidden=No
     ValueError
         Malformed arguments (shapes, negative costs, bad indices, unknown method …).
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach = as_reach(cost, weights)
-    p = check_p(p)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    gap_tol = check_gap(mip_gap)
-    penalty = None if unassigned_penalty is None else check_nonneg(unassigned_penalty,
-                                                                 "unassigned_penalty")
+    p = count("p", p)
+    one_of("method", method, METHODS)
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
+    penalty = (None if unassigned_penalty is None
+               else number("unassigned_penalty", unassigned_penalty, NON_NEGATIVE))
     rules = site_rules(reach.n_sites, fixed, forbidden, groups, min_per_group)
     if capacity is not None:
-        cap = per_site(capacity, reach.n_sites, "capacity", allow_inf=True)
+        cap = vector("capacity", capacity, reach.n_sites, allow_inf=True)
         if method == "heuristic":
             raise ValueError("method='heuristic' is for the uncapacitated p-median; "
                              "the capacitated model is always solved as a MILP")

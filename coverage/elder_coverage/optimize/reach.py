@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from elder_coverage._validate import NON_NEGATIVE, number, vector
+
 
 @dataclass(frozen=True, eq=False)
 class Reach:
@@ -82,14 +84,7 @@ class Reach:
 def _check_weights(weights, n_demand: int) -> np.ndarray:
     if weights is None:
         return np.ones(n_demand)
-    w = np.asarray(weights, dtype=float)
-    if w.shape != (n_demand,):
-        raise ValueError(f"weights has shape {w.shape}; expected ({n_demand},), one per demand row")
-    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-    if bad.size:
-        raise ValueError(f"weights[{bad[0]}] = {w[bad[0]]!r}: demand weights must be finite and "
-                         f"≥ 0 ({bad.size} bad rows)")
-    return w
+    return vector("weights", weights, n_demand, per="demand row")
 
 
 def as_reach(cost, weights=None) -> Reach:
@@ -178,11 +173,5 @@ def as_reach(cost, weights=None) -> Reach:
 
 
 def check_limit(limit) -> float:
-    """Validate a coverage limit (same unit as the cost)."""
-    try:
-        value = float(limit)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"limit must be a number (cost units); got {limit!r}") from exc
-    if np.isnan(value) or value < 0:
-        raise ValueError(f"limit must be ≥ 0 (cost units); got {limit!r}")
-    return value
+    """Validate a coverage limit (same unit as the cost; +inf: every reachable pair)."""
+    return number("limit", limit, NON_NEGATIVE, allow_inf=True, unit="cost units")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from elder_coverage._validate import count
+
 
 @dataclass(frozen=True, eq=False)
 class SiteRules:
@@ -160,32 +162,13 @@ def site_rules(n_sites: int, fixed=None, forbidden=None, groups=None,
             kk = key.item() if hasattr(key, "item") else key
             if kk not in index:
                 raise ValueError(f"min_per_group names group {key!r}, which no site has")
-            gmin[index[kk]] = _count(k, f"min_per_group[{key!r}]")
+            gmin[index[kk]] = count(f"min_per_group[{key!r}]", k)
     elif min_per_group is not None:
-        k = _count(min_per_group, "min_per_group")
+        k = count("min_per_group", min_per_group)
         # An int applies to every group that has somewhere to open.
         has_allowed = np.bincount(group[~forb_m], minlength=labels.size) > 0
         gmin[has_allowed] = k
     return SiteRules(n_sites, fixed_m, forb_m, group, labels, gmin)
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not float(value).is_integer() or value < 0:
-        raise ValueError(f"{name} must be a whole number ≥ 0; got {value!r}")
-    return int(value)
-
-
-def check_p(p, name: str = "p") -> int:
-    """Validate a number of open sites (a whole number ≥ 0).
-
-    ``p = 0`` passes here and, like a ``p`` above the number of allowed sites, makes the
-    model answer ``"infeasible"`` with the reason (see :meth:`SiteRules.problems`).
-    """
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
-        if isinstance(p, float) and p.is_integer() and p >= 0:
-            return int(p)
-        raise ValueError(f"{name} must be a whole number ≥ 0; got {p!r}")
-    return int(p)
 
 
 def select_cheapest(score: np.ndarray, k: int, fixed: np.ndarray, usable: np.ndarray,
