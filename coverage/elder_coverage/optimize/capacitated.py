@@ -110,7 +110,7 @@ def capacitated_max_coverage(cost, *, p: int, limit: float, capacity, weights=No
         # With split shares, rows with the same sites pool: any split of the pool is a split
         # of each row. A single assignment must keep every row whole.
         inc, pattern = _patterns(within, rows, col_map, m, merge=split)
-        W = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
+        W: np.ndarray = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
     else:
         inc, pattern, W = sp.csr_array((0, m)), np.zeros(0, np.int64), np.zeros(0)
     n_pat = inc.shape[0]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 #: Dense heuristic matrices above this many entries are refused (8 bytes each).
 DENSE_LIMIT = 80_000_000
 
 
-def is_integral(*arrays: np.ndarray) -> bool:
+def is_integral(*arrays: npt.ArrayLike) -> bool:
     """True when every value is a whole number (so objective gaps below 1 prove optimality)."""
     for a in arrays:
         a = np.asarray(a, float)

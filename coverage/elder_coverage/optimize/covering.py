@@ -219,7 +219,7 @@ def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, fo
     k_free = None if p is None else p - n_fixed
     if rows.size and cand.size:
         inc, pattern = _patterns(within, rows, col_map, cand.size)
-        W = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
+        W: np.ndarray = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
     else:
         inc = sp.csr_array((0, cand.size))
         W = np.zeros(0)
@@ -251,7 +251,7 @@ def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, fo
     swapped = (budget_v is None and not rules.has_group_minimums and k_free is not None
                and int(start_y.sum()) == k_free)
     lp_note: dict = {}
-    if swapped:
+    if swapped and k_free is not None:  # (swapped implies k_free; said again for mypy)
         start_y, _ = _swap_improve(inc, W, start_y, deadline=clock.share(0.2))
         if n_pat and _covered(inc, W, start_y) >= HIGH_COVERAGE * float(W.sum()):
             start_y, lp_note = _lp_start(inc, W, start_y, k_free, clock)
@@ -392,7 +392,7 @@ def _prune(inc: sp.csr_array, y: np.ndarray, rules: SiteRules, cand: np.ndarray)
     for j in np.flatnonzero(y)[::-1]:
         col = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
         if np.all(hits[col] >= 2):
-            if rules.has_group_minimums:
+            if rules.has_group_minimums and rules.group is not None:
                 g = rules.group[cand[j]]
                 mask = rules.fixed.copy()
                 mask[cand[y]] = True
@@ -470,7 +470,7 @@ def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
     rows = np.flatnonzero(reachable & ~fixed_cov & (w > 0))
     if rows.size:
         inc, pattern = _patterns(within, rows, col_map, cand.size)
-        W = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
+        W: np.ndarray = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
     else:
         inc = sp.csr_array((0, cand.size))
         W = np.zeros(0)
@@ -621,7 +621,7 @@ def _contains_another(sets: sp.csr_array, size: np.ndarray, cost: np.ndarray | N
 
 def _fill_groups(y: np.ndarray, rules: SiteRules, cand: np.ndarray, sc: np.ndarray):
     """Add the cheapest candidates of groups still below their minimum."""
-    if not rules.has_group_minimums:
+    if not rules.has_group_minimums or rules.group is None:
         return y
     mask = rules.fixed.copy()
     mask[cand[y]] = True

@@ -339,7 +339,8 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
     group_k = None if choice.group is None else choice.group[kept]
     uncovered = (np.diff(k_indptr) == 0) if penalty is None else np.zeros(active.size, bool)
     reduced_infeasible = bool(uncovered.any()) or kept.size < p
-    if not reduced_infeasible and group_k is not None and choice.group_min.any():
+    if (not reduced_infeasible and group_k is not None and choice.group_min is not None
+            and choice.group_min.any()):
         per = np.bincount(group_k, minlength=choice.group_min.size)
         reduced_infeasible = bool((per < choice.group_min).any())
     if reduced_infeasible and serves_all:

@@ -56,14 +56,14 @@ class SiteRules:
 
     def deficits(self) -> np.ndarray:
         """Per group, how many more sites beyond the fixed ones must open."""
-        if not self.has_group_minimums:
+        if not self.has_group_minimums or self.group is None:
             return np.zeros(self.group_min.size, np.int64)
         fixed_per = np.bincount(self.group[self.fixed], minlength=self.group_min.size)
         return np.maximum(self.group_min - fixed_per, 0)
 
     def problems(self, p: int | None = None) -> str:
         """Why no site set satisfies these rules (with exactly ``p`` open), or ``""``."""
-        if self.has_group_minimums:
+        if self.has_group_minimums and self.group is not None and self.labels is not None:
             allowed_per = np.bincount(self.group[self.allowed], minlength=self.group_min.size)
             short = np.flatnonzero(allowed_per < self.group_min)
             if short.size:
