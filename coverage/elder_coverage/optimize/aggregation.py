@@ -19,10 +19,10 @@ aggregation can have cost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
@@ -34,7 +34,7 @@ from elder_coverage._validate import (
     vector,
 )
 
-from .common import Clock
+from .common import Clock, GroupMinimum, SiteSet
 from .pmedian import p_median
 from .result import OptimizeResult, relative_gap
 
@@ -77,7 +77,8 @@ def _check_points(xy, name: str) -> np.ndarray:
     return arr
 
 
-def aggregate_demand(xy, weights=None, *, n_clusters: int, seed: int = 0,
+def aggregate_demand(xy: npt.ArrayLike, *, n_clusters: int,
+                     weights: npt.ArrayLike | None = None, seed: int = 0,
                      batch_size: int = 4096) -> DemandAggregation:
     """Group demand points into ``n_clusters`` weighted centroids with ``MiniBatchKMeans``.
 
@@ -104,7 +105,7 @@ def aggregate_demand(xy, weights=None, *, n_clusters: int, seed: int = 0,
     --------
     >>> import numpy as np
     >>> xy = np.array([[0.0, 0.0], [2.0, 0.0], [100.0, 0.0], [100.0, 4.0]])
-    >>> agg = aggregate_demand(xy, [1, 1, 3, 1], n_clusters=2)
+    >>> agg = aggregate_demand(xy, weights=[1, 1, 3, 1], n_clusters=2)
     >>> sorted(agg.weights.tolist()), agg.error   # 1 + 1 + 3 × 1 + 1 × 3 (persons × m)
     ([2.0, 4.0], 8.0)
     """
@@ -148,11 +149,22 @@ def aggregate_demand(xy, weights=None, *, n_clusters: int, seed: int = 0,
                              else 0.0)
 
 
-def p_median_aggregated(demand_xy, site_xy, *, p: int, weights=None, n_clusters: int,
-                        cost_per_metre: float = 1.0, fixed=None, forbidden=None, groups=None,
-                        min_per_group: int | Mapping | None = None,
-                        time_limit: float | None = None, mip_gap: float = 1e-6,
-                        seed: int = 0) -> OptimizeResult:
+def p_median_aggregated(
+    demand_xy: npt.ArrayLike,
+    site_xy: npt.ArrayLike,
+    p: int,
+    *,
+    n_clusters: int,
+    weights: npt.ArrayLike | None = None,
+    cost_per_metre: float = 1.0,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+) -> OptimizeResult:
     """Straight-line p-median on aggregated demand, scored on the full demand, with a bound.
 
     Parameters
@@ -186,7 +198,7 @@ def p_median_aggregated(demand_xy, site_xy, *, p: int, weights=None, n_clusters:
     demand = _check_points(demand_xy, "demand_xy")
     sites = _check_points(site_xy, "site_xy")
     scale = number("cost_per_metre", cost_per_metre, POSITIVE)
-    agg = aggregate_demand(demand, weights, n_clusters=n_clusters, seed=seed)
+    agg = aggregate_demand(demand, weights=weights, n_clusters=n_clusters, seed=seed)
     w = np.ones(demand.shape[0]) if weights is None else np.asarray(weights, float)
     sub = p_median(cdist(agg.centres, sites) * scale, p, weights=agg.weights, fixed=fixed,
                    forbidden=forbidden, groups=groups, min_per_group=min_per_group,

@@ -8,9 +8,8 @@ the θ of Hogan & ReVelle's BACOP2) or keeping a floor on first coverage (``min_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from elder_coverage._validate import (
@@ -22,7 +21,7 @@ from elder_coverage._validate import (
     optional_number,
 )
 
-from .common import Clock, is_integral
+from .common import Clock, CostMatrix, GroupMinimum, SiteSet, is_integral
 from .covering import _check_rules, _group_block, _patterns, _setup
 from .highs import INF, RowBlocks, solve_milp
 from .reach import Reach
@@ -37,11 +36,24 @@ def coverage_depth(within: Reach, open_mask: np.ndarray) -> np.ndarray:
     return np.bincount(within.row_of_entry[hit], minlength=within.n_demand)
 
 
-def backup_coverage(cost, *, p: int, limit: float, weights=None, fixed=None, forbidden=None,
-                    groups=None, min_per_group: int | Mapping | None = None,
-                    first_weight: float = 0.0, min_covered: float | None = None,
-                    time_limit: float | None = None, mip_gap: float = 1e-6, seed: int = 0,
-                    threads: int = 1, verbose: bool = False) -> OptimizeResult:
+def backup_coverage(
+    cost: CostMatrix,
+    p: int,
+    limit: float,
+    *,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    first_weight: float = 0.0,
+    min_covered: float | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
     """Open ``p`` sites so that the most weight is covered twice (within ``limit`` of two).
 
     Formulation (BACOP2 of Hogan & ReVelle 1986, with ``θ = first_weight``)::

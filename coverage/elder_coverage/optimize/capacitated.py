@@ -8,9 +8,8 @@ in pysal/spopt#222 and #415; the model of Current & Storbeck 1988 / Pirkul & Sch
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from elder_coverage._validate import (
@@ -22,7 +21,7 @@ from elder_coverage._validate import (
     vector,
 )
 
-from .common import Clock, is_integral
+from .common import Clock, CostMatrix, GroupMinimum, SiteSet, is_integral
 from .covering import _check_rules, _group_block, _patterns, _setup
 from .highs import INF, RowBlocks, solve_milp
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
@@ -30,12 +29,24 @@ from .result import OptimizeResult, infeasible, no_solution, relative_gap, settl
 MODEL = "capacitated_max_coverage"
 
 
-def capacitated_max_coverage(cost, *, p: int, limit: float, capacity, weights=None,
-                             fixed=None, forbidden=None, groups=None,
-                             min_per_group: int | Mapping | None = None, split: bool = True,
-                             time_limit: float | None = None, mip_gap: float = 1e-6,
-                             seed: int = 0, threads: int = 1,
-                             verbose: bool = False) -> OptimizeResult:
+def capacitated_max_coverage(
+    cost: CostMatrix,
+    p: int,
+    limit: float,
+    *,
+    capacity: npt.ArrayLike,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    split: bool = True,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
     """Open ``p`` sites and assign demand within ``limit`` and capacity, serving the most.
 
     Formulation::

@@ -14,9 +14,8 @@ radius tried), and bisects the distinct costs between them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
+import numpy.typing as npt
 
 from elder_coverage._validate import (
     POSITIVE,
@@ -24,7 +23,7 @@ from elder_coverage._validate import (
     optional_number,
 )
 
-from .common import Clock
+from .common import Clock, CostMatrix, GroupMinimum, SiteSet
 from .covering import set_cover
 from .reach import Reach, as_reach
 from .result import OptimizeResult, infeasible, no_solution, relative_gap
@@ -33,9 +32,20 @@ from .sites import SiteRules, select_cheapest, site_rules
 MODEL = "p_center"
 
 
-def p_center(cost, *, p: int, weights=None, fixed=None, forbidden=None, groups=None,
-             min_per_group: int | Mapping | None = None, time_limit: float | None = None,
-             seed: int = 0, threads: int = 1, verbose: bool = False) -> OptimizeResult:
+def p_center(
+    cost: CostMatrix,
+    p: int,
+    *,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
     """Choose ``p`` sites minimising the largest cost from a demand row to its nearest one.
 
     Formulation (unweighted p-center, as spopt's ``PCenter``)::

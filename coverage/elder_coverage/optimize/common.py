@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+
+#: A demand × site cost matrix: dense array_like (NaN/+inf unreachable) or scipy.sparse
+#: (absent entries unreachable, a stored zero is a cost of zero).
+CostMatrix: TypeAlias = npt.ArrayLike | sp.sparray | sp.spmatrix
+#: Site indices or a boolean mask over the sites.
+SiteSet: TypeAlias = npt.ArrayLike
+#: Minimum open sites per group: one count for every group, or label → count.
+GroupMinimum: TypeAlias = int | Mapping[Any, int]
 
 #: Dense heuristic matrices above this many entries are refused (8 bytes each).
 DENSE_LIMIT = 80_000_000

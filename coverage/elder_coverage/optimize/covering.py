@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from elder_coverage._validate import (
@@ -25,6 +26,9 @@ from elder_coverage._validate import (
 
 from .common import (
     Clock,
+    CostMatrix,
+    GroupMinimum,
+    SiteSet,
     is_integral,
     merge_identical_rows,
 )
@@ -147,10 +151,24 @@ def _greedy_cover(inc: sp.csr_array, W: np.ndarray, need: float, k_max: int | No
     return chosen
 
 
-def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, forbidden=None,
-                 time_limit: float | None = None, *, groups=None, min_per_group=None,
-                 budget: float | None = None, site_cost=None, mip_gap: float = 1e-6,
-                 seed: int = 0, threads: int = 1, verbose: bool = False) -> OptimizeResult:
+def max_coverage(
+    cost: CostMatrix,
+    p: int | None,
+    limit: float,
+    *,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    budget: float | None = None,
+    site_cost: npt.ArrayLike | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
     """Maximal covering: open ``p`` sites (or sites within a budget) covering the most weight.
 
     Parameters
@@ -403,10 +421,23 @@ def _prune(inc: sp.csr_array, y: np.ndarray, rules: SiteRules, cand: np.ndarray)
     return y
 
 
-def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
-              time_limit: float | None = None, *, groups=None, min_per_group=None,
-              coverage_target: float | None = None, site_cost=None, mip_gap: float = 1e-6,
-              seed: int = 0, threads: int = 1, verbose: bool = False) -> OptimizeResult:
+def set_cover(
+    cost: CostMatrix,
+    limit: float,
+    *,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    coverage_target: float | None = None,
+    site_cost: npt.ArrayLike | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
     """Set covering: the fewest sites (or least ``site_cost``) covering the demand.
 
     Parameters

@@ -17,7 +17,11 @@ single (``split=False``) or split assignment.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from elder_coverage._validate import (
@@ -34,10 +38,14 @@ from elder_coverage._validate import (
 from .common import (
     DENSE_LIMIT,
     Clock,
+    CostMatrix,
+    GroupMinimum,
+    SiteSet,
     is_integral,
 )
 from .heuristics import (
     Choice,
+    LagrangianBound,
     SortedPairs,
     fix_sites,
     greedy_add,
@@ -62,11 +70,26 @@ PROOF_OPTIONS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False,
 MODEL = "p_median"
 
 
-def p_median(cost, p: int, weights=None, capacity=None, fixed=None, forbidden=None,
-             time_limit: float | None = None, *, groups=None, min_per_group=None,
-             split: bool = False, method: str = "auto", unassigned_penalty: float | None = None,
-             mip_gap: float = 1e-6, max_model_nonzeros: int = 40_000_000, seed: int = 0,
-             threads: int = 1, verbose: bool = False) -> OptimizeResult:
+def p_median(
+    cost: CostMatrix,
+    p: int,
+    *,
+    weights: npt.ArrayLike | None = None,
+    capacity: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    split: bool = False,
+    method: Literal["auto", "exact", "heuristic"] = "auto",
+    unassigned_penalty: float | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    max_model_nonzeros: int = 40_000_000,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
     """Choose ``p`` sites minimising the demand-weighted cost to the nearest open site.
 
     Parameters
@@ -361,15 +384,83 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
                            "optimal by the Lagrangian radius tests", "heuristic+lagrangian",
                            integral, details)
     details["preprocess_seconds"] = round(clock.elapsed, 3)
-    return _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed, threads,
-                          verbose, unreachable, note, integral, details, cols, indptr, sub_cols,
-                          sub_cost, w, keep, kept, kmap, k_indptr, k_cols, k_cost, fixed_k,
-                          group_k, choice, chosen, upper, serves_all, abs_tol, lower, lag,
-                          row_limit, close, must)
+    problem = _Problem(reach, allowed_reach, rules, p, penalty, clock, unreachable, note,
+                       integral)
+    solver = _SolverOptions(gap_tol, seed, threads, verbose)
+    rows = _Rows(cols, indptr, sub_cols, sub_cost, w)
+    kept_sites = _KeptSites(keep, kept, k_indptr, k_cols, k_cost, fixed_k, group_k, choice)
+    known = _Incumbent(chosen, upper, serves_all, abs_tol, lower, lag, row_limit, close, must)
+    return _radius_rounds(problem, solver, rows, kept_sites, known, details)
 
 
-def _widen_by_lp(k_indptr, k_cols, k_cost, k_wc, w, p, fixed_k, group_k, choice, penalty,
-                 row_limit, thr, clock, max_rounds: int = 30):
+@dataclass(frozen=True)
+class _Problem:
+    """The request as the p-median phases see it (validated, rows left out, rule notes)."""
+
+    reach: Reach
+    allowed_reach: Reach
+    rules: SiteRules
+    p: int
+    penalty: float | None
+    clock: Clock
+    unreachable: np.ndarray
+    note: str
+    integral: bool
+
+
+@dataclass(frozen=True)
+class _SolverOptions:
+    """HiGHS settings passed through from :func:`p_median`."""
+
+    gap_tol: float
+    seed: int
+    threads: int
+    verbose: bool
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Served rows × allowed-site columns as sorted sparse rows (``cols``: site of a column)."""
+
+    cols: np.ndarray
+    indptr: np.ndarray
+    sub_cols: np.ndarray
+    sub_cost: np.ndarray
+    w: np.ndarray
+
+
+@dataclass(frozen=True)
+class _KeptSites:
+    """The columns the Lagrangian tests could not close, renumbered for the radius MILP."""
+
+    keep: np.ndarray  # bool per allowed column
+    kept: np.ndarray  # allowed column of each MILP site
+    indptr: np.ndarray
+    cols: np.ndarray
+    cost: np.ndarray
+    fixed: np.ndarray
+    group: np.ndarray | None
+    choice: Choice
+
+
+@dataclass(frozen=True)
+class _Incumbent:
+    """Best known solution and what the Lagrangian phase proved about the optimum."""
+
+    chosen: np.ndarray
+    upper: float
+    serves_all: bool
+    abs_tol: float
+    lower: float
+    lag: LagrangianBound | None
+    row_limit: np.ndarray | None
+    close: np.ndarray
+    must: np.ndarray
+
+
+def _widen_by_lp(problem: _Problem, km: _KeptSites, k_wc: np.ndarray, w: np.ndarray,
+                 row_limit: np.ndarray | None, thr: np.ndarray,
+                 max_rounds: int = 30) -> tuple[np.ndarray, float, int]:
     """Widen truncated rows until the LP relaxation no longer uses any truncation tail.
 
     LPs of the truncated model are far smaller than the full one; when no tail carries LP
@@ -377,14 +468,16 @@ def _widen_by_lp(k_indptr, k_cols, k_cost, k_wc, w, p, fixed_k, group_k, choice,
     are (nearly always) wide enough. Returns the thresholds, the last LP value (a valid lower
     bound) and the number of LPs solved.
     """
+    k_indptr, k_cols, k_cost = km.indptr, km.cols, km.cost
+    p, penalty, clock = problem.p, problem.penalty, problem.clock
     bound = -np.inf
     counts = np.diff(k_indptr)
     for rnd in range(1, max_rounds + 1):
         first = _first_above(k_indptr, k_wc, thr)
         trunc = np.where(first >= 0, k_cost[np.maximum(first, 0)], np.inf)
         pen_row = trunc if penalty is None else np.minimum(trunc, penalty)
-        model = radius_model(k_indptr, k_cols, k_cost, w, p, fixed_k, group_k,
-                             choice.group_min, pen_row, row_limit)
+        model = radius_model(k_indptr, k_cols, k_cost, w, p, km.fixed, km.group,
+                             km.choice.group_min, pen_row, row_limit)
         out = solve_milp(model.cost, model.lower, model.upper,
                          np.zeros(model.cost.size, np.int32), model.matrix, model.row_lower,
                          model.row_upper, offset=model.offset, time_limit=clock.left(),
@@ -424,11 +517,8 @@ def _first_above(indptr, wc, thr):
     return first
 
 
-def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed, threads,
-                   verbose, unreachable, note, integral, details, cols, indptr, sub_cols,
-                   sub_cost, w, keep, kept, kmap, k_indptr, k_cols, k_cost, fixed_k, group_k,
-                   choice, chosen, upper, serves_all, abs_tol, lower, lag, row_limit, close,
-                   must) -> OptimizeResult:
+def _radius_rounds(problem: _Problem, solver: _SolverOptions, rows: _Rows, km: _KeptSites,
+                   known: _Incumbent, details: dict) -> OptimizeResult:
     """Solve truncated radius models, widening the rows that end on their tail.
 
     Each row is modelled exactly up to a threshold (its Lagrangian multiplier or its cost in
@@ -438,6 +528,18 @@ def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed
     the MILP solution sits on its tail, its threshold moves out to that solution's cost
     and the model is solved again (García, Labbé & Marín 2011, section 4).
     """
+    reach, allowed_reach, rules, p = problem.reach, problem.allowed_reach, problem.rules, problem.p
+    penalty, clock, unreachable = problem.penalty, problem.clock, problem.unreachable
+    note, integral = problem.note, problem.integral
+    gap_tol, seed, threads, verbose = solver.gap_tol, solver.seed, solver.threads, solver.verbose
+    cols, indptr, sub_cols, sub_cost, w = (rows.cols, rows.indptr, rows.sub_cols, rows.sub_cost,
+                                           rows.w)
+    keep, kept, k_indptr, k_cols, k_cost = km.keep, km.kept, km.indptr, km.cols, km.cost
+    fixed_k, group_k, choice = km.fixed, km.group, km.choice
+    chosen, upper, serves_all, abs_tol = (known.chosen, known.upper, known.serves_all,
+                                          known.abs_tol)
+    lower, lag, row_limit, close, must = (known.lower, known.lag, known.row_limit, known.close,
+                                          known.must)
     n = w.size
     full_row = np.repeat(np.arange(n), np.diff(indptr))
     full_wc = w[full_row] * sub_cost
@@ -468,8 +570,7 @@ def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed
         if lag is not None:
             thr = np.maximum(thr, lag.multipliers)
         thr[~np.isfinite(thr)] = np.inf
-        thr, lp_bound, lp_rounds = _widen_by_lp(k_indptr, k_cols, k_cost, k_wc, w, p, fixed_k,
-                                                group_k, choice, penalty, row_limit, thr, clock)
+        thr, lp_bound, lp_rounds = _widen_by_lp(problem, km, k_wc, w, row_limit, thr)
         details.update(lp_rounds=lp_rounds, lp_bound=lp_bound,
                        lp_seconds=round(clock.elapsed, 3))
         global_lb = max(global_lb, min(lp_bound, cut_bound))
@@ -550,7 +651,7 @@ def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed
             message = "radius formulation solved by HiGHS"
             break
         thr[on_tail] = rc[on_tail]
-        if clock.limit is not None and clock.left() <= 0.011:
+        if (left := clock.left()) is not None and left <= 0.011:
             message = "time limit between radius rounds"
             break
     sites = cols[best] if np.isfinite(best_cost) else heur_sites
