@@ -21,3 +21,17 @@ def test_docstring_examples(name):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
 
+
+
+def test_every_public_optimiser_has_an_example():
+    missing = [name for name in optimize_pkg.__all__
+               if callable(obj := getattr(optimize_pkg, name)) and not isinstance(obj, type)
+               and ">>>" not in (obj.__doc__ or "")]
+    assert missing == []
+
+
+def test_every_model_states_its_formulation():
+    models = ["p_median", "max_coverage", "set_cover", "p_center", "backup_coverage",
+              "capacitated_max_coverage"]
+    missing = [m for m in models if ".. math::" not in getattr(optimize_pkg, m).__doc__]
+    assert missing == []

@@ -31,7 +31,16 @@ MODEL = "backup_coverage"
 
 
 def coverage_depth(within: Reach, open_mask: np.ndarray) -> np.ndarray:
-    """Number of open sites within the limit of each demand row (``within`` is pre-limited)."""
+    """Number of open sites within the limit of each demand row (``within`` is pre-limited).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from elder_coverage.optimize.reach import as_reach
+    >>> within = as_reach(np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]]))
+    >>> coverage_depth(within.within(4.0), np.array([True, True, False])).tolist()
+    [2, 2, 1]
+    """
     hit = open_mask[within.indices]
     return np.bincount(within.row_of_entry[hit], minlength=within.n_demand)
 
@@ -54,7 +63,7 @@ def backup_coverage(
     threads: int = 1,
     verbose: bool = False,
 ) -> OptimizeResult:
-    """Open ``p`` sites so that the most weight is covered twice (within ``limit`` of two).
+    r"""Open ``p`` sites so that the most weight is covered twice (within ``limit`` of two).
 
     Formulation (BACOP2 of Hogan & ReVelle 1986, with ``θ = first_weight``)::
 
@@ -97,10 +106,32 @@ def backup_coverage(
         persons; ``covered`` / ``covered_weight``: covered at least once;
         ``details["covered_twice"]`` (bool per row) and ``details["covered_twice_weight"]``.
 
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens, ``y_i`` = 1 when row ``i`` is covered once, ``u_i``
+    = 1 when it is covered twice and ``N_i = {j : c_ij ≤ limit}`` (Hogan & ReVelle 1986):
+
+    .. math::
+
+        \max \sum_i w_i (\theta y_i + (1 - \theta) u_i) \quad \text{s.t.} \quad
+        y_i + u_i \le \sum_{j \in N_i} x_j, \quad u_i \le y_i, \quad \sum_j x_j = p,
+
+    ``θ`` = ``first_weight``; with ``min_covered``: ``Σ_i w_i y_i ≥ min_covered · Σ_i w_i``.
+
     Examples
     --------
+    Three villages on a road at km 0, 3 and 7 with 10, 20 and 30 elders; every village is
+    also a candidate site (costs in km):
+
     >>> import numpy as np
-    >>> from elder_coverage.optimize import backup_coverage
+    >>> cost = np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]])
+    >>> w = np.array([10.0, 20.0, 30.0])
+    >>> res = backup_coverage(cost, 2, 4.0, weights=w)  # {1, 2}: villages 1, 2 covered twice
+    >>> res.sites.tolist(), float(res.objective)
+    ([1, 2], 50.0)
+
+    Only the first row is heavy, and sites 0 and 1 both reach it:
+
     >>> cost = np.array([[1.0, 2.0, 9.0], [1.0, 9.0, 2.0], [9.0, 1.0, 1.0]])
     >>> res = backup_coverage(cost, p=2, limit=3.0, weights=[5, 1, 1])
     >>> res.sites.tolist(), res.objective, res.covered_weight

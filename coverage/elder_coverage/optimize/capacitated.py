@@ -47,7 +47,7 @@ def capacitated_max_coverage(
     threads: int = 1,
     verbose: bool = False,
 ) -> OptimizeResult:
-    """Open ``p`` sites and assign demand within ``limit`` and capacity, serving the most.
+    r"""Open ``p`` sites and assign demand within ``limit`` and capacity, serving the most.
 
     Formulation::
 
@@ -87,6 +87,19 @@ def capacitated_max_coverage(
         ``covered``: rows fully assigned; ``assignment``: the site taking the largest share
         (-1 if none); ``details["shares"]`` (sparse rows × sites) and
         ``details["within_limit_weight"]`` (weight within reach of an open site, served or not).
+
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens and ``y_ij`` the share of row ``i`` assigned to
+    ``j ∈ N_i = {j : c_ij ≤ limit}`` (Pirkul & Schilling 1991):
+
+    .. math::
+
+        \max \sum_i \sum_{j \in N_i} w_i y_{ij} \quad \text{s.t.} \quad
+        \sum_{j \in N_i} y_{ij} \le 1, \quad y_{ij} \le x_j, \quad
+        \sum_i w_i y_{ij} \le \text{cap}_j x_j, \quad \sum_j x_j = p,
+
+    with ``y_ij ∈ {0, 1}`` when ``split=False``.
 
     Examples
     --------

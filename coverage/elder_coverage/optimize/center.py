@@ -46,7 +46,7 @@ def p_center(
     threads: int = 1,
     verbose: bool = False,
 ) -> OptimizeResult:
-    """Choose ``p`` sites minimising the largest cost from a demand row to its nearest one.
+    r"""Choose ``p`` sites minimising the largest cost from a demand row to its nearest one.
 
     Formulation (unweighted p-center, as spopt's ``PCenter``)::
 
@@ -84,6 +84,18 @@ def p_center(
         site per row; ``details["set_cover_solves"]``. Rows no allowed site reaches are in
         ``unreachable_demand``; if ``p`` sites cannot reach every other counted row, the result
         is ``"infeasible"``.
+
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens and ``y_ij`` = 1 when row ``i`` is served by ``j``:
+
+    .. math::
+
+        \min r \quad \text{s.t.} \quad \sum_j y_{ij} = 1, \quad y_{ij} \le x_j, \quad
+        \sum_j c_{ij} y_{ij} \le r \;\forall i \text{ counted}, \quad \sum_j x_j = p,
+
+    solved as a search over the candidate radii ``r ∈ {c_ij}`` with one set cover each (see
+    the module docstring). Rows of weight 0 are not counted.
 
     Examples
     --------

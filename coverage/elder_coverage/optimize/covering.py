@@ -169,7 +169,7 @@ def max_coverage(
     threads: int = 1,
     verbose: bool = False,
 ) -> OptimizeResult:
-    """Maximal covering: open ``p`` sites (or sites within a budget) covering the most weight.
+    r"""Maximal covering: open ``p`` sites (or sites within a budget) covering the most weight.
 
     Parameters
     ----------
@@ -199,6 +199,31 @@ def max_coverage(
     OptimizeResult
         ``objective`` = covered weight (persons), fixed sites' coverage included; ``bound``
         an upper bound on it.
+
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens, ``z_i`` = 1 when row ``i`` is covered and
+    ``N_i = {j : c_ij ≤ limit}`` (Church & ReVelle 1974):
+
+    .. math::
+
+        \max \sum_i w_i z_i \quad \text{s.t.} \quad z_i \le \sum_{j \in N_i} x_j \;\forall i,
+        \quad \sum_j x_j = p \;\Big(\text{or} \sum_j s_j x_j \le \text{budget}\Big),
+        \quad x_j, z_i \in \{0, 1\},
+
+    plus the fixed, forbidden and per-group rules.
+
+    Examples
+    --------
+    Three villages on a road at km 0, 3 and 7 with 10, 20 and 30 elders; every village is
+    also a candidate site (costs in km):
+
+    >>> import numpy as np
+    >>> cost = np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]])
+    >>> w = np.array([10.0, 20.0, 30.0])
+    >>> res = max_coverage(cost, 1, 4.0, weights=w)   # site 1 reaches all three within 4 km
+    >>> res.sites.tolist(), float(res.objective)
+    ([1], 60.0)
     """
     clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, fixed_cov = _setup(
@@ -438,7 +463,7 @@ def set_cover(
     threads: int = 1,
     verbose: bool = False,
 ) -> OptimizeResult:
-    """Set covering: the fewest sites (or least ``site_cost``) covering the demand.
+    r"""Set covering: the fewest sites (or least ``site_cost``) covering the demand.
 
     Parameters
     ----------
@@ -468,6 +493,33 @@ def set_cover(
         included. Rows no allowed site reaches within ``limit`` are in
         ``unreachable_demand`` (they do not make the model infeasible). A target that no
         choice reaches gives status ``"infeasible"`` with the largest reachable share.
+
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens and ``N_i = {j : c_ij ≤ limit}`` (Toregas et al.
+    1971):
+
+    .. math::
+
+        \min \sum_j s_j x_j \quad \text{s.t.} \quad \sum_{j \in N_i} x_j \ge 1
+        \;\forall i \text{ reachable}, \quad x_j \in \{0, 1\},
+
+    ``s_j = 1`` unless ``site_cost`` is given. With ``coverage_target`` the rows get
+    ``z_i ≤ Σ_{j∈N_i} x_j`` and ``Σ_i w_i z_i ≥ target · Σ_i w_i`` instead.
+
+    Examples
+    --------
+    Three villages on a road at km 0, 3 and 7 with 10, 20 and 30 elders; every village is
+    also a candidate site (costs in km):
+
+    >>> import numpy as np
+    >>> cost = np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]])
+    >>> w = np.array([10.0, 20.0, 30.0])
+    >>> res = set_cover(cost, 3.0)     # village 2 needs its own site, 0 and 1 share one
+    >>> float(res.objective), 2 in res.sites
+    (2.0, True)
+    >>> set_cover(cost, 4.0).sites.tolist()
+    [1]
     """
     clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, fixed_cov = _setup(

@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import shortest_path
 
 
 def read_orlib(path: str | PathLike) -> tuple[np.ndarray, int]:
-    """Read a ``pmedN.txt`` file.
+    r"""Read a ``pmedN.txt`` file.
 
     Returns
     -------
@@ -30,6 +30,17 @@ def read_orlib(path: str | PathLike) -> tuple[np.ndarray, int]:
     ------
     ValueError
         Malformed header or edge line (the message names the file and line).
+
+    Examples
+    --------
+    A path 1 — 2 — 3 with edges of 5 and 7, one median:
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "pmed0.txt"
+    >>> _ = path.write_text("3 2 1\n1 2 5\n2 3 7\n")
+    >>> d, p = read_orlib(path)
+    >>> d.tolist(), p
+    ([[0.0, 5.0, 12.0], [5.0, 0.0, 7.0], [12.0, 7.0, 0.0]], 1)
     """
     path = Path(path)
     with path.open() as f:
@@ -73,7 +84,16 @@ def read_orlib(path: str | PathLike) -> tuple[np.ndarray, int]:
 
 
 def read_orlib_optima(path: str | PathLike) -> dict[str, float]:
-    """Read ``pmedopt.txt``: instance name → proven optimal objective."""
+    r"""Read ``pmedopt.txt``: instance name → proven optimal objective.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "pmedopt.txt"
+    >>> _ = path.write_text("pmed1 5819\npmed2 4093\n")
+    >>> read_orlib_optima(path)
+    {'pmed1': 5819.0, 'pmed2': 4093.0}
+    """
     path = Path(path)
     out: dict[str, float] = {}
     with path.open() as f:

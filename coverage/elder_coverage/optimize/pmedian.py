@@ -90,7 +90,7 @@ def p_median(
     threads: int = 1,
     verbose: bool = False,
 ) -> OptimizeResult:
-    """Choose ``p`` sites minimising the demand-weighted cost to the nearest open site.
+    r"""Choose ``p`` sites minimising the demand-weighted cost to the nearest open site.
 
     Parameters
     ----------
@@ -141,6 +141,36 @@ def p_median(
     ------
     ValueError
         Malformed arguments (shapes, negative costs, bad indices, unknown method …).
+
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens, ``y_ij`` the share of row ``i`` served by ``j``,
+    ``w_i`` the weights and ``c_ij`` the costs (ReVelle & Swain 1970):
+
+    .. math::
+
+        \min \sum_i \sum_j w_i c_{ij} y_{ij} \quad \text{s.t.} \quad
+        \sum_j y_{ij} = 1 \;\forall i, \quad y_{ij} \le x_j, \quad
+        \sum_j x_j = p, \quad x_j \in \{0, 1\}, \; y_{ij} \ge 0,
+
+    plus ``x_j = 1`` for fixed and ``x_j = 0`` for forbidden sites and
+    ``Σ_{j∈g} x_j ≥ min_g`` per group. With ``capacity``: ``Σ_i w_i y_ij ≤ cap_j x_j``
+    (and ``y_ij ∈ {0, 1}`` unless ``split``). The exact method solves the equivalent radius
+    formulation (García, Labbé & Marín 2011).
+
+    Examples
+    --------
+    Three villages on a road at km 0, 3 and 7 with 10, 20 and 30 elders; every village is
+    also a candidate site (costs in km):
+
+    >>> import numpy as np
+    >>> cost = np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]])
+    >>> w = np.array([10.0, 20.0, 30.0])
+    >>> res = p_median(cost, 1, weights=w)   # site 1: 10 × 3 + 30 × 4 = 150
+    >>> res.sites.tolist(), float(res.objective), res.status
+    ([1], 150.0, 'optimal')
+    >>> p_median(cost, 2, weights=w).sites.tolist()   # {1, 2}: only 10 × 3 = 30 left
+    [1, 2]
     """
     clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach = as_reach(cost, weights)
