@@ -145,8 +145,7 @@ def _greedy_cover(inc: sp.csr_array, W: np.ndarray, need: float, k_max: int | No
             break
         chosen[j] = True
         spent += float(cost[j])
-        col = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
-        covered[col] = True
+        covered[csc[:, [j]].indices] = True
         got = float(W[covered].sum())
     return chosen
 
@@ -433,7 +432,7 @@ def _prune(inc: sp.csr_array, y: np.ndarray, rules: SiteRules, cand: np.ndarray)
         hits = inc @ y.astype(float)
     csc = inc.tocsc()
     for j in np.flatnonzero(y)[::-1]:
-        col = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        col = csc[:, [j]].indices
         if np.all(hits[col] >= 2):
             if rules.has_group_minimums and rules.group is not None:
                 g = rules.group[cand[j]]
