@@ -13,7 +13,8 @@ class                    raised as (module)
 =======================  ===========================================================
 :class:`DataError`       ``io.errors.InputError``, ``travel.GraphError``,
                          ``engine.CoverageInputError``
-:class:`SettingsError`   ``scenario.ScenarioError``, ``standards.StandardsError``
+:class:`SettingsError`   ``scenario.ScenarioError``, ``standards.StandardsError``,
+                         ``_validate`` (optimiser options)
 :class:`InfeasibleError` :class:`InfeasiblePlanError` (``close_merge``,
                          ``optimize.transport``)
 :class:`OutputPathError` ``io.atomic`` (an output path the tool may not write)

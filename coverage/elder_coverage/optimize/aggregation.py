@@ -26,6 +26,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
+from elder_coverage._errors import DataError, SettingsError
 from elder_coverage._validate import (
     POSITIVE,
     count,
@@ -68,12 +69,12 @@ class DemandAggregation:
 def _check_points(xy, name: str) -> np.ndarray:
     arr = np.asarray(xy, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"{name} must have shape (n, 2) (x, y in a projected CRS, metres); "
-                         f"got {arr.shape}")
+        raise DataError(f"{name} must have shape (n, 2) (x, y in a projected CRS, metres); "
+                        f"got {arr.shape}")
     bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
     if bad.size:
-        raise ValueError(f"{name}[{bad[0]}] = {arr[bad[0]].tolist()}: coordinates must be "
-                         f"finite ({bad.size} bad rows)")
+        raise DataError(f"{name}[{bad[0]}] = {arr[bad[0]].tolist()}: coordinates must be "
+                        f"finite ({bad.size} bad rows)")
     return arr
 
 
@@ -117,8 +118,8 @@ def aggregate_demand(xy: npt.ArrayLike, *, n_clusters: int,
     k = count("n_clusters", n_clusters, lo=1)
     positive = w > 0
     if k > int(positive.sum()):
-        raise ValueError(f"n_clusters={k} exceeds the {int(positive.sum())} points with "
-                         "weight > 0; use fewer clusters or no aggregation")
+        raise SettingsError(f"n_clusters={k} exceeds the {int(positive.sum())} points with "
+                            "weight > 0; use fewer clusters or no aggregation")
     if k == int(positive.sum()):
         # One group per weighted point: no aggregation (k-means may leave groups empty).
         labels = np.full(n, -1, np.int64)

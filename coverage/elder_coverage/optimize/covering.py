@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from elder_coverage._errors import SettingsError
 from elder_coverage._validate import (
     NON_NEGATIVE,
     POSITIVE,
@@ -229,11 +230,11 @@ def max_coverage(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
     gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
     if p is None and budget is None:
-        raise ValueError("max_coverage needs p (number of sites) or budget (with site_cost)")
+        raise SettingsError("max_coverage needs p (number of sites) or budget (with site_cost)")
     p = None if p is None else count("p", p)
     budget_v = None if budget is None else number("budget", budget, NON_NEGATIVE)
     if site_cost is not None and budget is None:
-        raise ValueError("site_cost is only used with budget")
+        raise SettingsError("site_cost is only used with budget")
     sc = np.ones(reach.n_sites) if site_cost is None else vector("site_cost", site_cost,
                                                                  reach.n_sites)
     total_w = float(reach.weights.sum())

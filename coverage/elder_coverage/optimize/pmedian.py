@@ -17,13 +17,14 @@ single (``split=False``) or split assignment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from elder_coverage._errors import SettingsError
 from elder_coverage._validate import (
     NON_NEGATIVE,
     POSITIVE,
@@ -139,8 +140,10 @@ def p_median(
 
     Raises
     ------
-    ValueError
-        Malformed arguments (shapes, negative costs, bad indices, unknown method …).
+    DataError
+        A malformed cost matrix or weights (shape, negative or non-numeric costs).
+    SettingsError
+        An option out of range (``p``, ``time_limit``, bad site indices, unknown method …).
 
     Notes
     -----
@@ -183,13 +186,13 @@ def p_median(
     if capacity is not None:
         cap = vector("capacity", capacity, reach.n_sites, allow_inf=True)
         if method == "heuristic":
-            raise ValueError("method='heuristic' is for the uncapacitated p-median; "
-                             "the capacitated model is always solved as a MILP")
+            raise SettingsError("method='heuristic' is for the uncapacitated p-median; "
+                                "the capacitated model is always solved as a MILP")
         return _capacitated(reach, rules, p, cap, bool(split), penalty, clock, gap_tol,
                             seed, threads, verbose)
     if split:
-        raise ValueError("split=True needs capacity (without capacities rows go to the "
-                         "nearest open site anyway)")
+        raise SettingsError("split=True needs capacity (without capacities rows go to the "
+                            "nearest open site anyway)")
     return _uncapacitated(reach, rules, p, penalty, method, clock, gap_tol,
                           max_model_nonzeros, seed, threads, verbose)
 
@@ -197,10 +200,10 @@ def p_median(
 # ---------------------------------------------------------------------------- helpers
 
 
-def _finish(reach: Reach, allowed_reach: Reach, chosen_sites: np.ndarray, status: str,
-            bound: float, clock: Clock, unreachable: np.ndarray, penalty: float | None,
-            message: str, method: str, integral: bool, details: dict) -> OptimizeResult:
-    """Evaluate a site set on the true costs and package it."""
+def _finish(problem: _Problem, chosen_sites: np.ndarray, status: str, bound: float,
+            message: str, method: str, details: dict) -> OptimizeResult:
+    """Evaluate a site set on the true costs and package it (``message`` follows the note)."""
+    reach, allowed_reach, penalty = problem.reach, problem.allowed_reach, problem.penalty
     open_mask = np.zeros(reach.n_sites, bool)
     open_mask[chosen_sites] = True
     site, dist = allowed_reach.nearest(open_mask)
@@ -215,13 +218,13 @@ def _finish(reach: Reach, allowed_reach: Reach, chosen_sites: np.ndarray, status
     # Zero-weight rows cost nothing even when no open site reaches them (0 × inf is NaN).
     counted = reachable & (w > 0)
     objective = float((w[counted] * row_cost[counted]).sum())
-    bound = settle_bound(bound, objective, status, integral)
+    bound = settle_bound(bound, objective, status, problem.integral)
     gap = relative_gap(objective, bound)
     return OptimizeResult(
         objective=objective, sites=np.flatnonzero(open_mask), assignment=site, gap=gap,
-        status=status, seconds=clock.elapsed, bound=bound, unreachable_demand=unreachable,
-        message=message, model=MODEL, method=method, total_weight=float(w.sum()),
-        details=details)
+        status=status, seconds=problem.clock.elapsed, bound=bound,
+        unreachable_demand=problem.unreachable, message=problem.note + message, model=MODEL,
+        method=method, total_weight=float(w.sum()), details=details)
 
 
 def _dense_costs(sub_indptr, sub_cols, sub_cost, w, n_cols, penalty):
@@ -232,7 +235,7 @@ def _dense_costs(sub_indptr, sub_cols, sub_cost, w, n_cols, penalty):
     """
     n = sub_indptr.size - 1
     if n * n_cols > DENSE_LIMIT:
-        raise ValueError(
+        raise SettingsError(
             f"the p-median heuristic needs a dense {n} × {n_cols} matrix "
             f"({n * n_cols:,} entries > {DENSE_LIMIT:,}); aggregate the demand rows "
             "(elder_coverage.optimize.aggregate_demand, or p_median_aggregated for "
@@ -265,38 +268,41 @@ def _submatrix(reach: Reach, row_idx: np.ndarray, col_map: np.ndarray):
     return indptr, cols, cst
 
 
-def _trivial(reach, allowed_reach, rules, p, unreachable, clock, penalty, message):
+def _trivial(problem: _Problem, message: str) -> OptimizeResult:
     """No demand to serve: any site set meeting the rules is optimal."""
-    chosen = select_cheapest(np.zeros(reach.n_sites), p, rules.fixed, rules.allowed,
-                             rules.group, rules.deficits() if rules.group is not None else None)
-    return _finish(reach, allowed_reach, np.flatnonzero(chosen), "optimal", 0.0, clock,
-                   unreachable, penalty, message, "trivial", False, {})
+    rules = problem.rules
+    chosen = select_cheapest(np.zeros(problem.reach.n_sites), problem.p, rules.fixed,
+                             rules.allowed, rules.group,
+                             rules.deficits() if rules.group is not None else None)
+    return _finish(problem, np.flatnonzero(chosen), "optimal", 0.0, message, "trivial", {})
 
 
 # ------------------------------------------------------------------ uncapacitated
 
 
-def _prepare(reach: Reach, rules: SiteRules, p: int, penalty, clock: Clock):
+def _prepare(reach: Reach, rules: SiteRules, p: int, penalty: float | None,
+             clock: Clock) -> OptimizeResult | tuple[_Problem, np.ndarray]:
     """What both p-median models start from, or the result when there is nothing to solve.
 
-    Returns the reach restricted to allowed sites, the rows no allowed site reaches, the
-    rows to serve (reachable with weight > 0) and the note about the unreachable ones; or an
-    infeasible / trivial :class:`OptimizeResult`.
+    Returns the problem (reach restricted to allowed sites, the rows no allowed site
+    reaches, the note about them; ``integral`` still False) and the rows to serve (reachable
+    with weight > 0); or an infeasible / trivial :class:`OptimizeResult`.
     """
     allowed_reach = reach.only_sites(rules.allowed)
     reachable = allowed_reach.reached()
     unreachable = np.flatnonzero(~reachable)
-    problem = rules.problems(p)
-    if problem:
-        return infeasible(MODEL, reach.n_demand, problem, clock.elapsed, unreachable,
+    why = rules.problems(p)
+    if why:
+        return infeasible(MODEL, reach.n_demand, why, clock.elapsed, unreachable,
                           total_weight=float(reach.weights.sum()))
     active = np.flatnonzero(reachable & (reach.weights > 0))
     note = (f"{unreachable.size} demand rows reach no allowed site and are left out; "
             if unreachable.size else "")
+    problem = _Problem(reach, allowed_reach, rules, p, penalty, clock, unreachable, note,
+                       integral=False)
     if active.size == 0:
-        return _trivial(reach, allowed_reach, rules, p, unreachable, clock, penalty,
-                        note + "no weighted demand to serve")
-    return allowed_reach, unreachable, active, note
+        return _trivial(problem, "no weighted demand to serve")
+    return problem, active
 
 
 def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, max_nnz, seed,
@@ -304,7 +310,8 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
     ready = _prepare(reach, rules, p, penalty, clock)
     if isinstance(ready, OptimizeResult):
         return ready
-    allowed_reach, unreachable, active, note = ready
+    problem, active = ready
+    allowed_reach, unreachable, note = problem.allowed_reach, problem.unreachable, problem.note
     cols = np.flatnonzero(rules.allowed)
     col_map = np.full(reach.n_sites, -1, np.int64)
     col_map[cols] = np.arange(cols.size)
@@ -312,6 +319,7 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
     w = reach.weights[active]
     integral = is_integral(w[np.repeat(np.arange(active.size), np.diff(indptr))] * sub_cost,
                            [] if penalty is None else w * penalty)
+    problem = replace(problem, integral=integral)
     choice = Choice(p, rules.fixed[cols], None if rules.group is None else rules.group[cols],
                     None if rules.group is None else rules.group_min)
 
@@ -361,10 +369,9 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
     heur_sites = cols[chosen]
     proven = serves_all and upper - lower <= abs_tol
     if proven:
-        return _finish(reach, allowed_reach, heur_sites, "optimal", max(lower, upper - abs_tol),
-                       clock, unreachable, penalty,
-                       note + "heuristic solution proven optimal by the Lagrangian bound",
-                       "heuristic+lagrangian", integral, details)
+        return _finish(problem, heur_sites, "optimal", max(lower, upper - abs_tol),
+                       "heuristic solution proven optimal by the Lagrangian bound",
+                       "heuristic+lagrangian", details)
 
     keep = ~close
     nnz_est = _radius_size(sub_cols, keep)
@@ -377,9 +384,9 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
             return infeasible(MODEL, reach.n_demand, note + "the heuristic could not serve "
                               f"every reachable row with p={p} sites ({why})", clock.elapsed,
                               unreachable, total_weight=float(reach.weights.sum()))
-        return _finish(reach, allowed_reach, heur_sites, status, lower, clock, unreachable,
-                       penalty, note + f"greedy + vertex substitution; bound from Lagrangian "
-                       f"relaxation ({why})", "heuristic+lagrangian", integral, details)
+        return _finish(problem, heur_sites, status, lower, "greedy + vertex substitution; "
+                       f"bound from Lagrangian relaxation ({why})", "heuristic+lagrangian",
+                       details)
 
     # 3. Radius MILP over the sites the Lagrangian test could not close.
     kept = np.flatnonzero(keep)
@@ -398,10 +405,9 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
         reduced_infeasible = bool((per < choice.group_min).any())
     if reduced_infeasible and serves_all:
         # Every solution outside the reduced site set costs at least upper - abs_tol.
-        return _finish(reach, allowed_reach, heur_sites, "optimal", upper - abs_tol, clock,
-                       unreachable, penalty, note + "heuristic solution proven optimal "
-                       "(no better solution survives the Lagrangian site tests)",
-                       "heuristic+lagrangian", integral, details)
+        return _finish(problem, heur_sites, "optimal", upper - abs_tol, "heuristic solution "
+                       "proven optimal (no better solution survives the Lagrangian site "
+                       "tests)", "heuristic+lagrangian", details)
     if row_limit is not None:
         # A row must be served below its limit: when that leaves no site, no better
         # solution exists.
@@ -409,13 +415,10 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
                               w * k_cost[np.minimum(k_indptr[:-1], max(k_cost.size - 1, 0))]
                               if k_cost.size else np.inf, np.inf)
         if penalty is None and np.any(first_cost >= row_limit) and serves_all:
-            return _finish(reach, allowed_reach, heur_sites, "optimal", upper - abs_tol,
-                           clock, unreachable, penalty, note + "heuristic solution proven "
-                           "optimal by the Lagrangian radius tests", "heuristic+lagrangian",
-                           integral, details)
+            return _finish(problem, heur_sites, "optimal", upper - abs_tol, "heuristic "
+                           "solution proven optimal by the Lagrangian radius tests",
+                           "heuristic+lagrangian", details)
     details["preprocess_seconds"] = round(clock.elapsed, 3)
-    problem = _Problem(reach, allowed_reach, rules, p, penalty, clock, unreachable, note,
-                       integral)
     solver = _SolverOptions(gap_tol, seed, threads, verbose)
     rows = _Rows(cols, indptr, sub_cols, sub_cost, w)
     kept_sites = _KeptSites(keep, kept, k_indptr, k_cols, k_cost, fixed_k, group_k, choice)
@@ -558,7 +561,7 @@ def _radius_rounds(problem: _Problem, solver: _SolverOptions, rows: _Rows, km: _
     the MILP solution sits on its tail, its threshold moves out to that solution's cost
     and the model is solved again (García, Labbé & Marín 2011, section 4).
     """
-    reach, allowed_reach, rules, p = problem.reach, problem.allowed_reach, problem.rules, problem.p
+    reach, rules, p = problem.reach, problem.rules, problem.p
     penalty, clock, unreachable = problem.penalty, problem.clock, problem.unreachable
     note, integral = problem.note, problem.integral
     gap_tol, seed, threads, verbose = solver.gap_tol, solver.seed, solver.threads, solver.verbose
@@ -685,8 +688,7 @@ def _radius_rounds(problem: _Problem, solver: _SolverOptions, rows: _Rows, km: _
             message = "time limit between radius rounds"
             break
     sites = cols[best] if np.isfinite(best_cost) else heur_sites
-    return _finish(reach, allowed_reach, sites, status, global_lb, clock, unreachable, penalty,
-                   note + message, "radius-milp", integral, details)
+    return _finish(problem, sites, status, global_lb, message, "radius-milp", details)
 
 
 def _radius_size(cols, keep) -> int:
@@ -708,7 +710,8 @@ def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, 
     ready = _prepare(reach, rules, p, penalty, clock)
     if isinstance(ready, OptimizeResult):
         return ready
-    allowed_reach, unreachable, active, note = ready
+    problem, active = ready
+    allowed_reach, unreachable, note = problem.allowed_reach, problem.unreachable, problem.note
     total_w = float(reach.weights.sum())
     w = reach.weights[active]
     demand = float(w.sum())

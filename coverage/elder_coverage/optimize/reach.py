@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from elder_coverage._errors import DataError
 from elder_coverage._validate import NON_NEGATIVE, number, vector
 
 
@@ -101,8 +102,10 @@ def as_reach(cost, weights=None) -> Reach:
 
     Raises
     ------
-    ValueError
-        Wrong shape, non-numeric or negative costs, bad weights.
+    DataError
+        Wrong shape, non-numeric or negative costs.
+    SettingsError
+        Bad weights.
     """
     if isinstance(cost, Reach):
         # Already validated (a model that solves many sub-problems on one matrix, e.g. the
@@ -113,7 +116,7 @@ def as_reach(cost, weights=None) -> Reach:
                      _check_weights(weights, cost.n_demand))
     if sp.issparse(cost):
         if cost.ndim != 2:
-            raise ValueError(f"cost must be 2-D (demand × sites); got {cost.ndim}-D")
+            raise DataError(f"cost must be 2-D (demand × sites); got {cost.ndim}-D")
         coo = sp.coo_array(cost)
         n, m = coo.shape
         rows = np.asarray(coo.row, np.int64)
@@ -121,30 +124,30 @@ def as_reach(cost, weights=None) -> Reach:
         try:
             vals = np.asarray(coo.data, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"cost has non-numeric entries ({coo.dtype})") from exc
+            raise DataError(f"cost has non-numeric entries ({coo.dtype})") from exc
         finite = np.isfinite(vals) | np.isnan(vals) | (vals == np.inf)
         if not finite.all():  # only -inf lands here
             k = np.flatnonzero(~finite)[0]
-            raise ValueError(f"cost[{rows[k]}, {cols[k]}] = {vals[k]}: costs must be ≥ 0")
+            raise DataError(f"cost[{rows[k]}, {cols[k]}] = {vals[k]}: costs must be ≥ 0")
         keep = np.isfinite(vals)
         rows, cols, vals = rows[keep], cols[keep], vals[keep]
         if coo.has_canonical_format is False and rows.size:
             # Duplicate stored pairs would be summed by scipy; a cost matrix should not have any.
             key = rows * m + cols
             if np.unique(key).size != key.size:
-                raise ValueError("cost has duplicate stored entries for the same (demand, site)")
+                raise DataError("cost has duplicate stored entries for the same (demand, site)")
     else:
         try:
             dense = np.asarray(cost, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"cost must be a numeric array: {exc}") from exc
+            raise DataError(f"cost must be a numeric array: {exc}") from exc
         if dense.ndim != 2:
-            raise ValueError(f"cost must be 2-D (demand × sites); got shape {dense.shape}")
+            raise DataError(f"cost must be 2-D (demand × sites); got shape {dense.shape}")
         n, m = dense.shape
         neg_inf = np.isneginf(dense)
         if neg_inf.any():
             r, c = np.argwhere(neg_inf)[0]
-            raise ValueError(f"cost[{r}, {c}] = -inf: costs must be ≥ 0")
+            raise DataError(f"cost[{r}, {c}] = -inf: costs must be ≥ 0")
         # A stable sort of each row (unreachable pairs as +inf, so last) orders the pairs
         # by cost, ties by site, several times faster than a lexsort of all pairs.
         keep = np.isfinite(dense)
@@ -157,12 +160,12 @@ def as_reach(cost, weights=None) -> Reach:
         vals = np.take_along_axis(filled, order, axis=1)[first]
         del filled, order, first
     if m == 0:
-        raise ValueError("cost has no site columns")
+        raise DataError("cost has no site columns")
     neg = np.flatnonzero(vals < 0)
     if neg.size:
         k = neg[0]
-        raise ValueError(f"cost[{rows[k]}, {cols[k]}] = {vals[k]}: costs must be ≥ 0 "
-                         f"({neg.size} negative entries)")
+        raise DataError(f"cost[{rows[k]}, {cols[k]}] = {vals[k]}: costs must be ≥ 0 "
+                        f"({neg.size} negative entries)")
     w = _check_weights(weights, n)
     if sp.issparse(cost):
         order = np.lexsort((cols, vals, rows))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from elder_coverage._errors import SettingsError
 from elder_coverage._validate import count
 
 
@@ -97,8 +98,8 @@ def _site_mask(value, n_sites: int, name: str) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype == bool:
         if arr.shape != (n_sites,):
-            raise ValueError(f"{name} as a boolean mask must have length {n_sites} (one per site); "
-                             f"got shape {arr.shape}")
+            raise SettingsError(f"{name} as a boolean mask must have length {n_sites} (one per "
+                                f"site); got shape {arr.shape}")
         return arr.copy()
     arr = arr.reshape(-1)
     if arr.size == 0:
@@ -107,11 +108,11 @@ def _site_mask(value, n_sites: int, name: str) -> np.ndarray:
         if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
         else:
-            raise ValueError(f"{name} must hold site indices (integers) or a boolean mask; "
-                             f"got dtype {arr.dtype}")
+            raise SettingsError(f"{name} must hold site indices (integers) or a boolean mask; "
+                                f"got dtype {arr.dtype}")
     bad = arr[(arr < 0) | (arr >= n_sites)]
     if bad.size:
-        raise ValueError(f"{name} contains site index {bad[0]}, outside 0..{n_sites - 1}")
+        raise SettingsError(f"{name} contains site index {bad[0]}, outside 0..{n_sites - 1}")
     mask[arr] = True
     return mask
 
@@ -136,7 +137,7 @@ def site_rules(n_sites: int, fixed=None, forbidden=None, groups=None,
 
     Raises
     ------
-    ValueError
+    SettingsError
         Malformed arguments: indices out of range, a site both fixed and forbidden, wrong
         lengths, unknown group labels, negative minimums, minimums without groups.
     """
@@ -144,15 +145,15 @@ def site_rules(n_sites: int, fixed=None, forbidden=None, groups=None,
     forb_m = _site_mask(forbidden, n_sites, "forbidden")
     both = np.flatnonzero(fixed_m & forb_m)
     if both.size:
-        raise ValueError(f"site {both[0]} is both fixed and forbidden ({both.size} such sites)")
+        raise SettingsError(f"site {both[0]} is both fixed and forbidden ({both.size} such sites)")
     if groups is None:
         if min_per_group is not None:
-            raise ValueError("min_per_group needs groups (a group label per site)")
+            raise SettingsError("min_per_group needs groups (a group label per site)")
         return SiteRules(n_sites, fixed_m, forb_m, None, None, np.zeros(0, np.int64))
     labels_in = np.asarray(groups)
     if labels_in.shape != (n_sites,):
-        raise ValueError(f"groups must have one label per site (length {n_sites}); "
-                         f"got shape {labels_in.shape}")
+        raise SettingsError(f"groups must have one label per site (length {n_sites}); "
+                            f"got shape {labels_in.shape}")
     labels, group = np.unique(labels_in, return_inverse=True)
     group = group.astype(np.int64)
     gmin = np.zeros(labels.size, np.int64)
@@ -161,7 +162,7 @@ def site_rules(n_sites: int, fixed=None, forbidden=None, groups=None,
         for key, k in min_per_group.items():
             kk = key.item() if hasattr(key, "item") else key
             if kk not in index:
-                raise ValueError(f"min_per_group names group {key!r}, which no site has")
+                raise SettingsError(f"min_per_group names group {key!r}, which no site has")
             gmin[index[kk]] = count(f"min_per_group[{key!r}]", k)
     elif min_per_group is not None:
         k = count("min_per_group", min_per_group)
