@@ -54,16 +54,8 @@ def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int,
     Returns the incidence matrix (patterns × candidate columns, CSR with sorted indices)
     and the pattern of every given row. ``merge=False`` keeps one pattern per row.
     """
-    counts = np.diff(reach.indptr)[rows]
-    starts = reach.indptr[rows]
-    total = int(counts.sum())
-    local = np.repeat(np.arange(rows.size), counts)
-    ent = np.repeat(starts, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts,
-                                                                     counts))
-    cols = col_map[reach.indices[ent]]
-    keep = cols >= 0
-    inc = sp.csr_array((np.ones(int(keep.sum())), (local[keep], cols[keep])),
-                       shape=(rows.size, n_cand))
+    indptr, cols, _ = reach.take(rows, col_map)
+    inc = sp.csr_array((np.ones(cols.size), cols, indptr), shape=(rows.size, n_cand))
     inc.sum_duplicates()
     inc.sort_indices()
     if not merge:

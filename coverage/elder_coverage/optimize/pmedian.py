@@ -252,22 +252,6 @@ def _dense_costs(sub_indptr, sub_cols, sub_cost, w, n_cols, penalty):
     return C, base, big
 
 
-def _submatrix(reach: Reach, row_idx: np.ndarray, col_map: np.ndarray):
-    """Entries of the given rows whose site maps to a column (col_map ≥ 0), sorted rows."""
-    counts = np.diff(reach.indptr)[row_idx]
-    starts = reach.indptr[row_idx]
-    total = int(counts.sum())
-    local = np.repeat(np.arange(row_idx.size), counts)
-    offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    ent = np.repeat(starts, counts) + offs
-    cols = col_map[reach.indices[ent]]
-    keep = cols >= 0
-    local, cols, cst = local[keep], cols[keep], reach.cost[ent[keep]]
-    indptr = np.zeros(row_idx.size + 1, np.int64)
-    np.cumsum(np.bincount(local, minlength=row_idx.size), out=indptr[1:])
-    return indptr, cols, cst
-
-
 def _trivial(problem: _Problem, message: str) -> OptimizeResult:
     """No demand to serve: any site set meeting the rules is optimal."""
     rules = problem.rules
@@ -315,7 +299,7 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
     cols = np.flatnonzero(rules.allowed)
     col_map = np.full(reach.n_sites, -1, np.int64)
     col_map[cols] = np.arange(cols.size)
-    indptr, sub_cols, sub_cost = _submatrix(allowed_reach, active, col_map)
+    indptr, sub_cols, sub_cost = allowed_reach.take(active, col_map)
     w = reach.weights[active]
     integral = is_integral(w[np.repeat(np.arange(active.size), np.diff(indptr))] * sub_cost,
                            [] if penalty is None else w * penalty)
@@ -392,9 +376,8 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
     kept = np.flatnonzero(keep)
     kmap = np.full(cols.size, -1, np.int64)
     kmap[kept] = np.arange(kept.size)
-    k_indptr, k_cols, k_cost = _submatrix(
-        Reach(active.size, cols.size, indptr, sub_cols, sub_cost, w), np.arange(active.size),
-        kmap)
+    k_indptr, k_cols, k_cost = Reach(active.size, cols.size, indptr, sub_cols, sub_cost,
+                                     w).take(np.arange(active.size), kmap)
     fixed_k = (choice.fixed | must)[kept]
     group_k = None if choice.group is None else choice.group[kept]
     uncovered = (np.diff(k_indptr) == 0) if penalty is None else np.zeros(active.size, bool)
@@ -738,7 +721,7 @@ def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, 
     cols = np.flatnonzero(rules.allowed)
     col_map = np.full(reach.n_sites, -1, np.int64)
     col_map[cols] = np.arange(cols.size)
-    indptr, pc, pd = _submatrix(allowed_reach, active, col_map)
+    indptr, pc, pd = allowed_reach.take(active, col_map)
     n, m, P = active.size, cols.size, pc.size
     prow = np.repeat(np.arange(n), np.diff(indptr))
     integral = is_integral(w[prow] * pd, [] if penalty is None else w * penalty)

@@ -62,6 +62,32 @@ class Reach:
         """Pairs whose site is in ``site_mask`` (boolean per site)."""
         return self.select(site_mask[self.indices])
 
+    def take(self, rows: np.ndarray, col_map: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+        """The entries of ``rows`` at the sites ``col_map`` numbers, each row in cost order.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray of int
+            Demand rows, in the order wanted.
+        col_map : numpy.ndarray of int
+            Per site, its new column ``0..k-1``, or -1 to drop the site.
+
+        Returns
+        -------
+        indptr, cols, cost : numpy.ndarray
+            CSR layout of the ``len(rows) × k`` sub-matrix; a stored zero cost stays stored.
+        """
+        sites = np.flatnonzero(col_map >= 0)
+        sites = sites[np.argsort(col_map[sites])]
+        # scipy's row and column selection keep each row's stored order (here: by cost), so
+        # no re-sort is needed; the CSR is not canonical on purpose (indices follow cost).
+        full = sp.csr_array((self.cost, self.indices, self.indptr),
+                            shape=(self.n_demand, self.n_sites))
+        sub = full[np.asarray(rows)][:, sites]
+        return (sub.indptr.astype(np.int64, copy=False), sub.indices.astype(np.int64, copy=False),
+                sub.data)
+
     def reached(self) -> np.ndarray:
         """Boolean per row: at least one stored pair."""
         return np.diff(self.indptr) > 0
