@@ -71,3 +71,14 @@ def test_pattern_merge_counts_explicit_zeros_as_members():
     groups, w = closure_groups(inc, np.array([2.0, 3.0, 4.0]))
     assert groups.toarray().tolist() == [[1.0, 0.0], [0.0, 1.0]]
     assert w.tolist() == [5.0, 4.0]
+
+
+def test_reach_take_keeps_cost_order_and_stored_zeros():
+    from elder_coverage.optimize.reach import as_reach
+
+    reach = as_reach(np.array([[3.0, 0.0, 1.0], [np.nan, 2.0, 0.0]]))
+    # Rows swapped, site 2 dropped, sites 0 and 1 renumbered 1 and 0.
+    indptr, cols, cost = reach.take(np.array([1, 0]), np.array([1, 0, -1]))
+    assert indptr.tolist() == [0, 1, 3]
+    assert cols.tolist() == [0, 0, 1]  # row 0: site 1 (0 min) before site 0 (3 min)
+    assert cost.tolist() == [2.0, 0.0, 3.0]
