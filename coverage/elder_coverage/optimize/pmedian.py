@@ -179,7 +179,8 @@ def p_median(
     reach = as_reach(cost, weights)
     p = count("p", p)
     one_of("method", method, METHODS)
-    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
+    solver = _SolverOptions(number("mip_gap", mip_gap, Interval(0, 1, closed="left")), seed,
+                            threads, verbose)
     penalty = (None if unassigned_penalty is None
                else number("unassigned_penalty", unassigned_penalty, NON_NEGATIVE))
     rules = site_rules(reach.n_sites, fixed, forbidden, groups, min_per_group)
@@ -188,13 +189,11 @@ def p_median(
         if method == "heuristic":
             raise SettingsError("method='heuristic' is for the uncapacitated p-median; "
                                 "the capacitated model is always solved as a MILP")
-        return _capacitated(reach, rules, p, cap, bool(split), penalty, clock, gap_tol,
-                            seed, threads, verbose)
+        return _capacitated(reach, rules, p, cap, bool(split), penalty, clock, solver)
     if split:
         raise SettingsError("split=True needs capacity (without capacities rows go to the "
                             "nearest open site anyway)")
-    return _uncapacitated(reach, rules, p, penalty, method, clock, gap_tol,
-                          max_model_nonzeros, seed, threads, verbose)
+    return _uncapacitated(reach, rules, p, penalty, method, clock, max_model_nonzeros, solver)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -289,8 +288,9 @@ def _prepare(reach: Reach, rules: SiteRules, p: int, penalty: float | None,
     return problem, active
 
 
-def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, max_nnz, seed,
-                   threads, verbose) -> OptimizeResult:
+def _uncapacitated(reach: Reach, rules: SiteRules, p: int, penalty: float | None, method: str,
+                   clock: Clock, max_nnz: int, solver: _SolverOptions) -> OptimizeResult:
+    gap_tol = solver.gap_tol
     ready = _prepare(reach, rules, p, penalty, clock)
     if isinstance(ready, OptimizeResult):
         return ready
@@ -402,7 +402,6 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
                            "solution proven optimal by the Lagrangian radius tests",
                            "heuristic+lagrangian", details)
     details["preprocess_seconds"] = round(clock.elapsed, 3)
-    solver = _SolverOptions(gap_tol, seed, threads, verbose)
     rows = _Rows(cols, indptr, sub_cols, sub_cost, w)
     kept_sites = _KeptSites(keep, kept, k_indptr, k_cols, k_cost, fixed_k, group_k, choice)
     known = _Incumbent(chosen, upper, serves_all, abs_tol, lower, lag, row_limit, close, must)
@@ -688,8 +687,8 @@ def _why_uncoverable(p: int, rules: SiteRules) -> str:
 # -------------------------------------------------------------------- capacitated
 
 
-def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, gap_tol, seed,
-                 threads, verbose) -> OptimizeResult:
+def _capacitated(reach: Reach, rules: SiteRules, p: int, cap: np.ndarray, split: bool,
+                 penalty: float | None, clock: Clock, solver: _SolverOptions) -> OptimizeResult:
     ready = _prepare(reach, rules, p, penalty, clock)
     if isinstance(ready, OptimizeResult):
         return ready
@@ -766,8 +765,8 @@ def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, 
                               np.full(P, 0 if split else 1, np.int32),
                               np.full(n_u, 0 if split else 1, np.int32)])
     out = solve_milp(cost_vec, lower, upper, integer, A, lo, hi, time_limit=clock.left(),
-                     mip_rel_gap=gap_tol, mip_abs_gap=0.999 if integral else 1e-9, seed=seed,
-                     threads=threads, verbose=verbose)
+                     mip_rel_gap=solver.gap_tol, mip_abs_gap=0.999 if integral else 1e-9,
+                     seed=solver.seed, threads=solver.threads, verbose=solver.verbose)
     details = {"milp_seconds": out.seconds, "milp_nodes": out.nodes, "pairs": P}
     if out.status == "infeasible":
         return infeasible(MODEL, reach.n_demand, note + (
