@@ -15,10 +15,10 @@ from elder_coverage.close_merge import (
     Criteria,
     InfeasiblePlanError,
     assess_centres,
-    assign_residents,
     road_distance_m,
 )
 from elder_coverage.io.roads import add_travel_times
+from elder_coverage.optimize import assign_residents
 
 
 def _centres():
@@ -150,3 +150,44 @@ def test_close_n_picks_the_cheapest_closures_by_enumeration():
     assert cost(kept) == pytest.approx(cost(best))
     assert set(plan.merges["from_id"]) == set(plan.closed)
     assert plan.merges["residents_moved"].sum() == 2 * 20
+
+
+def test_close_failing_keeps_fewest_centres_by_enumeration():
+    """close="failing": fewest failing centres kept so that every covered elder stays covered
+    and the closed centres' residents fit into the spare beds of the centres kept."""
+    from elder_coverage.close_merge import plan_close_merge
+
+    rng = np.random.default_rng(11)
+    n = 7
+    xy = rng.uniform(0, 30_000, (n, 2))
+    occupancy = np.where(np.arange(n) < 2, 0.9, 0.2)  # centres 0, 1 pass, the rest fail
+    centres = gpd.GeoDataFrame({
+        "id": [f"C{i}" for i in range(n)], "name": [f"c{i}" for i in range(n)],
+        "kind": "township_centre", "capacity": 100, "occupancy": occupancy,
+        "built_year": 2000, "fire_safety_ok": True, "status": "open"},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=32652)
+    cxy = rng.uniform(0, 30_000, (80, 2))
+    w = rng.integers(1, 40, 80).astype(float)
+    cells = gpd.GeoDataFrame({"cell_id": np.arange(80), "elders_60": w,
+                              "township_code": "t", "county_code": "c"},
+                             geometry=gpd.points_from_xy(cxy[:, 0], cxy[:, 1]), crs=32652)
+    std = {"township_centre": {"mode": "straight_line", "radius_m": 8_000}}
+    plan = plan_close_merge(cells, centres, None, std, close="failing")
+    within = np.hypot(*(cxy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) <= 8_000
+    covered_today = within.any(axis=1)
+    residents = np.round(occupancy * 100).astype(int)
+    spare = 100 - residents
+
+    def ok(kept):
+        kept = list(kept)
+        closed = [i for i in range(n) if i not in kept]
+        return (within[covered_today][:, kept].any(axis=1).all()
+                and residents[closed].sum() <= spare[kept].sum())
+
+    fewest = min(k for k in range(n - 1) for s in itertools.combinations(range(2, n), k)
+                 if ok([0, 1, *s]))
+    kept = [i for i in range(n) if f"C{i}" not in plan.closed]
+    assert plan.optimisation["status"] == "optimal"
+    assert ok(kept)
+    assert len(kept) - 2 == fewest
+    assert plan.after["covered_elders"] == plan.before["covered_elders"]

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from hostile import refused, user_tree
 
-from elder_coverage.scenario import check_number, parse_scenario
+from elder_coverage._validate import check_number
+from elder_coverage.scenario import parse_scenario
 
 HEAD = "name: hostile\nanalyses: {coverage: {}}\n"
 CLOSE = "name: hostile\nanalyses:\n  close_merge: {close: failing, %s}\n"

@@ -20,7 +20,7 @@ def settlements(seed: int, n: int = 400, m: int = 25):
 
 def test_hand_computed_groups_and_error():
     xy = np.array([[0.0, 0.0], [2.0, 0.0], [100.0, 0.0], [100.0, 4.0]])
-    agg = aggregate_demand(xy, [1, 1, 3, 1], n_clusters=2)
+    agg = aggregate_demand(xy, weights=[1, 1, 3, 1], n_clusters=2)
     order = np.argsort(agg.centres[:, 0])
     np.testing.assert_allclose(agg.centres[order], [[1.0, 0.0], [100.0, 1.0]])
     np.testing.assert_allclose(agg.weights[order], [2.0, 4.0])
@@ -32,7 +32,7 @@ def test_hand_computed_groups_and_error():
 def test_weight_is_conserved_and_zero_weight_points_are_labelled():
     pts, w, _ = settlements(1)
     w[:50] = 0.0
-    agg = aggregate_demand(pts, w, n_clusters=30, seed=3)
+    agg = aggregate_demand(pts, weights=w, n_clusters=30, seed=3)
     assert agg.weights.sum() == pytest.approx(w.sum())
     assert agg.labels.shape == (400,) and agg.labels.max() < agg.weights.size
     np.testing.assert_allclose(np.bincount(agg.labels, weights=w), agg.weights)
@@ -93,4 +93,4 @@ def test_bad_input_names_the_field(kwargs, match):
     args = {"xy": [[0.0, 0.0], [1.0, 1.0]], "weights": [1.0, 1.0], "n_clusters": 1}
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
-        aggregate_demand(args.pop("xy"), args.pop("weights"), **args)
+        aggregate_demand(args.pop("xy"), **args)

@@ -11,9 +11,9 @@ travel costs  ``standards`` (service standard per kind), ``travel`` (road graph 
 coverage      ``engine`` (nearest facility, time, covered), ``access`` (E2SFCA),
               ``aggregate`` (per township/county), ``indicators`` (policy targets),
               ``fairness`` (who is served worst)
-optimise      ``optimize`` (set cover, maximal covering, p-median with HiGHS),
-              ``close_merge`` / ``closure_milp`` (撤并整合), ``new_sites`` (dining halls,
-              courtyards)
+optimise      ``optimize`` (every model: set cover, maximal covering, p-median, the
+              closure MILP and resident transport, with HiGHS), ``close_merge``
+              (撤并整合), ``new_sites`` (dining halls, courtyards)
 map/report    ``maps``, ``isochrones``, ``report``, ``labels``
 scenarios     ``scenario`` (YAML files), ``runner`` (run one), ``compare`` (two runs),
               ``cli`` (the ``elder-coverage`` command)

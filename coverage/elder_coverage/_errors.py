@@ -14,8 +14,9 @@ class                    raised as (module)
 :class:`DataError`       ``io.errors.InputError``, ``travel.GraphError``,
                          ``engine.CoverageInputError``, ``kinds.UnknownKindError``
 :class:`SettingsError`   ``scenario.ScenarioError``, ``standards.StandardsError``,
-                         ``kinds.KindRegistryError``
-:class:`InfeasibleError` ``close_merge.InfeasiblePlanError``
+                         ``kinds.KindRegistryError``, ``_validate`` (optimiser options)
+:class:`InfeasibleError` :class:`InfeasiblePlanError` (``close_merge``,
+                         ``optimize.transport``)
 :class:`OutputPathError` ``io.atomic`` (an output path the tool may not write)
 :class:`InstallError`    ``maps.offline.OfflineAssetError``
 =======================  ===========================================================
@@ -27,6 +28,7 @@ __all__ = [
     "DataError",
     "ElderCoverageError",
     "InfeasibleError",
+    "InfeasiblePlanError",
     "InstallError",
     "OutputPathError",
     "SettingsError",
@@ -53,6 +55,10 @@ class SettingsError(UserError):
 
 class InfeasibleError(UserError):
     """The request cannot be met with the data given (e.g. closing more centres than exist)."""
+
+
+class InfeasiblePlanError(InfeasibleError):
+    """No close/merge plan satisfies the request; the message says why."""
 
 
 class OutputPathError(UserError):

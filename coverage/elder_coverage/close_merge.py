@@ -20,12 +20,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import dijkstra
 
-from elder_coverage._errors import InfeasibleError
+from elder_coverage._errors import InfeasiblePlanError
 from elder_coverage.engine import compute_coverage, reach_matrix
 from elder_coverage.kinds import kinds_with_role
+from elder_coverage.optimize import p_median
+from elder_coverage.optimize.closure import closure_groups, solve_closure
+from elder_coverage.optimize.transport import assign_residents
 from elder_coverage.policy import assumption
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, as_network, same_edge_times
@@ -143,10 +145,6 @@ class CloseMergePlan:
     optimisation: dict[str, Any] = field(default_factory=dict)
 
 
-class InfeasiblePlanError(InfeasibleError):
-    """No plan satisfies the request; the message says why."""
-
-
 def _open_centres(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     fac = facilities[facilities["kind"] == KIND]
     if "status" in fac:
@@ -206,54 +204,6 @@ def road_distance_m(graph: Any, from_xy: np.ndarray, to_xy: np.ndarray,
 def _straight_distance_m(from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:
     diff = from_xy[:, None, :] - to_xy[None, :, :]
     return np.hypot(diff[..., 0], diff[..., 1])
-
-
-def assign_residents(residents: np.ndarray, spare: np.ndarray, dist_m: np.ndarray,
-                     max_distance_m: float | None = None) -> np.ndarray:
-    """Move residents of closed centres to receivers at least total road distance.
-
-    A transportation problem (HiGHS through :func:`scipy.optimize.linprog`): every resident
-    is placed, no receiver takes more than its spare beds, pairs beyond ``max_distance_m``
-    or with no road are not used. Integral because the constraint matrix is totally
-    unimodular.
-
-    Returns
-    -------
-    ndarray
-        (n_closed × n_receivers) persons moved.
-
-    Raises
-    ------
-    InfeasiblePlanError
-        Not enough spare beds within reach, with the numbers.
-    """
-    n, m = dist_m.shape
-    usable = np.isfinite(dist_m)
-    if max_distance_m is not None:
-        usable &= dist_m <= max_distance_m
-    need, have = int(residents.sum()), int(spare.sum())
-    if need == 0:
-        return np.zeros((n, m), dtype=int)
-    reachable_spare = np.array([spare[usable[i]].sum() for i in range(n)])
-    short = np.flatnonzero(reachable_spare < residents)
-    if need > have or short.size:
-        detail = "" if not short.size else (
-            f"; closed centre rows {short.tolist()} have {reachable_spare[short].tolist()} "
-            f"spare beds within reach for {residents[short].tolist()} residents")
-        raise InfeasiblePlanError(
-            f"capacities too small: {need} residents to move, {have} spare beds in the "
-            f"receiving centres{detail}")
-    rows, cols = np.nonzero(usable)
-    cost = dist_m[rows, cols] / 1000.0
-    a_eq = sp.csr_array((np.ones(rows.size), (rows, np.arange(rows.size))), shape=(n, rows.size))
-    a_ub = sp.csr_array((np.ones(rows.size), (cols, np.arange(rows.size))), shape=(m, rows.size))
-    res = linprog(cost, A_ub=a_ub, b_ub=spare, A_eq=a_eq, b_eq=residents, bounds=(0, None),
-                  method="highs")
-    if res.status != 0:
-        raise InfeasiblePlanError(f"no assignment of residents found: {res.message}")
-    flows = np.zeros((n, m))
-    flows[rows, cols] = res.x
-    return np.round(flows).astype(int)
 
 
 def plan_close_merge(
@@ -341,8 +291,6 @@ def plan_close_merge(
         # elders can be served elsewhere but still answers when some cannot.
         horizon = 4 * (std[KIND].minutes if net is not None else std[KIND].radius_m)
         cost = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND, limit=horizon)
-        from elder_coverage.optimize import p_median
-
         res = p_median(cost, len(centres) - n_close,
                        weights=before["elders_60"].to_numpy(float)[rows], fixed=fixed,
                        forbidden=None, time_limit=time_limit, unassigned_penalty=2 * horizon)
@@ -384,36 +332,24 @@ def _distances(net, from_xy, to_xy, max_distance_km) -> np.ndarray:
 
 def _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
                    coverage_target, time_limit):
-    """Set up :func:`elder_coverage.closure_milp.solve_closure` for the failing centres."""
-    from elder_coverage.closure_milp import solve_closure
-
+    """Set up :func:`elder_coverage.optimize.closure.solve_closure` for the failing centres."""
     elders = before["elders_60"].to_numpy(float)
     covered = before[f"{KIND}_covered"].fillna(False).to_numpy(bool) & (elders > 0)
     rows = np.flatnonzero(covered)
-    reach = reach_matrix(before.iloc[rows], centres, net, std, kind=KIND).tocsr()
-    pattern = sp.csr_array((np.ones(reach.nnz), reach.indices, reach.indptr), shape=reach.shape)
+    # Membership is the sparsity pattern (a zero-minute pair is stored), hence ones.
+    pattern = sp.csr_array(reach_matrix(before.iloc[rows], centres, net, std, kind=KIND),
+                           dtype=float, copy=True)
+    pattern.data[:] = 1.0
     is_failing = np.zeros(len(centres), bool)
     is_failing[candidates] = True
     by_passing = (pattern @ (~is_failing).astype(float)) > 0
-    # Cells that only failing centres serve, grouped by which ones: one row per pattern.
-    sub = pattern[np.flatnonzero(~by_passing)][:, candidates].tocsr()
-    keys = [tuple(sub.indices[sub.indptr[i]:sub.indptr[i + 1]]) for i in range(sub.shape[0])]
-    w_rows = elders[rows][~by_passing]
-    uniq: dict[tuple, int] = {}
-    w = []
-    for key, wt in zip(keys, w_rows, strict=True):
-        if key not in uniq:
-            uniq[key] = len(w)
-            w.append(0.0)
-        w[uniq[key]] += wt
-    g_rows = [g for key, g in uniq.items() for _ in key]
-    g_cols = [j for key in uniq for j in key]
-    groups = sp.csr_array((np.ones(len(g_cols)), (g_rows, g_cols)),
-                          shape=(len(uniq), len(candidates)))
+    # Cells that only failing centres serve, grouped by which ones.
+    groups, group_weight = closure_groups(pattern[np.flatnonzero(~by_passing)][:, candidates],
+                                          elders[rows][~by_passing])
     need = coverage_target * elders[rows].sum() - elders[rows][by_passing].sum()
     receiver_failing = np.full(len(centres), -1)
     receiver_failing[candidates] = np.arange(len(candidates))
-    return solve_closure(groups, np.array(w), need,
+    return solve_closure(groups, group_weight, need,
                          assessment["residents"].to_numpy()[candidates],
                          assessment["spare_beds"].to_numpy(), receiver_failing, dist_all,
                          time_limit=time_limit)

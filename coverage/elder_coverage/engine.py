@@ -877,7 +877,5 @@ def reach_matrix(
     r = np.concatenate([b[0] for b in blocks]).astype(np.int64)
     c = np.concatenate([b[1] for b in blocks]).astype(np.int64)
     v = np.concatenate([b[2] for b in blocks])
-    order = np.lexsort((c, r))
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
-    return sp.csr_array((v[order], c[order], indptr), shape=(n, m))
+    # Kinds own disjoint columns, so pairs are unique: COO → CSR sums nothing, keeps zeros.
+    return sp.csr_array((v, (r, c)), shape=(n, m))

@@ -26,6 +26,8 @@ from typing import Any
 import yaml
 
 from elder_coverage._errors import SettingsError
+from elder_coverage._validate import check_number
+from elder_coverage._validate import show as _show
 from elder_coverage.kinds import kind as kind_of
 from elder_coverage.kinds import kinds_with_role, new_site_kinds
 
@@ -97,12 +99,6 @@ class Scenario:
 
 # --- small validators -------------------------------------------------------------------
 
-def _show(value: Any, limit: int = 80) -> str:
-    # Hostile or mistaken values can be huge (a 10,000-deep list): show their start only.
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class _Ctx:
     def __init__(self, source: Path | None) -> None:
         self.source = source
@@ -140,54 +136,6 @@ def _choice(options: tuple[str, ...]) -> Callable[[_Ctx, str, Any], str]:
         return value
 
     return check
-
-
-def check_number(
-    value: Any,
-    *,
-    lo: float | None = None,
-    hi: float | None = None,
-    integer: bool = False,
-    lo_open: bool = False,
-) -> str | None:
-    """Why ``value`` is not an allowed number, or None when it is.
-
-    The one constraint check for every number a scenario or the command line reads (in the
-    spirit of scikit-learn's parameter constraints): a real ``int``/``float`` (not a bool,
-    not a string), finite (YAML's ``.nan`` and ``.inf`` are refused: a NaN target compares
-    false with everything and would silently pass every test), and inside ``[lo, hi]``
-    (``(lo, hi]`` with ``lo_open``).
-
-    Parameters
-    ----------
-    value : any
-        As read from YAML or the command line.
-    lo, hi : float, optional
-        Bounds, inclusive unless ``lo_open``; None for no bound.
-    integer : bool, default False
-        Require a whole number.
-    lo_open : bool, default False
-        Exclude ``lo`` itself (e.g. a cell size must be > 0 m).
-
-    Returns
-    -------
-    str or None
-        A message fragment such as ``"must be a finite number, got nan"``.
-    """
-    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-    kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not ok_type:
-        return f"must be {kind}, got {type(value).__name__} {_show(value)}"
-    if not math.isfinite(value):
-        return f"must be a finite number, got {_show(value)}"
-    below = lo is not None and (value <= lo if lo_open else value < lo)
-    if below or (hi is not None and value > hi):
-        if hi is None or lo is None:
-            bound = f"{'>' if lo_open else '≥'} {lo:g}" if hi is None else f"≤ {hi:g}"
-            return f"must be {bound}, got {_show(value)}"
-        above = " (excluded)" if lo_open else ""
-        return f"must be between {lo:g}{above} and {hi:g}, got {_show(value)}"
-    return None
 
 
 def _number(lo: float | None = None, hi: float | None = None, integer: bool = False):

@@ -462,10 +462,8 @@ def min_pairs(rows: Sequence[np.ndarray], cols: Sequence[np.ndarray],
     r, c, v = r[order], c[order], v[order]
     first = np.ones(r.size, dtype=bool)
     first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    r, c, v = r[first], c[first], v[first]
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=shape[0]), out=indptr[1:])
-    return sp.csr_array((v, c, indptr), shape=shape)
+    # Unique pairs now, so the COO → CSR sum of duplicates adds nothing; zeros are kept.
+    return sp.csr_array((v[first], (r[first], c[first])), shape=shape)
 
 
 def _check_projected(crs: Any, what: str) -> pyproj.CRS | None:
@@ -539,11 +537,9 @@ def from_arrays(
     first = np.ones(u.size, dtype=bool)
     first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
     u, v, w = u[first], v[first], w[first]
-    # Built from the canonical (sorted, unique) triples so explicit zero edges survive.
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
-    csgraph = sp.csr_array((w, v.astype(np.int32 if n < 2**31 else np.int64), indptr),
-                           shape=(n, n))
+    # Unique (u, v) pairs: the COO → CSR conversion sums nothing and keeps zero-time edges.
+    idx = np.int32 if n < 2**31 else np.int64
+    csgraph = sp.csr_array((w, (u.astype(idx), v.astype(idx))), shape=(n, n))
     ids = np.arange(n) if node_ids is None else np.asarray(node_ids)
     return TravelGraph(csgraph=csgraph, xy=xy, node_ids=ids,
                        crs=_check_projected(crs, "road graph"), travel=travel)
@@ -642,11 +638,8 @@ def _augmented_transpose(tg: TravelGraph, src_nodes: np.ndarray, src_offsets: np
     rows = np.concatenate([gt.row, vr.row])
     cols = np.concatenate([gt.col, vr.col])
     data = np.concatenate([gt.data, vr.data])
-    order = np.lexsort((cols, rows))
-    rows, cols, data = rows[order], cols[order], data[order]
-    indptr = np.zeros(n + n_src + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n + n_src), out=indptr[1:])
-    return sp.csr_array((data, cols, indptr), shape=(n + n_src, n + n_src))
+    # Virtual rows (≥ n) never meet graph rows, so no pair repeats and nothing is summed.
+    return sp.csr_array((data, (rows, cols)), shape=(n + n_src, n + n_src))
 
 
 def nearest_source(
@@ -882,11 +875,9 @@ def reach_within(
     r = np.concatenate(rows)
     c = np.concatenate(cols)
     v = np.concatenate(vals)
-    order = np.lexsort((c, r))
-    r, c, v = r[order], c[order], v[order]
-    indptr = np.zeros(n_dst + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=n_dst), out=indptr[1:])
-    return sp.csr_array((v, c, indptr), shape=(n_dst, n_src))
+    # Each (destination, source) pair is found once (one node each, one block per source),
+    # so the COO → CSR conversion sums nothing; zero-minute pairs stay stored.
+    return sp.csr_array((v, (r, c)), shape=(n_dst, n_src))
 
 
 class RoadNetwork:

@@ -19,14 +19,23 @@ aggregation can have cost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
-from .common import Clock, check_nonneg, check_time_limit
+from elder_coverage._errors import DataError, SettingsError
+from elder_coverage._validate import (
+    POSITIVE,
+    count,
+    number,
+    optional_number,
+    vector,
+)
+
+from .common import Clock, GroupMinimum, SiteSet
 from .pmedian import p_median
 from .result import OptimizeResult, relative_gap
 
@@ -60,16 +69,17 @@ class DemandAggregation:
 def _check_points(xy, name: str) -> np.ndarray:
     arr = np.asarray(xy, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"{name} must have shape (n, 2) (x, y in a projected CRS, metres); "
-                         f"got {arr.shape}")
+        raise DataError(f"{name} must have shape (n, 2) (x, y in a projected CRS, metres); "
+                        f"got {arr.shape}")
     bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
     if bad.size:
-        raise ValueError(f"{name}[{bad[0]}] = {arr[bad[0]].tolist()}: coordinates must be "
-                         f"finite ({bad.size} bad rows)")
+        raise DataError(f"{name}[{bad[0]}] = {arr[bad[0]].tolist()}: coordinates must be "
+                        f"finite ({bad.size} bad rows)")
     return arr
 
 
-def aggregate_demand(xy, weights=None, *, n_clusters: int, seed: int = 0,
+def aggregate_demand(xy: npt.ArrayLike, *, n_clusters: int,
+                     weights: npt.ArrayLike | None = None, seed: int = 0,
                      batch_size: int = 4096) -> DemandAggregation:
     """Group demand points into ``n_clusters`` weighted centroids with ``MiniBatchKMeans``.
 
@@ -96,7 +106,7 @@ def aggregate_demand(xy, weights=None, *, n_clusters: int, seed: int = 0,
     --------
     >>> import numpy as np
     >>> xy = np.array([[0.0, 0.0], [2.0, 0.0], [100.0, 0.0], [100.0, 4.0]])
-    >>> agg = aggregate_demand(xy, [1, 1, 3, 1], n_clusters=2)
+    >>> agg = aggregate_demand(xy, weights=[1, 1, 3, 1], n_clusters=2)
     >>> sorted(agg.weights.tolist()), agg.error   # 1 + 1 + 3 × 1 + 1 × 3 (persons × m)
     ([2.0, 4.0], 8.0)
     """
@@ -104,19 +114,12 @@ def aggregate_demand(xy, weights=None, *, n_clusters: int, seed: int = 0,
 
     pts = _check_points(xy, "xy")
     n = pts.shape[0]
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape != (n,):
-        raise ValueError(f"weights has shape {w.shape}; expected ({n},), one per point")
-    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-    if bad.size:
-        raise ValueError(f"weights[{bad[0]}] = {w[bad[0]]!r}: must be finite and ≥ 0")
-    if isinstance(n_clusters, bool) or not float(n_clusters).is_integer() or n_clusters < 1:
-        raise ValueError(f"n_clusters must be a whole number ≥ 1; got {n_clusters!r}")
-    k = int(n_clusters)
+    w = np.ones(n) if weights is None else vector("weights", weights, n, per="point")
+    k = count("n_clusters", n_clusters, lo=1)
     positive = w > 0
     if k > int(positive.sum()):
-        raise ValueError(f"n_clusters={k} exceeds the {int(positive.sum())} points with "
-                         "weight > 0; use fewer clusters or no aggregation")
+        raise SettingsError(f"n_clusters={k} exceeds the {int(positive.sum())} points with "
+                            "weight > 0; use fewer clusters or no aggregation")
     if k == int(positive.sum()):
         # One group per weighted point: no aggregation (k-means may leave groups empty).
         labels = np.full(n, -1, np.int64)
@@ -147,12 +150,23 @@ def aggregate_demand(xy, weights=None, *, n_clusters: int, seed: int = 0,
                              else 0.0)
 
 
-def p_median_aggregated(demand_xy, site_xy, *, p: int, weights=None, n_clusters: int,
-                        cost_per_metre: float = 1.0, fixed=None, forbidden=None, groups=None,
-                        min_per_group: int | Mapping | None = None,
-                        time_limit: float | None = None, mip_gap: float = 1e-6,
-                        seed: int = 0) -> OptimizeResult:
-    """Straight-line p-median on aggregated demand, scored on the full demand, with a bound.
+def p_median_aggregated(
+    demand_xy: npt.ArrayLike,
+    site_xy: npt.ArrayLike,
+    p: int,
+    *,
+    n_clusters: int,
+    weights: npt.ArrayLike | None = None,
+    cost_per_metre: float = 1.0,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+) -> OptimizeResult:
+    r"""Straight-line p-median on aggregated demand, scored on the full demand, with a bound.
 
     Parameters
     ----------
@@ -180,14 +194,32 @@ def p_median_aggregated(demand_xy, site_xy, *, p: int, weights=None, n_clusters:
         the full optimum; status ``"optimal"`` only when the gap is within ``mip_gap``, else
         ``"feasible"`` (or ``"time_limit"``); ``details``: ``aggregation_error`` (E × cost),
         ``aggregated_objective``, ``clusters``, ``max_move_m``.
+
+    Notes
+    -----
+    The p-median of :func:`~elder_coverage.optimize.p_median` on the ``k`` group centroids
+    ``c_g`` with weights ``W_g``; its lower bound minus ``E`` (module docstring) bounds the
+    full optimum.
+
+    Examples
+    --------
+    Four elders on a line, two candidate sites; with as many groups as points nothing is
+    aggregated (``E = 0``) and the answer is exact (1 + 1 + 0 + 2 = 4 m with both sites):
+
+    >>> import numpy as np
+    >>> demand = np.array([[0.0, 0.0], [2.0, 0.0], [10.0, 0.0], [12.0, 0.0]])
+    >>> sites = np.array([[1.0, 0.0], [10.0, 0.0]])
+    >>> res = p_median_aggregated(demand, sites, 1, n_clusters=4)
+    >>> res.sites.tolist(), float(res.objective), res.status   # 10 + 8 + 0 + 2
+    ([1], 20.0, 'optimal')
+    >>> float(p_median_aggregated(demand, sites, 2, n_clusters=4).objective)
+    4.0
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     demand = _check_points(demand_xy, "demand_xy")
     sites = _check_points(site_xy, "site_xy")
-    scale = check_nonneg(cost_per_metre, "cost_per_metre")
-    if scale == 0:
-        raise ValueError("cost_per_metre must be > 0")
-    agg = aggregate_demand(demand, weights, n_clusters=n_clusters, seed=seed)
+    scale = number("cost_per_metre", cost_per_metre, POSITIVE)
+    agg = aggregate_demand(demand, weights=weights, n_clusters=n_clusters, seed=seed)
     w = np.ones(demand.shape[0]) if weights is None else np.asarray(weights, float)
     sub = p_median(cdist(agg.centres, sites) * scale, p, weights=agg.weights, fixed=fixed,
                    forbidden=forbidden, groups=groups, min_per_group=min_per_group,

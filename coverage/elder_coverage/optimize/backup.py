@@ -8,33 +8,62 @@ the θ of Hogan & ReVelle's BACOP2) or keeping a floor on first coverage (``min_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
-from .common import Clock, check_gap, check_time_limit, is_integral
+from elder_coverage._validate import (
+    POSITIVE,
+    SHARE,
+    Interval,
+    count,
+    number,
+    optional_number,
+)
+
+from .common import Clock, CostMatrix, GroupMinimum, SiteSet, is_integral
 from .covering import _check_rules, _group_block, _patterns, _setup
 from .highs import INF, RowBlocks, solve_milp
 from .reach import Reach
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
-from .sites import check_p
 
 MODEL = "backup_coverage"
 
 
 def coverage_depth(within: Reach, open_mask: np.ndarray) -> np.ndarray:
-    """Number of open sites within the limit of each demand row (``within`` is pre-limited)."""
+    """Number of open sites within the limit of each demand row (``within`` is pre-limited).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from elder_coverage.optimize.reach import as_reach
+    >>> within = as_reach(np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]]))
+    >>> coverage_depth(within.within(4.0), np.array([True, True, False])).tolist()
+    [2, 2, 1]
+    """
     hit = open_mask[within.indices]
     return np.bincount(within.row_of_entry[hit], minlength=within.n_demand)
 
 
-def backup_coverage(cost, *, p: int, limit: float, weights=None, fixed=None, forbidden=None,
-                    groups=None, min_per_group: int | Mapping | None = None,
-                    first_weight: float = 0.0, min_covered: float | None = None,
-                    time_limit: float | None = None, mip_gap: float = 1e-6, seed: int = 0,
-                    threads: int = 1, verbose: bool = False) -> OptimizeResult:
-    """Open ``p`` sites so that the most weight is covered twice (within ``limit`` of two).
+def backup_coverage(
+    cost: CostMatrix,
+    p: int,
+    limit: float,
+    *,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    first_weight: float = 0.0,
+    min_covered: float | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
+    r"""Open ``p`` sites so that the most weight is covered twice (within ``limit`` of two).
 
     Formulation (BACOP2 of Hogan & ReVelle 1986, with ``θ = first_weight``)::
 
@@ -77,25 +106,45 @@ def backup_coverage(cost, *, p: int, limit: float, weights=None, fixed=None, for
         persons; ``covered`` / ``covered_weight``: covered at least once;
         ``details["covered_twice"]`` (bool per row) and ``details["covered_twice_weight"]``.
 
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens, ``y_i`` = 1 when row ``i`` is covered once, ``u_i``
+    = 1 when it is covered twice and ``N_i = {j : c_ij ≤ limit}`` (Hogan & ReVelle 1986):
+
+    .. math::
+
+        \max \sum_i w_i (\theta y_i + (1 - \theta) u_i) \quad \text{s.t.} \quad
+        y_i + u_i \le \sum_{j \in N_i} x_j, \quad u_i \le y_i, \quad \sum_j x_j = p,
+
+    ``θ`` = ``first_weight``; with ``min_covered``: ``Σ_i w_i y_i ≥ min_covered · Σ_i w_i``.
+
     Examples
     --------
+    Three villages on a road at km 0, 3 and 7 with 10, 20 and 30 elders; every village is
+    also a candidate site (costs in km):
+
     >>> import numpy as np
-    >>> from elder_coverage.optimize import backup_coverage
+    >>> cost = np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]])
+    >>> w = np.array([10.0, 20.0, 30.0])
+    >>> res = backup_coverage(cost, 2, 4.0, weights=w)  # {1, 2}: villages 1, 2 covered twice
+    >>> res.sites.tolist(), float(res.objective)
+    ([1, 2], 50.0)
+
+    Only the first row is heavy, and sites 0 and 1 both reach it:
+
     >>> cost = np.array([[1.0, 2.0, 9.0], [1.0, 9.0, 2.0], [9.0, 1.0, 1.0]])
     >>> res = backup_coverage(cost, p=2, limit=3.0, weights=[5, 1, 1])
     >>> res.sites.tolist(), res.objective, res.covered_weight
     ([0, 1], 5.0, 7.0)
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, _ = _setup(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
-    p = check_p(p)
-    gap_tol = check_gap(mip_gap)
-    theta = float(first_weight)
-    if not 0.0 <= theta <= 1.0:
-        raise ValueError(f"first_weight must be in [0, 1]; got {first_weight!r}")
-    if min_covered is not None and not 0.0 <= float(min_covered) <= 1.0:
-        raise ValueError(f"min_covered must be a share in [0, 1]; got {min_covered!r}")
+    p = count("p", p)
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
+    theta = number("first_weight", first_weight, SHARE)
+    if min_covered is not None:
+        number("min_covered", min_covered, SHARE)
     w = reach.weights
     total_w = float(w.sum())
     note = _check_rules(MODEL, p, reach, rules, unreachable, clock)

@@ -8,27 +8,46 @@ in pysal/spopt#222 and #415; the model of Current & Storbeck 1988 / Pirkul & Sch
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
-from .common import Clock, check_gap, check_time_limit, is_integral, per_site
+from elder_coverage._validate import (
+    POSITIVE,
+    Interval,
+    count,
+    number,
+    optional_number,
+    vector,
+)
+
+from .common import Clock, CostMatrix, GroupMinimum, SiteSet, is_integral
 from .covering import _check_rules, _group_block, _patterns, _setup
 from .highs import INF, RowBlocks, solve_milp
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
-from .sites import check_p
 
 MODEL = "capacitated_max_coverage"
 
 
-def capacitated_max_coverage(cost, *, p: int, limit: float, capacity, weights=None,
-                             fixed=None, forbidden=None, groups=None,
-                             min_per_group: int | Mapping | None = None, split: bool = True,
-                             time_limit: float | None = None, mip_gap: float = 1e-6,
-                             seed: int = 0, threads: int = 1,
-                             verbose: bool = False) -> OptimizeResult:
-    """Open ``p`` sites and assign demand within ``limit`` and capacity, serving the most.
+def capacitated_max_coverage(
+    cost: CostMatrix,
+    p: int,
+    limit: float,
+    *,
+    capacity: npt.ArrayLike,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    split: bool = True,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
+    r"""Open ``p`` sites and assign demand within ``limit`` and capacity, serving the most.
 
     Formulation::
 
@@ -69,6 +88,19 @@ def capacitated_max_coverage(cost, *, p: int, limit: float, capacity, weights=No
         (-1 if none); ``details["shares"]`` (sparse rows × sites) and
         ``details["within_limit_weight"]`` (weight within reach of an open site, served or not).
 
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens and ``y_ij`` the share of row ``i`` assigned to
+    ``j ∈ N_i = {j : c_ij ≤ limit}`` (Pirkul & Schilling 1991):
+
+    .. math::
+
+        \max \sum_i \sum_{j \in N_i} w_i y_{ij} \quad \text{s.t.} \quad
+        \sum_{j \in N_i} y_{ij} \le 1, \quad y_{ij} \le x_j, \quad
+        \sum_i w_i y_{ij} \le \text{cap}_j x_j, \quad \sum_j x_j = p,
+
+    with ``y_ij ∈ {0, 1}`` when ``split=False``.
+
     Examples
     --------
     >>> import numpy as np
@@ -79,12 +111,12 @@ def capacitated_max_coverage(cost, *, p: int, limit: float, capacity, weights=No
     >>> res.sites.tolist(), res.objective   # site 0 is nearer 6 elders but holds only 4
     ([1], 5.0)
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, _ = _setup(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
-    p = check_p(p)
-    gap_tol = check_gap(mip_gap)
-    cap = per_site(capacity, reach.n_sites, "capacity", allow_inf=True)
+    p = count("p", p)
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
+    cap = vector("capacity", capacity, reach.n_sites, allow_inf=True)
     w = reach.weights
     total_w = float(w.sum())
     note = _check_rules(MODEL, p, reach, rules, unreachable, clock)
@@ -102,7 +134,7 @@ def capacitated_max_coverage(cost, *, p: int, limit: float, capacity, weights=No
         # With split shares, rows with the same sites pool: any split of the pool is a split
         # of each row. A single assignment must keep every row whole.
         inc, pattern = _patterns(within, rows, col_map, m, merge=split)
-        W = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
+        W: np.ndarray = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
     else:
         inc, pattern, W = sp.csr_array((0, m)), np.zeros(0, np.int64), np.zeros(0)
     n_pat = inc.shape[0]

@@ -14,23 +14,39 @@ radius tried), and bisects the distinct costs between them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
+import numpy.typing as npt
 
-from .common import Clock, check_time_limit
+from elder_coverage._validate import (
+    POSITIVE,
+    count,
+    optional_number,
+)
+
+from .common import Clock, CostMatrix, GroupMinimum, SiteSet
 from .covering import set_cover
 from .reach import Reach, as_reach
 from .result import OptimizeResult, infeasible, no_solution, relative_gap
-from .sites import SiteRules, check_p, select_cheapest, site_rules
+from .sites import SiteRules, select_cheapest, site_rules
 
 MODEL = "p_center"
 
 
-def p_center(cost, *, p: int, weights=None, fixed=None, forbidden=None, groups=None,
-             min_per_group: int | Mapping | None = None, time_limit: float | None = None,
-             seed: int = 0, threads: int = 1, verbose: bool = False) -> OptimizeResult:
-    """Choose ``p`` sites minimising the largest cost from a demand row to its nearest one.
+def p_center(
+    cost: CostMatrix,
+    p: int,
+    *,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
+    r"""Choose ``p`` sites minimising the largest cost from a demand row to its nearest one.
 
     Formulation (unweighted p-center, as spopt's ``PCenter``)::
 
@@ -69,6 +85,18 @@ def p_center(cost, *, p: int, weights=None, fixed=None, forbidden=None, groups=N
         ``unreachable_demand``; if ``p`` sites cannot reach every other counted row, the result
         is ``"infeasible"``.
 
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens and ``y_ij`` = 1 when row ``i`` is served by ``j``:
+
+    .. math::
+
+        \min r \quad \text{s.t.} \quad \sum_j y_{ij} = 1, \quad y_{ij} \le x_j, \quad
+        \sum_j c_{ij} y_{ij} \le r \;\forall i \text{ counted}, \quad \sum_j x_j = p,
+
+    solved as a search over the candidate radii ``r ∈ {c_ij}`` with one set cover each (see
+    the module docstring). Rows of weight 0 are not counted.
+
     Examples
     --------
     >>> import numpy as np
@@ -80,9 +108,9 @@ def p_center(cost, *, p: int, weights=None, fixed=None, forbidden=None, groups=N
     >>> p_center(cost, p=1).objective   # site 2 alone: worst row is 6 away
     6.0
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach = as_reach(cost, weights)
-    p = check_p(p)
+    p = count("p", p)
     rules = site_rules(reach.n_sites, fixed, forbidden, groups, min_per_group)
     allowed = reach.only_sites(rules.allowed)
     reachable = allowed.reached()

@@ -3,56 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+#: A demand × site cost matrix: dense array_like (NaN/+inf unreachable) or scipy.sparse
+#: (absent entries unreachable, a stored zero is a cost of zero).
+CostMatrix: TypeAlias = npt.ArrayLike | sp.sparray | sp.spmatrix
+#: Site indices or a boolean mask over the sites.
+SiteSet: TypeAlias = npt.ArrayLike
+#: Minimum open sites per group: one count for every group, or label → count.
+GroupMinimum: TypeAlias = int | Mapping[Any, int]
 
 #: Dense heuristic matrices above this many entries are refused (8 bytes each).
 DENSE_LIMIT = 80_000_000
 
 
-def check_time_limit(time_limit) -> float | None:
-    if time_limit is None:
-        return None
-    value = float(time_limit)
-    if not value > 0:
-        raise ValueError(f"time_limit must be > 0 seconds or None; got {time_limit!r}")
-    return value
-
-
-def check_gap(mip_gap) -> float:
-    value = float(mip_gap)
-    if not 0 <= value < 1:
-        raise ValueError(f"mip_gap must be in [0, 1); got {mip_gap!r}")
-    return value
-
-
-def check_nonneg(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a number; got {value!r}") from exc
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be finite and ≥ 0; got {value!r}")
-    return v
-
-
-def per_site(values, n_sites: int, name: str, allow_inf: bool = False) -> np.ndarray:
-    """A finite (or +inf when allowed), non-negative value per site."""
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim == 0:
-        arr = np.full(n_sites, float(arr))
-    if arr.shape != (n_sites,):
-        raise ValueError(f"{name} must have one value per site (length {n_sites}); "
-                         f"got shape {arr.shape}")
-    ok = (np.isfinite(arr) | (allow_inf & (arr == np.inf))) & (arr >= 0)
-    bad = np.flatnonzero(~ok)
-    if bad.size:
-        raise ValueError(f"{name}[{bad[0]}] = {arr[bad[0]]!r}: must be "
-                         f"{'≥ 0' if allow_inf else 'finite and ≥ 0'}")
-    return arr
-
-
-def is_integral(*arrays: np.ndarray) -> bool:
+def is_integral(*arrays: npt.ArrayLike) -> bool:
     """True when every value is a whole number (so objective gaps below 1 prove optimality)."""
     for a in arrays:
         a = np.asarray(a, float)
@@ -86,3 +56,46 @@ class Clock:
         if self.limit is None:
             return np.inf
         return time.perf_counter() + fraction * (self.left() or 0.0)
+
+
+def merge_identical_rows(inc: sp.csr_array | sp.csr_matrix) -> tuple[sp.csr_array, np.ndarray]:
+    """Merge the rows of an incidence matrix that have the same set of stored columns.
+
+    Demand rows that the same sites reach are interchangeable in every covering model, so
+    the models carry one row per distinct set (a "pattern") with the rows' weights added.
+
+    Parameters
+    ----------
+    inc : scipy.sparse.csr_array
+        (n_rows × n_columns) incidence; the set of a row is its stored columns (explicit
+        zeros count as members). Duplicate stored pairs are summed.
+
+    Returns
+    -------
+    merged : scipy.sparse.csr_array
+        (n_patterns × n_columns), sorted indices, one row per distinct set, in order of the
+        set's first row.
+    pattern : numpy.ndarray of int64
+        Pattern of each input row.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> merged, pattern = merge_identical_rows(sp.csr_array(np.array([[1, 1], [0, 1], [1, 1]])))
+    >>> merged.toarray().tolist(), pattern.tolist()
+    ([[1, 1], [0, 1]], [0, 1, 0])
+    """
+    inc = sp.csr_array(inc, copy=True)
+    inc.sum_duplicates()
+    inc.sort_indices()
+    n = inc.shape[0]
+    key_of: dict[bytes, int] = {}
+    pattern = np.empty(n, np.int64)
+    ip, ix = inc.indptr, inc.indices
+    for i in range(n):
+        pattern[i] = key_of.setdefault(ix[ip[i]:ip[i + 1]].tobytes(), len(key_of))
+    first = np.full(len(key_of), -1, np.int64)
+    first[pattern[::-1]] = np.arange(n)[::-1]
+    merged = sp.csr_array(inc[first])
+    merged.sort_indices()
+    return merged, pattern

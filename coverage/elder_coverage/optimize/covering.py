@@ -10,13 +10,33 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
-from .common import Clock, check_gap, check_nonneg, check_time_limit, is_integral, per_site
+from elder_coverage._errors import SettingsError
+from elder_coverage._validate import (
+    NON_NEGATIVE,
+    POSITIVE,
+    SHARE,
+    Interval,
+    count,
+    number,
+    optional_number,
+    vector,
+)
+
+from .common import (
+    Clock,
+    CostMatrix,
+    GroupMinimum,
+    SiteSet,
+    is_integral,
+    merge_identical_rows,
+)
 from .highs import INF, RowBlocks, solve_milp
 from .reach import Reach, as_reach, check_limit
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
-from .sites import SiteRules, check_p, select_cheapest, site_rules
+from .sites import SiteRules, select_cheapest, site_rules
 
 #: HiGHS options for a maximal-covering MILP that starts from the vertex-substitution
 #: solution. Rows were already merged into patterns (our presolve), and with a good
@@ -34,30 +54,13 @@ def _patterns(reach: Reach, rows: np.ndarray, col_map: np.ndarray, n_cand: int,
     Returns the incidence matrix (patterns × candidate columns, CSR with sorted indices)
     and the pattern of every given row. ``merge=False`` keeps one pattern per row.
     """
-    counts = np.diff(reach.indptr)[rows]
-    starts = reach.indptr[rows]
-    total = int(counts.sum())
-    local = np.repeat(np.arange(rows.size), counts)
-    ent = np.repeat(starts, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts,
-                                                                     counts))
-    cols = col_map[reach.indices[ent]]
-    keep = cols >= 0
-    inc = sp.csr_array((np.ones(int(keep.sum())), (local[keep], cols[keep])),
-                       shape=(rows.size, n_cand))
+    indptr, cols, _ = reach.take(rows, col_map)
+    inc = sp.csr_array((np.ones(cols.size), cols, indptr), shape=(rows.size, n_cand))
     inc.sum_duplicates()
     inc.sort_indices()
     if not merge:
         return inc, np.arange(rows.size)
-    key_of: dict[bytes, int] = {}
-    pattern = np.empty(rows.size, np.int64)
-    ip, ix = inc.indptr, inc.indices
-    for i in range(rows.size):
-        pattern[i] = key_of.setdefault(ix[ip[i]:ip[i + 1]].tobytes(), len(key_of))
-    first = np.full(len(key_of), -1, np.int64)
-    first[pattern[::-1]] = np.arange(rows.size)[::-1]
-    merged = inc[first]
-    merged.sort_indices()
-    return merged, pattern
+    return merge_identical_rows(inc)
 
 
 def _setup(cost, limit, weights, fixed, forbidden, groups, min_per_group):
@@ -135,17 +138,30 @@ def _greedy_cover(inc: sp.csr_array, W: np.ndarray, need: float, k_max: int | No
             break
         chosen[j] = True
         spent += float(cost[j])
-        col = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
-        covered[col] = True
+        covered[csc[:, [j]].indices] = True
         got = float(W[covered].sum())
     return chosen
 
 
-def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, forbidden=None,
-                 time_limit: float | None = None, *, groups=None, min_per_group=None,
-                 budget: float | None = None, site_cost=None, mip_gap: float = 1e-6,
-                 seed: int = 0, threads: int = 1, verbose: bool = False) -> OptimizeResult:
-    """Maximal covering: open ``p`` sites (or sites within a budget) covering the most weight.
+def max_coverage(
+    cost: CostMatrix,
+    p: int | None,
+    limit: float,
+    *,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    budget: float | None = None,
+    site_cost: npt.ArrayLike | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
+    r"""Maximal covering: open ``p`` sites (or sites within a budget) covering the most weight.
 
     Parameters
     ----------
@@ -175,19 +191,44 @@ def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, fo
     OptimizeResult
         ``objective`` = covered weight (persons), fixed sites' coverage included; ``bound``
         an upper bound on it.
+
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens, ``z_i`` = 1 when row ``i`` is covered and
+    ``N_i = {j : c_ij ≤ limit}`` (Church & ReVelle 1974):
+
+    .. math::
+
+        \max \sum_i w_i z_i \quad \text{s.t.} \quad z_i \le \sum_{j \in N_i} x_j \;\forall i,
+        \quad \sum_j x_j = p \;\Big(\text{or} \sum_j s_j x_j \le \text{budget}\Big),
+        \quad x_j, z_i \in \{0, 1\},
+
+    plus the fixed, forbidden and per-group rules.
+
+    Examples
+    --------
+    Three villages on a road at km 0, 3 and 7 with 10, 20 and 30 elders; every village is
+    also a candidate site (costs in km):
+
+    >>> import numpy as np
+    >>> cost = np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]])
+    >>> w = np.array([10.0, 20.0, 30.0])
+    >>> res = max_coverage(cost, 1, 4.0, weights=w)   # site 1 reaches all three within 4 km
+    >>> res.sites.tolist(), float(res.objective)
+    ([1], 60.0)
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, fixed_cov = _setup(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
-    gap_tol = check_gap(mip_gap)
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
     if p is None and budget is None:
-        raise ValueError("max_coverage needs p (number of sites) or budget (with site_cost)")
-    p = None if p is None else check_p(p)
-    budget_v = None if budget is None else check_nonneg(budget, "budget")
+        raise SettingsError("max_coverage needs p (number of sites) or budget (with site_cost)")
+    p = None if p is None else count("p", p)
+    budget_v = None if budget is None else number("budget", budget, NON_NEGATIVE)
     if site_cost is not None and budget is None:
-        raise ValueError("site_cost is only used with budget")
-    sc = np.ones(reach.n_sites) if site_cost is None else per_site(site_cost, reach.n_sites,
-                                                                   "site_cost")
+        raise SettingsError("site_cost is only used with budget")
+    sc = np.ones(reach.n_sites) if site_cost is None else vector("site_cost", site_cost,
+                                                                 reach.n_sites)
     total_w = float(reach.weights.sum())
     problem = rules.problems(p)
     if not problem and budget_v is not None:
@@ -213,7 +254,7 @@ def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, fo
     k_free = None if p is None else p - n_fixed
     if rows.size and cand.size:
         inc, pattern = _patterns(within, rows, col_map, cand.size)
-        W = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
+        W: np.ndarray = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
     else:
         inc = sp.csr_array((0, cand.size))
         W = np.zeros(0)
@@ -245,7 +286,7 @@ def max_coverage(cost, p: int | None, limit: float, weights=None, fixed=None, fo
     swapped = (budget_v is None and not rules.has_group_minimums and k_free is not None
                and int(start_y.sum()) == k_free)
     lp_note: dict = {}
-    if swapped:
+    if swapped and k_free is not None:  # (swapped implies k_free; said again for mypy)
         start_y, _ = _swap_improve(inc, W, start_y, deadline=clock.share(0.2))
         if n_pat and _covered(inc, W, start_y) >= HIGH_COVERAGE * float(W.sum()):
             start_y, lp_note = _lp_start(inc, W, start_y, k_free, clock)
@@ -384,9 +425,9 @@ def _prune(inc: sp.csr_array, y: np.ndarray, rules: SiteRules, cand: np.ndarray)
         hits = inc @ y.astype(float)
     csc = inc.tocsc()
     for j in np.flatnonzero(y)[::-1]:
-        col = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+        col = csc[:, [j]].indices
         if np.all(hits[col] >= 2):
-            if rules.has_group_minimums:
+            if rules.has_group_minimums and rules.group is not None:
                 g = rules.group[cand[j]]
                 mask = rules.fixed.copy()
                 mask[cand[y]] = True
@@ -397,11 +438,24 @@ def _prune(inc: sp.csr_array, y: np.ndarray, rules: SiteRules, cand: np.ndarray)
     return y
 
 
-def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
-              time_limit: float | None = None, *, groups=None, min_per_group=None,
-              coverage_target: float | None = None, site_cost=None, mip_gap: float = 1e-6,
-              seed: int = 0, threads: int = 1, verbose: bool = False) -> OptimizeResult:
-    """Set covering: the fewest sites (or least ``site_cost``) covering the demand.
+def set_cover(
+    cost: CostMatrix,
+    limit: float,
+    *,
+    weights: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    coverage_target: float | None = None,
+    site_cost: npt.ArrayLike | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
+    r"""Set covering: the fewest sites (or least ``site_cost``) covering the demand.
 
     Parameters
     ----------
@@ -431,21 +485,44 @@ def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
         included. Rows no allowed site reaches within ``limit`` are in
         ``unreachable_demand`` (they do not make the model infeasible). A target that no
         choice reaches gives status ``"infeasible"`` with the largest reachable share.
+
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens and ``N_i = {j : c_ij ≤ limit}`` (Toregas et al.
+    1971):
+
+    .. math::
+
+        \min \sum_j s_j x_j \quad \text{s.t.} \quad \sum_{j \in N_i} x_j \ge 1
+        \;\forall i \text{ reachable}, \quad x_j \in \{0, 1\},
+
+    ``s_j = 1`` unless ``site_cost`` is given. With ``coverage_target`` the rows get
+    ``z_i ≤ Σ_{j∈N_i} x_j`` and ``Σ_i w_i z_i ≥ target · Σ_i w_i`` instead.
+
+    Examples
+    --------
+    Three villages on a road at km 0, 3 and 7 with 10, 20 and 30 elders; every village is
+    also a candidate site (costs in km):
+
+    >>> import numpy as np
+    >>> cost = np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]])
+    >>> w = np.array([10.0, 20.0, 30.0])
+    >>> res = set_cover(cost, 3.0)     # village 2 needs its own site, 0 and 1 share one
+    >>> float(res.objective), 2 in res.sites
+    (2.0, True)
+    >>> set_cover(cost, 4.0).sites.tolist()
+    [1]
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach, rules, within, reachable, unreachable, fixed_cov = _setup(
         cost, limit, weights, fixed, forbidden, groups, min_per_group)
-    gap_tol = check_gap(mip_gap)
-    sc = np.ones(reach.n_sites) if site_cost is None else per_site(site_cost, reach.n_sites,
-                                                                   "site_cost")
+    gap_tol = number("mip_gap", mip_gap, Interval(0, 1, closed="left"))
+    sc = np.ones(reach.n_sites) if site_cost is None else vector("site_cost", site_cost,
+                                                                 reach.n_sites)
     w = reach.weights
     total_w = float(w.sum())
-    if coverage_target is not None:
-        target = float(coverage_target)
-        if not 0.0 <= target <= 1.0:
-            raise ValueError(f"coverage_target must be a share in [0, 1]; got {coverage_target!r}")
-    else:
-        target = None
+    target = (None if coverage_target is None
+              else number("coverage_target", coverage_target, SHARE))
     problem = rules.problems(None)
     if problem:
         return infeasible("set_cover", reach.n_demand, problem, clock.elapsed, unreachable,
@@ -468,7 +545,7 @@ def set_cover(cost, limit: float, weights=None, fixed=None, forbidden=None,
     rows = np.flatnonzero(reachable & ~fixed_cov & (w > 0))
     if rows.size:
         inc, pattern = _patterns(within, rows, col_map, cand.size)
-        W = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
+        W: np.ndarray = np.bincount(pattern, weights=w[rows], minlength=inc.shape[0])
     else:
         inc = sp.csr_array((0, cand.size))
         W = np.zeros(0)
@@ -619,7 +696,7 @@ def _contains_another(sets: sp.csr_array, size: np.ndarray, cost: np.ndarray | N
 
 def _fill_groups(y: np.ndarray, rules: SiteRules, cand: np.ndarray, sc: np.ndarray):
     """Add the cheapest candidates of groups still below their minimum."""
-    if not rules.has_group_minimums:
+    if not rules.has_group_minimums or rules.group is None:
         return y
     mask = rules.fixed.copy()
     mask[cand[y]] = True

@@ -35,7 +35,7 @@ class Choice:
     group_min: np.ndarray | None
 
     def deficit(self, chosen: np.ndarray) -> np.ndarray | None:
-        if self.group is None:
+        if self.group is None or self.group_min is None:
             return None
         counts = np.bincount(self.group[chosen], minlength=self.group_min.size)
         return np.maximum(self.group_min - counts, 0)
@@ -121,7 +121,7 @@ def interchange(C: np.ndarray, base: np.ndarray, chosen: np.ndarray, rules: Choi
         delta = loss[:, None] - gain[None, :] - extra
         valid = np.broadcast_to(~chosen, delta.shape).copy()
         valid[rules.fixed[cols], :] = False
-        if rules.group is not None:
+        if rules.group is not None and rules.group_min is not None:
             counts = np.bincount(rules.group[chosen], minlength=rules.group_min.size)
             tight = counts[rules.group[cols]] <= rules.group_min[rules.group[cols]]
             if tight.any():
@@ -231,7 +231,7 @@ def lagrangian_bound(C: np.ndarray, pairs: SortedPairs, base: np.ndarray, rules:
     d = np.ones(lam.size) if scale is None else np.asarray(scale, float)
     best = -np.inf
     best_lam = lam.copy()
-    best_rho = None
+    best_rho: np.ndarray | None = None
     best_chosen = incumbent
     best_set = incumbent.copy()
     step = 2.0
@@ -267,6 +267,8 @@ def lagrangian_bound(C: np.ndarray, pairs: SortedPairs, base: np.ndarray, rules:
         if norm == 0.0:  # the relaxed solution is feasible, hence optimal for the relaxation
             break
         lam = lam + step * (upper - value) / norm * (d * g)
+    if best_rho is None:  # no iteration ran (max_iter = 0): no site prices either
+        best_rho = np.zeros(pairs.n_cols)
     return LagrangianBound(best, best_lam, best_rho, it, upper, best_set, best_chosen)
 
 

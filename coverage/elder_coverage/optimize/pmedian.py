@@ -17,20 +17,36 @@ single (``split=False``) or split assignment.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Literal
+
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
+
+from elder_coverage._errors import SettingsError
+from elder_coverage._validate import (
+    NON_NEGATIVE,
+    POSITIVE,
+    Interval,
+    count,
+    number,
+    one_of,
+    optional_number,
+    vector,
+)
 
 from .common import (
     DENSE_LIMIT,
     Clock,
-    check_gap,
-    check_nonneg,
-    check_time_limit,
+    CostMatrix,
+    GroupMinimum,
+    SiteSet,
     is_integral,
-    per_site,
 )
 from .heuristics import (
     Choice,
+    LagrangianBound,
     SortedPairs,
     fix_sites,
     greedy_add,
@@ -43,7 +59,7 @@ from .highs import INF, RowBlocks, solve_milp
 from .radius import radius_model
 from .reach import Reach, as_reach
 from .result import OptimizeResult, infeasible, no_solution, relative_gap, settle_bound
-from .sites import SiteRules, check_p, select_cheapest, site_rules
+from .sites import SiteRules, select_cheapest, site_rules
 
 METHODS = ("auto", "exact", "heuristic")
 #: Radius models with more nonzeros than this are truncated per row and widened in rounds.
@@ -55,12 +71,27 @@ PROOF_OPTIONS = {"mip_heuristic_effort": 0.0, "mip_heuristic_run_rins": False,
 MODEL = "p_median"
 
 
-def p_median(cost, p: int, weights=None, capacity=None, fixed=None, forbidden=None,
-             time_limit: float | None = None, *, groups=None, min_per_group=None,
-             split: bool = False, method: str = "auto", unassigned_penalty: float | None = None,
-             mip_gap: float = 1e-6, max_model_nonzeros: int = 40_000_000, seed: int = 0,
-             threads: int = 1, verbose: bool = False) -> OptimizeResult:
-    """Choose ``p`` sites minimising the demand-weighted cost to the nearest open site.
+def p_median(
+    cost: CostMatrix,
+    p: int,
+    *,
+    weights: npt.ArrayLike | None = None,
+    capacity: npt.ArrayLike | None = None,
+    fixed: SiteSet | None = None,
+    forbidden: SiteSet | None = None,
+    groups: npt.ArrayLike | None = None,
+    min_per_group: GroupMinimum | None = None,
+    split: bool = False,
+    method: Literal["auto", "exact", "heuristic"] = "auto",
+    unassigned_penalty: float | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-6,
+    max_model_nonzeros: int = 40_000_000,
+    seed: int = 0,
+    threads: int = 1,
+    verbose: bool = False,
+) -> OptimizeResult:
+    r"""Choose ``p`` sites minimising the demand-weighted cost to the nearest open site.
 
     Parameters
     ----------
@@ -109,39 +140,69 @@ def p_median(cost, p: int, weights=None, capacity=None, fixed=None, forbidden=No
 
     Raises
     ------
-    ValueError
-        Malformed arguments (shapes, negative costs, bad indices, unknown method …).
+    DataError
+        A malformed cost matrix or weights (shape, negative or non-numeric costs).
+    SettingsError
+        An option out of range (``p``, ``time_limit``, bad site indices, unknown method …).
+
+    Notes
+    -----
+    With ``x_j`` = 1 when site ``j`` opens, ``y_ij`` the share of row ``i`` served by ``j``,
+    ``w_i`` the weights and ``c_ij`` the costs (ReVelle & Swain 1970):
+
+    .. math::
+
+        \min \sum_i \sum_j w_i c_{ij} y_{ij} \quad \text{s.t.} \quad
+        \sum_j y_{ij} = 1 \;\forall i, \quad y_{ij} \le x_j, \quad
+        \sum_j x_j = p, \quad x_j \in \{0, 1\}, \; y_{ij} \ge 0,
+
+    plus ``x_j = 1`` for fixed and ``x_j = 0`` for forbidden sites and
+    ``Σ_{j∈g} x_j ≥ min_g`` per group. With ``capacity``: ``Σ_i w_i y_ij ≤ cap_j x_j``
+    (and ``y_ij ∈ {0, 1}`` unless ``split``). The exact method solves the equivalent radius
+    formulation (García, Labbé & Marín 2011).
+
+    Examples
+    --------
+    Three villages on a road at km 0, 3 and 7 with 10, 20 and 30 elders; every village is
+    also a candidate site (costs in km):
+
+    >>> import numpy as np
+    >>> cost = np.array([[0.0, 3.0, 7.0], [3.0, 0.0, 4.0], [7.0, 4.0, 0.0]])
+    >>> w = np.array([10.0, 20.0, 30.0])
+    >>> res = p_median(cost, 1, weights=w)   # site 1: 10 × 3 + 30 × 4 = 150
+    >>> res.sites.tolist(), float(res.objective), res.status
+    ([1], 150.0, 'optimal')
+    >>> p_median(cost, 2, weights=w).sites.tolist()   # {1, 2}: only 10 × 3 = 30 left
+    [1, 2]
     """
-    clock = Clock(check_time_limit(time_limit))
+    clock = Clock(optional_number("time_limit", time_limit, POSITIVE, unit="seconds"))
     reach = as_reach(cost, weights)
-    p = check_p(p)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    gap_tol = check_gap(mip_gap)
-    penalty = None if unassigned_penalty is None else check_nonneg(unassigned_penalty,
-                                                                 "unassigned_penalty")
+    p = count("p", p)
+    one_of("method", method, METHODS)
+    solver = _SolverOptions(number("mip_gap", mip_gap, Interval(0, 1, closed="left")), seed,
+                            threads, verbose)
+    penalty = (None if unassigned_penalty is None
+               else number("unassigned_penalty", unassigned_penalty, NON_NEGATIVE))
     rules = site_rules(reach.n_sites, fixed, forbidden, groups, min_per_group)
     if capacity is not None:
-        cap = per_site(capacity, reach.n_sites, "capacity", allow_inf=True)
+        cap = vector("capacity", capacity, reach.n_sites, allow_inf=True)
         if method == "heuristic":
-            raise ValueError("method='heuristic' is for the uncapacitated p-median; "
-                             "the capacitated model is always solved as a MILP")
-        return _capacitated(reach, rules, p, cap, bool(split), penalty, clock, gap_tol,
-                            seed, threads, verbose)
+            raise SettingsError("method='heuristic' is for the uncapacitated p-median; "
+                                "the capacitated model is always solved as a MILP")
+        return _capacitated(reach, rules, p, cap, bool(split), penalty, clock, solver)
     if split:
-        raise ValueError("split=True needs capacity (without capacities rows go to the "
-                         "nearest open site anyway)")
-    return _uncapacitated(reach, rules, p, penalty, method, clock, gap_tol,
-                          max_model_nonzeros, seed, threads, verbose)
+        raise SettingsError("split=True needs capacity (without capacities rows go to the "
+                            "nearest open site anyway)")
+    return _uncapacitated(reach, rules, p, penalty, method, clock, max_model_nonzeros, solver)
 
 
 # ---------------------------------------------------------------------------- helpers
 
 
-def _finish(reach: Reach, allowed_reach: Reach, chosen_sites: np.ndarray, status: str,
-            bound: float, clock: Clock, unreachable: np.ndarray, penalty: float | None,
-            message: str, method: str, integral: bool, details: dict) -> OptimizeResult:
-    """Evaluate a site set on the true costs and package it."""
+def _finish(problem: _Problem, chosen_sites: np.ndarray, status: str, bound: float,
+            message: str, method: str, details: dict) -> OptimizeResult:
+    """Evaluate a site set on the true costs and package it (``message`` follows the note)."""
+    reach, allowed_reach, penalty = problem.reach, problem.allowed_reach, problem.penalty
     open_mask = np.zeros(reach.n_sites, bool)
     open_mask[chosen_sites] = True
     site, dist = allowed_reach.nearest(open_mask)
@@ -156,13 +217,13 @@ def _finish(reach: Reach, allowed_reach: Reach, chosen_sites: np.ndarray, status
     # Zero-weight rows cost nothing even when no open site reaches them (0 × inf is NaN).
     counted = reachable & (w > 0)
     objective = float((w[counted] * row_cost[counted]).sum())
-    bound = settle_bound(bound, objective, status, integral)
+    bound = settle_bound(bound, objective, status, problem.integral)
     gap = relative_gap(objective, bound)
     return OptimizeResult(
         objective=objective, sites=np.flatnonzero(open_mask), assignment=site, gap=gap,
-        status=status, seconds=clock.elapsed, bound=bound, unreachable_demand=unreachable,
-        message=message, model=MODEL, method=method, total_weight=float(w.sum()),
-        details=details)
+        status=status, seconds=problem.clock.elapsed, bound=bound,
+        unreachable_demand=problem.unreachable, message=problem.note + message, model=MODEL,
+        method=method, total_weight=float(w.sum()), details=details)
 
 
 def _dense_costs(sub_indptr, sub_cols, sub_cost, w, n_cols, penalty):
@@ -173,7 +234,7 @@ def _dense_costs(sub_indptr, sub_cols, sub_cost, w, n_cols, penalty):
     """
     n = sub_indptr.size - 1
     if n * n_cols > DENSE_LIMIT:
-        raise ValueError(
+        raise SettingsError(
             f"the p-median heuristic needs a dense {n} × {n_cols} matrix "
             f"({n * n_cols:,} entries > {DENSE_LIMIT:,}); aggregate the demand rows "
             "(elder_coverage.optimize.aggregate_demand, or p_median_aggregated for "
@@ -190,69 +251,59 @@ def _dense_costs(sub_indptr, sub_cols, sub_cost, w, n_cols, penalty):
     return C, base, big
 
 
-def _submatrix(reach: Reach, row_idx: np.ndarray, col_map: np.ndarray):
-    """Entries of the given rows whose site maps to a column (col_map ≥ 0), sorted rows."""
-    counts = np.diff(reach.indptr)[row_idx]
-    starts = reach.indptr[row_idx]
-    total = int(counts.sum())
-    local = np.repeat(np.arange(row_idx.size), counts)
-    offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    ent = np.repeat(starts, counts) + offs
-    cols = col_map[reach.indices[ent]]
-    keep = cols >= 0
-    local, cols, cst = local[keep], cols[keep], reach.cost[ent[keep]]
-    indptr = np.zeros(row_idx.size + 1, np.int64)
-    np.cumsum(np.bincount(local, minlength=row_idx.size), out=indptr[1:])
-    return indptr, cols, cst
-
-
-def _trivial(reach, allowed_reach, rules, p, unreachable, clock, penalty, message):
+def _trivial(problem: _Problem, message: str) -> OptimizeResult:
     """No demand to serve: any site set meeting the rules is optimal."""
-    chosen = select_cheapest(np.zeros(reach.n_sites), p, rules.fixed, rules.allowed,
-                             rules.group, rules.deficits() if rules.group is not None else None)
-    return _finish(reach, allowed_reach, np.flatnonzero(chosen), "optimal", 0.0, clock,
-                   unreachable, penalty, message, "trivial", False, {})
+    rules = problem.rules
+    chosen = select_cheapest(np.zeros(problem.reach.n_sites), problem.p, rules.fixed,
+                             rules.allowed, rules.group,
+                             rules.deficits() if rules.group is not None else None)
+    return _finish(problem, np.flatnonzero(chosen), "optimal", 0.0, message, "trivial", {})
 
 
 # ------------------------------------------------------------------ uncapacitated
 
 
-def _prepare(reach: Reach, rules: SiteRules, p: int, penalty, clock: Clock):
+def _prepare(reach: Reach, rules: SiteRules, p: int, penalty: float | None,
+             clock: Clock) -> OptimizeResult | tuple[_Problem, np.ndarray]:
     """What both p-median models start from, or the result when there is nothing to solve.
 
-    Returns the reach restricted to allowed sites, the rows no allowed site reaches, the
-    rows to serve (reachable with weight > 0) and the note about the unreachable ones; or an
-    infeasible / trivial :class:`OptimizeResult`.
+    Returns the problem (reach restricted to allowed sites, the rows no allowed site
+    reaches, the note about them; ``integral`` still False) and the rows to serve (reachable
+    with weight > 0); or an infeasible / trivial :class:`OptimizeResult`.
     """
     allowed_reach = reach.only_sites(rules.allowed)
     reachable = allowed_reach.reached()
     unreachable = np.flatnonzero(~reachable)
-    problem = rules.problems(p)
-    if problem:
-        return infeasible(MODEL, reach.n_demand, problem, clock.elapsed, unreachable,
+    why = rules.problems(p)
+    if why:
+        return infeasible(MODEL, reach.n_demand, why, clock.elapsed, unreachable,
                           total_weight=float(reach.weights.sum()))
     active = np.flatnonzero(reachable & (reach.weights > 0))
     note = (f"{unreachable.size} demand rows reach no allowed site and are left out; "
             if unreachable.size else "")
+    problem = _Problem(reach, allowed_reach, rules, p, penalty, clock, unreachable, note,
+                       integral=False)
     if active.size == 0:
-        return _trivial(reach, allowed_reach, rules, p, unreachable, clock, penalty,
-                        note + "no weighted demand to serve")
-    return allowed_reach, unreachable, active, note
+        return _trivial(problem, "no weighted demand to serve")
+    return problem, active
 
 
-def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, max_nnz, seed,
-                   threads, verbose) -> OptimizeResult:
+def _uncapacitated(reach: Reach, rules: SiteRules, p: int, penalty: float | None, method: str,
+                   clock: Clock, max_nnz: int, solver: _SolverOptions) -> OptimizeResult:
+    gap_tol = solver.gap_tol
     ready = _prepare(reach, rules, p, penalty, clock)
     if isinstance(ready, OptimizeResult):
         return ready
-    allowed_reach, unreachable, active, note = ready
+    problem, active = ready
+    allowed_reach, unreachable, note = problem.allowed_reach, problem.unreachable, problem.note
     cols = np.flatnonzero(rules.allowed)
     col_map = np.full(reach.n_sites, -1, np.int64)
     col_map[cols] = np.arange(cols.size)
-    indptr, sub_cols, sub_cost = _submatrix(allowed_reach, active, col_map)
+    indptr, sub_cols, sub_cost = allowed_reach.take(active, col_map)
     w = reach.weights[active]
     integral = is_integral(w[np.repeat(np.arange(active.size), np.diff(indptr))] * sub_cost,
                            [] if penalty is None else w * penalty)
+    problem = replace(problem, integral=integral)
     choice = Choice(p, rules.fixed[cols], None if rules.group is None else rules.group[cols],
                     None if rules.group is None else rules.group_min)
 
@@ -302,10 +353,9 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
     heur_sites = cols[chosen]
     proven = serves_all and upper - lower <= abs_tol
     if proven:
-        return _finish(reach, allowed_reach, heur_sites, "optimal", max(lower, upper - abs_tol),
-                       clock, unreachable, penalty,
-                       note + "heuristic solution proven optimal by the Lagrangian bound",
-                       "heuristic+lagrangian", integral, details)
+        return _finish(problem, heur_sites, "optimal", max(lower, upper - abs_tol),
+                       "heuristic solution proven optimal by the Lagrangian bound",
+                       "heuristic+lagrangian", details)
 
     keep = ~close
     nnz_est = _radius_size(sub_cols, keep)
@@ -318,30 +368,29 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
             return infeasible(MODEL, reach.n_demand, note + "the heuristic could not serve "
                               f"every reachable row with p={p} sites ({why})", clock.elapsed,
                               unreachable, total_weight=float(reach.weights.sum()))
-        return _finish(reach, allowed_reach, heur_sites, status, lower, clock, unreachable,
-                       penalty, note + f"greedy + vertex substitution; bound from Lagrangian "
-                       f"relaxation ({why})", "heuristic+lagrangian", integral, details)
+        return _finish(problem, heur_sites, status, lower, "greedy + vertex substitution; "
+                       f"bound from Lagrangian relaxation ({why})", "heuristic+lagrangian",
+                       details)
 
     # 3. Radius MILP over the sites the Lagrangian test could not close.
     kept = np.flatnonzero(keep)
     kmap = np.full(cols.size, -1, np.int64)
     kmap[kept] = np.arange(kept.size)
-    k_indptr, k_cols, k_cost = _submatrix(
-        Reach(active.size, cols.size, indptr, sub_cols, sub_cost, w), np.arange(active.size),
-        kmap)
+    k_indptr, k_cols, k_cost = Reach(active.size, cols.size, indptr, sub_cols, sub_cost,
+                                     w).take(np.arange(active.size), kmap)
     fixed_k = (choice.fixed | must)[kept]
     group_k = None if choice.group is None else choice.group[kept]
     uncovered = (np.diff(k_indptr) == 0) if penalty is None else np.zeros(active.size, bool)
     reduced_infeasible = bool(uncovered.any()) or kept.size < p
-    if not reduced_infeasible and group_k is not None and choice.group_min.any():
+    if (not reduced_infeasible and group_k is not None and choice.group_min is not None
+            and choice.group_min.any()):
         per = np.bincount(group_k, minlength=choice.group_min.size)
         reduced_infeasible = bool((per < choice.group_min).any())
     if reduced_infeasible and serves_all:
         # Every solution outside the reduced site set costs at least upper - abs_tol.
-        return _finish(reach, allowed_reach, heur_sites, "optimal", upper - abs_tol, clock,
-                       unreachable, penalty, note + "heuristic solution proven optimal "
-                       "(no better solution survives the Lagrangian site tests)",
-                       "heuristic+lagrangian", integral, details)
+        return _finish(problem, heur_sites, "optimal", upper - abs_tol, "heuristic solution "
+                       "proven optimal (no better solution survives the Lagrangian site "
+                       "tests)", "heuristic+lagrangian", details)
     if row_limit is not None:
         # A row must be served below its limit: when that leaves no site, no better
         # solution exists.
@@ -349,20 +398,84 @@ def _uncapacitated(reach, rules: SiteRules, p, penalty, method, clock, gap_tol, 
                               w * k_cost[np.minimum(k_indptr[:-1], max(k_cost.size - 1, 0))]
                               if k_cost.size else np.inf, np.inf)
         if penalty is None and np.any(first_cost >= row_limit) and serves_all:
-            return _finish(reach, allowed_reach, heur_sites, "optimal", upper - abs_tol,
-                           clock, unreachable, penalty, note + "heuristic solution proven "
-                           "optimal by the Lagrangian radius tests", "heuristic+lagrangian",
-                           integral, details)
+            return _finish(problem, heur_sites, "optimal", upper - abs_tol, "heuristic "
+                           "solution proven optimal by the Lagrangian radius tests",
+                           "heuristic+lagrangian", details)
     details["preprocess_seconds"] = round(clock.elapsed, 3)
-    return _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed, threads,
-                          verbose, unreachable, note, integral, details, cols, indptr, sub_cols,
-                          sub_cost, w, keep, kept, kmap, k_indptr, k_cols, k_cost, fixed_k,
-                          group_k, choice, chosen, upper, serves_all, abs_tol, lower, lag,
-                          row_limit, close, must)
+    rows = _Rows(cols, indptr, sub_cols, sub_cost, w)
+    kept_sites = _KeptSites(keep, kept, k_indptr, k_cols, k_cost, fixed_k, group_k, choice)
+    known = _Incumbent(chosen, upper, serves_all, abs_tol, lower, lag, row_limit, close, must)
+    return _radius_rounds(problem, solver, rows, kept_sites, known, details)
 
 
-def _widen_by_lp(k_indptr, k_cols, k_cost, k_wc, w, p, fixed_k, group_k, choice, penalty,
-                 row_limit, thr, clock, max_rounds: int = 30):
+@dataclass(frozen=True)
+class _Problem:
+    """The request as the p-median phases see it (validated, rows left out, rule notes)."""
+
+    reach: Reach
+    allowed_reach: Reach
+    rules: SiteRules
+    p: int
+    penalty: float | None
+    clock: Clock
+    unreachable: np.ndarray
+    note: str
+    integral: bool
+
+
+@dataclass(frozen=True)
+class _SolverOptions:
+    """HiGHS settings passed through from :func:`p_median`."""
+
+    gap_tol: float
+    seed: int
+    threads: int
+    verbose: bool
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Served rows × allowed-site columns as sorted sparse rows (``cols``: site of a column)."""
+
+    cols: np.ndarray
+    indptr: np.ndarray
+    sub_cols: np.ndarray
+    sub_cost: np.ndarray
+    w: np.ndarray
+
+
+@dataclass(frozen=True)
+class _KeptSites:
+    """The columns the Lagrangian tests could not close, renumbered for the radius MILP."""
+
+    keep: np.ndarray  # bool per allowed column
+    kept: np.ndarray  # allowed column of each MILP site
+    indptr: np.ndarray
+    cols: np.ndarray
+    cost: np.ndarray
+    fixed: np.ndarray
+    group: np.ndarray | None
+    choice: Choice
+
+
+@dataclass(frozen=True)
+class _Incumbent:
+    """Best known solution and what the Lagrangian phase proved about the optimum."""
+
+    chosen: np.ndarray
+    upper: float
+    serves_all: bool
+    abs_tol: float
+    lower: float
+    lag: LagrangianBound | None
+    row_limit: np.ndarray | None
+    close: np.ndarray
+    must: np.ndarray
+
+
+def _widen_by_lp(problem: _Problem, km: _KeptSites, k_wc: np.ndarray, w: np.ndarray,
+                 row_limit: np.ndarray | None, thr: np.ndarray,
+                 max_rounds: int = 30) -> tuple[np.ndarray, float, int]:
     """Widen truncated rows until the LP relaxation no longer uses any truncation tail.
 
     LPs of the truncated model are far smaller than the full one; when no tail carries LP
@@ -370,14 +483,16 @@ def _widen_by_lp(k_indptr, k_cols, k_cost, k_wc, w, p, fixed_k, group_k, choice,
     are (nearly always) wide enough. Returns the thresholds, the last LP value (a valid lower
     bound) and the number of LPs solved.
     """
+    k_indptr, k_cols, k_cost = km.indptr, km.cols, km.cost
+    p, penalty, clock = problem.p, problem.penalty, problem.clock
     bound = -np.inf
     counts = np.diff(k_indptr)
     for rnd in range(1, max_rounds + 1):
         first = _first_above(k_indptr, k_wc, thr)
         trunc = np.where(first >= 0, k_cost[np.maximum(first, 0)], np.inf)
         pen_row = trunc if penalty is None else np.minimum(trunc, penalty)
-        model = radius_model(k_indptr, k_cols, k_cost, w, p, fixed_k, group_k,
-                             choice.group_min, pen_row, row_limit)
+        model = radius_model(k_indptr, k_cols, k_cost, w, p, km.fixed, km.group,
+                             km.choice.group_min, pen_row, row_limit)
         out = solve_milp(model.cost, model.lower, model.upper,
                          np.zeros(model.cost.size, np.int32), model.matrix, model.row_lower,
                          model.row_upper, offset=model.offset, time_limit=clock.left(),
@@ -417,11 +532,8 @@ def _first_above(indptr, wc, thr):
     return first
 
 
-def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed, threads,
-                   verbose, unreachable, note, integral, details, cols, indptr, sub_cols,
-                   sub_cost, w, keep, kept, kmap, k_indptr, k_cols, k_cost, fixed_k, group_k,
-                   choice, chosen, upper, serves_all, abs_tol, lower, lag, row_limit, close,
-                   must) -> OptimizeResult:
+def _radius_rounds(problem: _Problem, solver: _SolverOptions, rows: _Rows, km: _KeptSites,
+                   known: _Incumbent, details: dict) -> OptimizeResult:
     """Solve truncated radius models, widening the rows that end on their tail.
 
     Each row is modelled exactly up to a threshold (its Lagrangian multiplier or its cost in
@@ -431,6 +543,18 @@ def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed
     the MILP solution sits on its tail, its threshold moves out to that solution's cost
     and the model is solved again (García, Labbé & Marín 2011, section 4).
     """
+    reach, rules, p = problem.reach, problem.rules, problem.p
+    penalty, clock, unreachable = problem.penalty, problem.clock, problem.unreachable
+    note, integral = problem.note, problem.integral
+    gap_tol, seed, threads, verbose = solver.gap_tol, solver.seed, solver.threads, solver.verbose
+    cols, indptr, sub_cols, sub_cost, w = (rows.cols, rows.indptr, rows.sub_cols, rows.sub_cost,
+                                           rows.w)
+    keep, kept, k_indptr, k_cols, k_cost = km.keep, km.kept, km.indptr, km.cols, km.cost
+    fixed_k, group_k, choice = km.fixed, km.group, km.choice
+    chosen, upper, serves_all, abs_tol = (known.chosen, known.upper, known.serves_all,
+                                          known.abs_tol)
+    lower, lag, row_limit, close, must = (known.lower, known.lag, known.row_limit, known.close,
+                                          known.must)
     n = w.size
     full_row = np.repeat(np.arange(n), np.diff(indptr))
     full_wc = w[full_row] * sub_cost
@@ -461,8 +585,7 @@ def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed
         if lag is not None:
             thr = np.maximum(thr, lag.multipliers)
         thr[~np.isfinite(thr)] = np.inf
-        thr, lp_bound, lp_rounds = _widen_by_lp(k_indptr, k_cols, k_cost, k_wc, w, p, fixed_k,
-                                                group_k, choice, penalty, row_limit, thr, clock)
+        thr, lp_bound, lp_rounds = _widen_by_lp(problem, km, k_wc, w, row_limit, thr)
         details.update(lp_rounds=lp_rounds, lp_bound=lp_bound,
                        lp_seconds=round(clock.elapsed, 3))
         global_lb = max(global_lb, min(lp_bound, cut_bound))
@@ -543,12 +666,11 @@ def _radius_rounds(reach, allowed_reach, rules, p, penalty, clock, gap_tol, seed
             message = "radius formulation solved by HiGHS"
             break
         thr[on_tail] = rc[on_tail]
-        if clock.limit is not None and clock.left() <= 0.011:
+        if (left := clock.left()) is not None and left <= 0.011:
             message = "time limit between radius rounds"
             break
     sites = cols[best] if np.isfinite(best_cost) else heur_sites
-    return _finish(reach, allowed_reach, sites, status, global_lb, clock, unreachable, penalty,
-                   note + message, "radius-milp", integral, details)
+    return _finish(problem, sites, status, global_lb, message, "radius-milp", details)
 
 
 def _radius_size(cols, keep) -> int:
@@ -565,12 +687,13 @@ def _why_uncoverable(p: int, rules: SiteRules) -> str:
 # -------------------------------------------------------------------- capacitated
 
 
-def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, gap_tol, seed,
-                 threads, verbose) -> OptimizeResult:
+def _capacitated(reach: Reach, rules: SiteRules, p: int, cap: np.ndarray, split: bool,
+                 penalty: float | None, clock: Clock, solver: _SolverOptions) -> OptimizeResult:
     ready = _prepare(reach, rules, p, penalty, clock)
     if isinstance(ready, OptimizeResult):
         return ready
-    allowed_reach, unreachable, active, note = ready
+    problem, active = ready
+    allowed_reach, unreachable, note = problem.allowed_reach, problem.unreachable, problem.note
     total_w = float(reach.weights.sum())
     w = reach.weights[active]
     demand = float(w.sum())
@@ -597,7 +720,7 @@ def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, 
     cols = np.flatnonzero(rules.allowed)
     col_map = np.full(reach.n_sites, -1, np.int64)
     col_map[cols] = np.arange(cols.size)
-    indptr, pc, pd = _submatrix(allowed_reach, active, col_map)
+    indptr, pc, pd = allowed_reach.take(active, col_map)
     n, m, P = active.size, cols.size, pc.size
     prow = np.repeat(np.arange(n), np.diff(indptr))
     integral = is_integral(w[prow] * pd, [] if penalty is None else w * penalty)
@@ -642,8 +765,8 @@ def _capacitated(reach: Reach, rules: SiteRules, p, cap, split, penalty, clock, 
                               np.full(P, 0 if split else 1, np.int32),
                               np.full(n_u, 0 if split else 1, np.int32)])
     out = solve_milp(cost_vec, lower, upper, integer, A, lo, hi, time_limit=clock.left(),
-                     mip_rel_gap=gap_tol, mip_abs_gap=0.999 if integral else 1e-9, seed=seed,
-                     threads=threads, verbose=verbose)
+                     mip_rel_gap=solver.gap_tol, mip_abs_gap=0.999 if integral else 1e-9,
+                     seed=solver.seed, threads=solver.threads, verbose=solver.verbose)
     details = {"milp_seconds": out.seconds, "milp_nodes": out.nodes, "pairs": P}
     if out.status == "infeasible":
         return infeasible(MODEL, reach.n_demand, note + (

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from elder_coverage._errors import DataError
+from elder_coverage._validate import NON_NEGATIVE, number, vector
+
 
 @dataclass(frozen=True, eq=False)
 class Reach:
@@ -59,6 +62,32 @@ class Reach:
         """Pairs whose site is in ``site_mask`` (boolean per site)."""
         return self.select(site_mask[self.indices])
 
+    def take(self, rows: np.ndarray, col_map: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+        """The entries of ``rows`` at the sites ``col_map`` numbers, each row in cost order.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray of int
+            Demand rows, in the order wanted.
+        col_map : numpy.ndarray of int
+            Per site, its new column ``0..k-1``, or -1 to drop the site.
+
+        Returns
+        -------
+        indptr, cols, cost : numpy.ndarray
+            CSR layout of the ``len(rows) × k`` sub-matrix; a stored zero cost stays stored.
+        """
+        sites = np.flatnonzero(col_map >= 0)
+        sites = sites[np.argsort(col_map[sites])]
+        # scipy's row and column selection keep each row's stored order (here: by cost), so
+        # no re-sort is needed; the CSR is not canonical on purpose (indices follow cost).
+        full = sp.csr_array((self.cost, self.indices, self.indptr),
+                            shape=(self.n_demand, self.n_sites))
+        sub = full[np.asarray(rows)][:, sites]
+        return (sub.indptr.astype(np.int64, copy=False), sub.indices.astype(np.int64, copy=False),
+                sub.data)
+
     def reached(self) -> np.ndarray:
         """Boolean per row: at least one stored pair."""
         return np.diff(self.indptr) > 0
@@ -82,14 +111,7 @@ class Reach:
 def _check_weights(weights, n_demand: int) -> np.ndarray:
     if weights is None:
         return np.ones(n_demand)
-    w = np.asarray(weights, dtype=float)
-    if w.shape != (n_demand,):
-        raise ValueError(f"weights has shape {w.shape}; expected ({n_demand},), one per demand row")
-    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
-    if bad.size:
-        raise ValueError(f"weights[{bad[0]}] = {w[bad[0]]!r}: demand weights must be finite and "
-                         f"≥ 0 ({bad.size} bad rows)")
-    return w
+    return vector("weights", weights, n_demand, per="demand row")
 
 
 def as_reach(cost, weights=None) -> Reach:
@@ -106,8 +128,10 @@ def as_reach(cost, weights=None) -> Reach:
 
     Raises
     ------
-    ValueError
-        Wrong shape, non-numeric or negative costs, bad weights.
+    DataError
+        Wrong shape, non-numeric or negative costs.
+    SettingsError
+        Bad weights.
     """
     if isinstance(cost, Reach):
         # Already validated (a model that solves many sub-problems on one matrix, e.g. the
@@ -118,7 +142,7 @@ def as_reach(cost, weights=None) -> Reach:
                      _check_weights(weights, cost.n_demand))
     if sp.issparse(cost):
         if cost.ndim != 2:
-            raise ValueError(f"cost must be 2-D (demand × sites); got {cost.ndim}-D")
+            raise DataError(f"cost must be 2-D (demand × sites); got {cost.ndim}-D")
         coo = sp.coo_array(cost)
         n, m = coo.shape
         rows = np.asarray(coo.row, np.int64)
@@ -126,30 +150,30 @@ def as_reach(cost, weights=None) -> Reach:
         try:
             vals = np.asarray(coo.data, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"cost has non-numeric entries ({coo.dtype})") from exc
+            raise DataError(f"cost has non-numeric entries ({coo.dtype})") from exc
         finite = np.isfinite(vals) | np.isnan(vals) | (vals == np.inf)
         if not finite.all():  # only -inf lands here
             k = np.flatnonzero(~finite)[0]
-            raise ValueError(f"cost[{rows[k]}, {cols[k]}] = {vals[k]}: costs must be ≥ 0")
+            raise DataError(f"cost[{rows[k]}, {cols[k]}] = {vals[k]}: costs must be ≥ 0")
         keep = np.isfinite(vals)
         rows, cols, vals = rows[keep], cols[keep], vals[keep]
         if coo.has_canonical_format is False and rows.size:
             # Duplicate stored pairs would be summed by scipy; a cost matrix should not have any.
             key = rows * m + cols
             if np.unique(key).size != key.size:
-                raise ValueError("cost has duplicate stored entries for the same (demand, site)")
+                raise DataError("cost has duplicate stored entries for the same (demand, site)")
     else:
         try:
             dense = np.asarray(cost, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"cost must be a numeric array: {exc}") from exc
+            raise DataError(f"cost must be a numeric array: {exc}") from exc
         if dense.ndim != 2:
-            raise ValueError(f"cost must be 2-D (demand × sites); got shape {dense.shape}")
+            raise DataError(f"cost must be 2-D (demand × sites); got shape {dense.shape}")
         n, m = dense.shape
         neg_inf = np.isneginf(dense)
         if neg_inf.any():
             r, c = np.argwhere(neg_inf)[0]
-            raise ValueError(f"cost[{r}, {c}] = -inf: costs must be ≥ 0")
+            raise DataError(f"cost[{r}, {c}] = -inf: costs must be ≥ 0")
         # A stable sort of each row (unreachable pairs as +inf, so last) orders the pairs
         # by cost, ties by site, several times faster than a lexsort of all pairs.
         keep = np.isfinite(dense)
@@ -162,12 +186,12 @@ def as_reach(cost, weights=None) -> Reach:
         vals = np.take_along_axis(filled, order, axis=1)[first]
         del filled, order, first
     if m == 0:
-        raise ValueError("cost has no site columns")
+        raise DataError("cost has no site columns")
     neg = np.flatnonzero(vals < 0)
     if neg.size:
         k = neg[0]
-        raise ValueError(f"cost[{rows[k]}, {cols[k]}] = {vals[k]}: costs must be ≥ 0 "
-                         f"({neg.size} negative entries)")
+        raise DataError(f"cost[{rows[k]}, {cols[k]}] = {vals[k]}: costs must be ≥ 0 "
+                        f"({neg.size} negative entries)")
     w = _check_weights(weights, n)
     if sp.issparse(cost):
         order = np.lexsort((cols, vals, rows))
@@ -178,11 +202,5 @@ def as_reach(cost, weights=None) -> Reach:
 
 
 def check_limit(limit) -> float:
-    """Validate a coverage limit (same unit as the cost)."""
-    try:
-        value = float(limit)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"limit must be a number (cost units); got {limit!r}") from exc
-    if np.isnan(value) or value < 0:
-        raise ValueError(f"limit must be ≥ 0 (cost units); got {limit!r}")
-    return value
+    """Validate a coverage limit (same unit as the cost; +inf: every reachable pair)."""
+    return number("limit", limit, NON_NEGATIVE, allow_inf=True, unit="cost units")

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from elder_coverage._errors import SettingsError
+from elder_coverage._validate import count
+
 
 @dataclass(frozen=True, eq=False)
 class SiteRules:
@@ -54,14 +57,14 @@ class SiteRules:
 
     def deficits(self) -> np.ndarray:
         """Per group, how many more sites beyond the fixed ones must open."""
-        if not self.has_group_minimums:
+        if not self.has_group_minimums or self.group is None:
             return np.zeros(self.group_min.size, np.int64)
         fixed_per = np.bincount(self.group[self.fixed], minlength=self.group_min.size)
         return np.maximum(self.group_min - fixed_per, 0)
 
     def problems(self, p: int | None = None) -> str:
         """Why no site set satisfies these rules (with exactly ``p`` open), or ``""``."""
-        if self.has_group_minimums:
+        if self.has_group_minimums and self.group is not None and self.labels is not None:
             allowed_per = np.bincount(self.group[self.allowed], minlength=self.group_min.size)
             short = np.flatnonzero(allowed_per < self.group_min)
             if short.size:
@@ -95,8 +98,8 @@ def _site_mask(value, n_sites: int, name: str) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype == bool:
         if arr.shape != (n_sites,):
-            raise ValueError(f"{name} as a boolean mask must have length {n_sites} (one per site); "
-                             f"got shape {arr.shape}")
+            raise SettingsError(f"{name} as a boolean mask must have length {n_sites} (one per "
+                                f"site); got shape {arr.shape}")
         return arr.copy()
     arr = arr.reshape(-1)
     if arr.size == 0:
@@ -105,11 +108,11 @@ def _site_mask(value, n_sites: int, name: str) -> np.ndarray:
         if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
         else:
-            raise ValueError(f"{name} must hold site indices (integers) or a boolean mask; "
-                             f"got dtype {arr.dtype}")
+            raise SettingsError(f"{name} must hold site indices (integers) or a boolean mask; "
+                                f"got dtype {arr.dtype}")
     bad = arr[(arr < 0) | (arr >= n_sites)]
     if bad.size:
-        raise ValueError(f"{name} contains site index {bad[0]}, outside 0..{n_sites - 1}")
+        raise SettingsError(f"{name} contains site index {bad[0]}, outside 0..{n_sites - 1}")
     mask[arr] = True
     return mask
 
@@ -134,7 +137,7 @@ def site_rules(n_sites: int, fixed=None, forbidden=None, groups=None,
 
     Raises
     ------
-    ValueError
+    SettingsError
         Malformed arguments: indices out of range, a site both fixed and forbidden, wrong
         lengths, unknown group labels, negative minimums, minimums without groups.
     """
@@ -142,15 +145,15 @@ def site_rules(n_sites: int, fixed=None, forbidden=None, groups=None,
     forb_m = _site_mask(forbidden, n_sites, "forbidden")
     both = np.flatnonzero(fixed_m & forb_m)
     if both.size:
-        raise ValueError(f"site {both[0]} is both fixed and forbidden ({both.size} such sites)")
+        raise SettingsError(f"site {both[0]} is both fixed and forbidden ({both.size} such sites)")
     if groups is None:
         if min_per_group is not None:
-            raise ValueError("min_per_group needs groups (a group label per site)")
+            raise SettingsError("min_per_group needs groups (a group label per site)")
         return SiteRules(n_sites, fixed_m, forb_m, None, None, np.zeros(0, np.int64))
     labels_in = np.asarray(groups)
     if labels_in.shape != (n_sites,):
-        raise ValueError(f"groups must have one label per site (length {n_sites}); "
-                         f"got shape {labels_in.shape}")
+        raise SettingsError(f"groups must have one label per site (length {n_sites}); "
+                            f"got shape {labels_in.shape}")
     labels, group = np.unique(labels_in, return_inverse=True)
     group = group.astype(np.int64)
     gmin = np.zeros(labels.size, np.int64)
@@ -159,33 +162,14 @@ def site_rules(n_sites: int, fixed=None, forbidden=None, groups=None,
         for key, k in min_per_group.items():
             kk = key.item() if hasattr(key, "item") else key
             if kk not in index:
-                raise ValueError(f"min_per_group names group {key!r}, which no site has")
-            gmin[index[kk]] = _count(k, f"min_per_group[{key!r}]")
+                raise SettingsError(f"min_per_group names group {key!r}, which no site has")
+            gmin[index[kk]] = count(f"min_per_group[{key!r}]", k)
     elif min_per_group is not None:
-        k = _count(min_per_group, "min_per_group")
+        k = count("min_per_group", min_per_group)
         # An int applies to every group that has somewhere to open.
         has_allowed = np.bincount(group[~forb_m], minlength=labels.size) > 0
         gmin[has_allowed] = k
     return SiteRules(n_sites, fixed_m, forb_m, group, labels, gmin)
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not float(value).is_integer() or value < 0:
-        raise ValueError(f"{name} must be a whole number ≥ 0; got {value!r}")
-    return int(value)
-
-
-def check_p(p, name: str = "p") -> int:
-    """Validate a number of open sites (a whole number ≥ 0).
-
-    ``p = 0`` passes here and, like a ``p`` above the number of allowed sites, makes the
-    model answer ``"infeasible"`` with the reason (see :meth:`SiteRules.problems`).
-    """
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0:
-        if isinstance(p, float) and p.is_integer() and p >= 0:
-            return int(p)
-        raise ValueError(f"{name} must be a whole number ≥ 0; got {p!r}")
-    return int(p)
 
 
 def select_cheapest(score: np.ndarray, k: int, fixed: np.ndarray, usable: np.ndarray,

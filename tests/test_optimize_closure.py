@@ -7,8 +7,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elder_coverage.close_merge import InfeasiblePlanError, assign_residents
-from elder_coverage.closure_milp import solve_closure
+from elder_coverage._errors import InfeasiblePlanError
+from elder_coverage.optimize import assign_residents, solve_closure
 
 
 def _brute(groups, w, need, residents, spare, recv_fail, dist):
@@ -61,7 +61,7 @@ def test_closure_matches_enumeration(n_f, n_p, n_g, data):
 
 def test_unknown_gap_is_nan_not_zero(monkeypatch):
     """A time-limited solve with no finite bound has an unknown gap (NaN, as elsewhere)."""
-    import elder_coverage.closure_milp as cm
+    import elder_coverage.optimize.closure as cm
     from elder_coverage.optimize.highs import MilpOutcome
 
     def stopped(cost, lower, upper, integer, a, lo, hi, **kw):

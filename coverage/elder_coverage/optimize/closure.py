@@ -1,20 +1,27 @@
-"""The "close every failing centre unless needed" model, with beds and coverage together.
+r"""The "close every failing centre unless needed" model, with beds and coverage together.
 
 Closing a centre is only possible if two things still hold: today's covered elders stay
 covered up to the target, and the closed centre's residents fit into spare beds of the
 centres that stay open (within a road distance). Deciding the two separately can keep a
 centre for coverage that was not needed for beds, or close one whose residents then have
-nowhere to go, so both are in one mixed-integer programme, solved with HiGHS:
+nowhere to go, so both are in one mixed-integer programme, solved with HiGHS.
 
-- ``y_j`` ∈ {0, 1}: failing centre ``j`` is kept (passing centres are always kept);
-- ``z_g`` ∈ [0, 1]: demand group ``g`` (cells served today only by failing centres, grouped
-  by which failing centres serve them) stays covered, ``z_g ≤ Σ_{j∈g} y_j``;
-- ``Σ_g w_g z_g ≥ need`` (elders);
-- ``x_jk ≥ 0``: residents moved from failing ``j`` to receiver ``k`` within reach;
-  ``Σ_k x_jk = R_j (1 − y_j)``, ``Σ_j x_jk ≤ S_k`` (passing ``k``) or ``≤ S_k y_k`` (failing
-  ``k``, which receives only if kept);
-- minimise ``B · Σ_j y_j + Σ d_jk x_jk`` with ``B`` larger than any transport cost, i.e.
-  fewest centres kept first, then least resident-kilometres.
+Variables: ``y_j ∈ {0, 1}`` failing centre ``j`` is kept (passing centres always are);
+``z_g ∈ [0, 1]`` demand group ``g`` (cells served today only by failing centres, grouped by
+which failing centres serve them, :func:`closure_groups`) stays covered; ``x_jk ≥ 0``
+residents moved from failing ``j`` to receiver ``k`` within reach (``d_jk`` km):
+
+.. math::
+
+    \min\; & B \sum_j y_j + \sum_{j,k} d_{jk} x_{jk} \\
+    \text{s.t.}\; & z_g \le \sum_{j \in g} y_j \quad \forall g, \qquad
+                     \sum_g w_g z_g \ge \text{need}, \\
+    & \sum_k x_{jk} = R_j (1 - y_j) \quad \forall j, \\
+    & \sum_j x_{jk} \le S_k \;(k \text{ passing}), \qquad
+      \sum_j x_{jk} \le S_k y_k \;(k \text{ failing}),
+
+with ``B`` larger than any transport cost, i.e. fewest centres kept first, then least
+resident-kilometres (``w_g`` elders, ``R_j`` residents, ``S_k`` spare beds).
 """
 
 from __future__ import annotations
@@ -25,8 +32,45 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from elder_coverage.optimize.highs import solve_milp
-from elder_coverage.optimize.result import relative_gap
+from .common import merge_identical_rows
+from .highs import solve_milp
+from .result import relative_gap
+
+
+def closure_groups(serves: sp.csr_array, weights: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
+    """Demand groups of the closure model: rows served by the same failing centres.
+
+    Parameters
+    ----------
+    serves : scipy.sparse.csr_array
+        (n_rows × n_failing) a stored entry where a failing centre serves the row; rows
+        that no failing centre serves must already be left out.
+    weights : ndarray
+        Elders of each row (persons).
+
+    Returns
+    -------
+    groups : scipy.sparse.csr_array
+        (n_groups × n_failing) 1 where a failing centre serves the group; groups in order
+        of their first row.
+    group_weight : ndarray
+        Elders of each group (persons).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> serves = sp.csr_array(np.array([[1, 0], [0, 1], [1, 0]]))
+    >>> groups, w = closure_groups(serves, np.array([2.0, 5.0, 3.0]))
+    >>> groups.toarray().tolist(), w.tolist()
+    ([[1.0, 0.0], [0.0, 1.0]], [5.0, 5.0])
+    """
+    pattern = sp.csr_array(serves, dtype=float, copy=True)
+    pattern.data[:] = 1.0
+    groups, row_group = merge_identical_rows(pattern)
+    groups.data[:] = 1.0  # a duplicate stored pair was summed; membership is what counts
+    weight = np.bincount(row_group, weights=np.asarray(weights, float),
+                         minlength=groups.shape[0])
+    return groups, weight
 
 
 @dataclass(frozen=True)
@@ -50,9 +94,10 @@ def solve_closure(
     spare: np.ndarray,
     receiver_failing: np.ndarray,
     dist_km: np.ndarray,
+    *,
     time_limit: float | None = 60.0,
 ) -> ClosureSolution:
-    """Solve the closure model.
+    """Solve the closure model (formulation in the module docstring).
 
     Parameters
     ----------
@@ -78,6 +123,21 @@ def solve_closure(
     ClosureSolution
         ``status`` "optimal", "time_limit" (best found, with gap) or "infeasible" (with the
         reason in ``message``).
+
+    Examples
+    --------
+    One failing centre (2 residents) is the only one serving a group of 5 elders; a passing
+    centre 4 km away has 3 spare beds. With no coverage target it closes and its residents
+    move (2 × 4 = 8 resident-km); if the 5 elders must stay covered, it is kept.
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> args = (sp.csr_array(np.ones((1, 1))), np.array([5.0]))
+    >>> beds = (np.array([2]), np.array([0, 3]), np.array([0, -1]), np.array([[np.inf, 4.0]]))
+    >>> sol = solve_closure(*args, 0.0, *beds)
+    >>> sol.status, sol.keep.tolist(), sol.flows.tolist(), float(sol.objective)
+    ('optimal', [False], [[0, 2]], 8.0)
+    >>> solve_closure(*args, 5.0, *beds).keep.tolist()
+    [True]
     """
     t0 = time.perf_counter()
     n_f = len(residents)
