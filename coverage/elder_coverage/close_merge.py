@@ -269,7 +269,7 @@ def plan_close_merge(
     if close == "failing":
         dist_all = _distances(net, xy[candidates], xy, max_distance_km)
         sol = _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
-                             coverage_target, time_limit)
+                             coverage_target=coverage_target, time_limit=time_limit)
         opt.update(model="closure_milp", status=sol.status, objective=sol.objective,
                    gap=sol.gap, message=sol.message)
         if sol.status not in ("optimal", "time_limit"):
@@ -330,7 +330,7 @@ def _distances(net, from_xy, to_xy, max_distance_km) -> np.ndarray:
     return d
 
 
-def _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
+def _solve_failing(before, centres, net, std, assessment, candidates, dist_all, *,
                    coverage_target, time_limit):
     """Set up :func:`elder_coverage.optimize.closure.solve_closure` for the failing centres."""
     elders = before["elders_60"].to_numpy(float)

@@ -484,10 +484,29 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "lang" in top:
         kwargs["lang"] = _choice(LANGS)(ctx, "lang", top["lang"])
 
+    read_options: dict[str, dict[str, Any]] = {}
+    _study_area(ctx, top, kwargs, read_options)
+    _inputs(ctx, top, kwargs, read_options)
+    _demand_year(ctx, top, kwargs)
+    _standards(ctx, top, kwargs)
+
+    kwargs["analyses"] = _analyses(ctx, top.get("analyses"))
+    _new_sites_needs(ctx, kwargs)
+    outputs = _mapping(ctx, "outputs", top.get("outputs"), {k: None for k in OUTPUT_KEYS})
+    kwargs["outputs"] = {
+        "map": "map.html", "report": "report.html", "geopackage": "cells.gpkg",
+        **{k: _output_name(ctx, f"outputs.{k}", v) for k, v in outputs.items()},
+    }
+    _distinct_outputs(ctx, kwargs["outputs"])
+    return Scenario(**kwargs)
+
+
+def _study_area(ctx: _Ctx, top: Mapping[str, Any], kwargs: dict[str, Any],
+                read_options: dict[str, dict[str, Any]]) -> None:
+    """``study_area``: the sample or a boundary file, and the counties kept."""
     area = _mapping(ctx, "study_area", top.get("study_area"), dict.fromkeys(STUDY_AREA_KEYS))
     if "sample" in area and "boundary" in area:
         raise ctx.fail("study_area", "give either sample or boundary, not both")
-    read_options: dict[str, dict[str, Any]] = {}
     if "boundary" in area:
         kwargs["sample"] = None
         kwargs["boundary"], read_options["boundary"] = _input_file(
@@ -499,6 +518,10 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
     if "counties" in area:
         kwargs["counties"] = _county_list(ctx, "study_area.counties", area["counties"])
 
+
+def _inputs(ctx: _Ctx, top: Mapping[str, Any], kwargs: dict[str, Any],
+            read_options: dict[str, dict[str, Any]]) -> None:
+    """``inputs``: population, facilities, areas, villages, seats and roads."""
     inputs = _mapping(ctx, "inputs", top.get("inputs"), dict.fromkeys(INPUT_KEYS))
     if "population" in inputs:
         kwargs["population"] = _population(ctx, inputs["population"])
@@ -528,6 +551,8 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
                            "the sample road graph needs the sample; give an .osm or .graphml "
                            "file, or straight_line")
 
+
+def _demand_year(ctx: _Ctx, top: Mapping[str, Any], kwargs: dict[str, Any]) -> None:
     if "demand_year" in top:
         year = top["demand_year"]
         if isinstance(year, bool) or year not in DEMAND_YEARS:
@@ -535,6 +560,9 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
                            + f" (the census or a policy target year), got {year!r}")
         kwargs["demand_year"] = int(year)
 
+
+def _standards(ctx: _Ctx, top: Mapping[str, Any], kwargs: dict[str, Any]) -> None:
+    """``standards``: overrides merged on the defaults, validated now."""
     if "standards" in top:
         from elder_coverage.standards import StandardsError, load_standards
 
@@ -548,16 +576,6 @@ def parse_scenario(raw: Any, source: str | Path | None = None) -> Scenario:
         except StandardsError as exc:
             raise ctx.fail("standards", str(exc)) from None
         kwargs["standards"] = dict(std)
-
-    kwargs["analyses"] = _analyses(ctx, top.get("analyses"))
-    _new_sites_needs(ctx, kwargs)
-    outputs = _mapping(ctx, "outputs", top.get("outputs"), {k: None for k in OUTPUT_KEYS})
-    kwargs["outputs"] = {
-        "map": "map.html", "report": "report.html", "geopackage": "cells.gpkg",
-        **{k: _output_name(ctx, f"outputs.{k}", v) for k, v in outputs.items()},
-    }
-    _distinct_outputs(ctx, kwargs["outputs"])
-    return Scenario(**kwargs)
 
 
 _MAX_SCENARIO_BYTES = 1_000_000

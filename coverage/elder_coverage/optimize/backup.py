@@ -210,7 +210,8 @@ def backup_coverage(
     if out.x is None:
         return no_solution(MODEL, "milp", reach.n_demand, out.bound,
                            note + f"no solution before the time limit ({out.message})",
-                           clock.elapsed, unreachable, total_w, details)
+                           seconds=clock.elapsed, unreachable=unreachable,
+                           total_weight=total_w, details=details)
     mask = rules.fixed.copy()
     mask[cand[out.x[: cand.size] > 0.5]] = True
     depth = coverage_depth(within, mask)

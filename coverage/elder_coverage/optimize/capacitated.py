@@ -176,7 +176,8 @@ def capacitated_max_coverage(
     if out.x is None:
         return no_solution(MODEL, "milp", reach.n_demand, out.bound,
                            note + f"no solution before the time limit ({out.message})",
-                           clock.elapsed, unreachable, total_w, details)
+                           seconds=clock.elapsed, unreachable=unreachable,
+                           total_weight=total_w, details=details)
     x = np.clip(out.x, 0.0, 1.0)
     open_k = x[:m] > 0.5
     share = np.where(open_k[psite], x[m:], 0.0)

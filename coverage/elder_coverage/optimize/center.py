@@ -126,9 +126,10 @@ def p_center(
     if not active.any():
         mask = select_cheapest(np.zeros(reach.n_sites), p, rules.fixed, rules.allowed,
                                rules.group, rules.deficits())
-        return _finish(reach, allowed, active, mask, 0.0, "optimal", clock, unreachable,
-                       note + "no weighted demand: any site set meeting the rules is optimal",
-                       {})
+        return _finish(reach, allowed, active, mask, 0.0, "optimal", clock,
+                       unreachable=unreachable,
+                       message=note + "no weighted demand: any site set meeting the rules is "
+                       "optimal", details={})
     # The radius search only needs whether a row counts: weight 1 for counted rows.
     counted = Reach(reach.n_demand, reach.n_sites, reach.indptr, reach.indices, reach.cost,
                     active.astype(float))
@@ -172,14 +173,15 @@ def p_center(
     bound = float(radii[min(lo, radii.size - 1)])
     if not known:
         return no_solution(MODEL, "set-cover-bisection", reach.n_demand, bound,
-                           note + stopped, clock.elapsed, unreachable, total_w, details)
+                           note + stopped, seconds=clock.elapsed, unreachable=unreachable,
+                           total_weight=total_w, details=details)
     best = _pad(best, rules, p)
     status = "optimal" if lo >= hi and not stopped else "time_limit"
     message = note + (f"radius search over {radii.size} distinct costs: "
                       f"{details['set_cover_solves']} set covers solved by HiGHS"
                       if status == "optimal" else stopped)
     return _finish(reach, allowed, active, best, min(bound, best_r), status, clock,
-                   unreachable, message, details)
+                   unreachable=unreachable, message=message, details=details)
 
 
 def _group_minimums(rules: SiteRules):
@@ -234,7 +236,7 @@ def _pad(mask: np.ndarray, rules: SiteRules, p: int) -> np.ndarray:
 
 
 def _finish(reach: Reach, allowed: Reach, active: np.ndarray, mask: np.ndarray,
-            bound: float, status: str, clock: Clock, unreachable: np.ndarray, message: str,
+            bound: float, status: str, clock: Clock, *, unreachable: np.ndarray, message: str,
             details: dict) -> OptimizeResult:
     site, dist = allowed.nearest(mask)
     objective = float(dist[active].max()) if active.any() else 0.0

@@ -89,7 +89,7 @@ def _check_rules(model: str, p: int, reach: Reach, rules: SiteRules, unreachable
 
 
 def _finish(model: str, reach: Reach, within: Reach, sites_mask: np.ndarray, objective: float,
-            status: str, bound: float, clock: Clock, unreachable: np.ndarray, message: str,
+            status: str, bound: float, clock: Clock, *, unreachable: np.ndarray, message: str,
             details: dict) -> OptimizeResult:
     site, _ = within.nearest(sites_mask)
     covered = site >= 0
@@ -308,7 +308,8 @@ def max_coverage(
     if out.x is None:
         return no_solution("max_coverage", "milp", reach.n_demand, out.bound,
                            note + f"no solution before the time limit ({out.message})",
-                           clock.elapsed, unreachable, total_w, details)
+                           seconds=clock.elapsed, unreachable=unreachable,
+                           total_weight=total_w, details=details)
     y = out.x[: cand.size] > 0.5
     if p is None:
         y = _prune(inc, y, rules, cand)
@@ -320,9 +321,10 @@ def max_coverage(
     bound = settle_bound(out.bound if np.isfinite(out.bound) else objective, objective,
                          status, integral, minimise=False)
     return _finish("max_coverage", reach, within, mask, objective, status, bound, clock,
-                   unreachable, note + ("maximal covering solved by HiGHS" if status ==
-                                        "optimal" else f"stopped early: {out.message}"),
-                   details)
+                   unreachable=unreachable,
+                   message=note + ("maximal covering solved by HiGHS" if status == "optimal"
+                                   else f"stopped early: {out.message}"),
+                   details=details)
 
 
 #: Share of the coverable weight the greedy + swap start covers above which the maximal
@@ -604,7 +606,8 @@ def set_cover(
     if out.x is None:
         return no_solution("set_cover", "milp", reach.n_demand, out.bound,
                            note + f"no cover before the time limit ({out.message})",
-                           clock.elapsed, unreachable, total_w, details)
+                           seconds=clock.elapsed, unreachable=unreachable,
+                           total_weight=total_w, details=details)
     y = out.x[: cand.size] > 0.5
     mask = rules.fixed.copy()
     mask[cand[y]] = True
@@ -623,7 +626,7 @@ def set_cover(
         message = (note + "nothing to cover: no demand row with weight > 0 is within the "
                    "limit of an allowed site; only the sites the rules require are open")
     return _finish("set_cover", reach, within, mask, objective, status, bound, clock,
-                   unreachable, message, details)
+                   unreachable=unreachable, message=message, details=details)
 
 
 def _reduce_cover(inc: sp.csr_array, W: np.ndarray, cost: np.ndarray, *, columns: bool):

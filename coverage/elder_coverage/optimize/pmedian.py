@@ -491,8 +491,9 @@ def _widen_by_lp(problem: _Problem, km: _KeptSites, k_wc: np.ndarray, w: np.ndar
         first = _first_above(k_indptr, k_wc, thr)
         trunc = np.where(first >= 0, k_cost[np.maximum(first, 0)], np.inf)
         pen_row = trunc if penalty is None else np.minimum(trunc, penalty)
-        model = radius_model(k_indptr, k_cols, k_cost, w, p, km.fixed, km.group,
-                             km.choice.group_min, pen_row, row_limit)
+        model = radius_model(k_indptr, k_cols, k_cost, w, p, km.fixed, group=km.group,
+                             group_min=km.choice.group_min, penalty=pen_row,
+                             row_limit=row_limit)
         out = solve_milp(model.cost, model.lower, model.upper,
                          np.zeros(model.cost.size, np.int32), model.matrix, model.row_lower,
                          model.row_upper, offset=model.offset, time_limit=clock.left(),
@@ -597,8 +598,9 @@ def _radius_rounds(problem: _Problem, solver: _SolverOptions, rows: _Rows, km: _
         first = _first_above(k_indptr, k_wc, thr)
         trunc = np.where(first >= 0, k_cost[np.maximum(first, 0)], np.inf)
         pen_row = trunc if penalty is None else np.minimum(trunc, penalty)
-        model = radius_model(k_indptr, k_cols, k_cost, w, p, fixed_k, group_k,
-                             choice.group_min, pen_row, row_limit)
+        model = radius_model(k_indptr, k_cols, k_cost, w, p, fixed_k, group=group_k,
+                             group_min=choice.group_min, penalty=pen_row,
+                             row_limit=row_limit)
         details.update(radius_rows=int(model.matrix.shape[0]),
                        radius_cols=int(model.cost.size), radius_nonzeros=int(model.matrix.nnz),
                        sites_in_milp=int(kept.size), radius_rounds=rounds)
@@ -776,7 +778,8 @@ def _capacitated(reach: Reach, rules: SiteRules, p: int, cap: np.ndarray, split:
     if out.x is None:
         return no_solution(MODEL, "assignment-milp", reach.n_demand, out.bound,
                            note + "time limit reached before a feasible capacitated solution "
-                           "was found", clock.elapsed, unreachable, total_w, details)
+                           "was found", seconds=clock.elapsed, unreachable=unreachable,
+                           total_weight=total_w, details=details)
     x = np.clip(out.x, 0.0, 1.0)
     y = x[:m] > 0.5
     share = x[m:m + P]

@@ -56,7 +56,7 @@ class RadiusModel:
 
 
 def radius_model(indptr: np.ndarray, cols: np.ndarray, cost: np.ndarray, w: np.ndarray, p: int,
-                 fixed: np.ndarray, group: np.ndarray | None, group_min: np.ndarray | None,
+                 fixed: np.ndarray, *, group: np.ndarray | None, group_min: np.ndarray | None,
                  penalty: np.ndarray | float | None,
                  row_limit: np.ndarray | None = None) -> RadiusModel:
     """Build the radius MILP for rows given in sorted CSR form over ``K = fixed.size`` sites.

@@ -121,7 +121,7 @@ def infeasible(model: str, n_demand: int, message: str, seconds: float,
     )
 
 
-def no_solution(model: str, method: str, n_demand: int, bound: float, message: str,
+def no_solution(model: str, method: str, n_demand: int, bound: float, message: str, *,
                 seconds: float, unreachable: np.ndarray, total_weight: float,
                 details: dict) -> OptimizeResult:
     """A result saying the time limit ran out before any solution was found (bound known)."""
