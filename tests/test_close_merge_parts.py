@@ -11,14 +11,11 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elder_coverage.close_merge import (
-    Criteria,
-    InfeasiblePlanError,
-    assess_centres,
-    road_distance_m,
-)
+from elder_coverage.close_merge import Criteria, InfeasiblePlanError, assess_centres
+from elder_coverage.costs import road_distance_m
 from elder_coverage.io.roads import add_travel_times
 from elder_coverage.optimize import assign_residents
+from elder_coverage.standards import load_standards
 
 
 def _centres():
@@ -110,11 +107,16 @@ def test_road_distance_matches_networkx():
     # A point off the network pays its straight gap. A point on the island road also joins
     # the main network at its nearest edge there (node 3, 2828 m away) instead of being
     # trapped on the island; beyond max_snap_m it is unreachable.
-    d2 = road_distance_m(G, np.array([[0.0, -300.0]]), np.array([[0.0, 1000.0], [3000.0, 3000.0]]))
+    d2 = road_distance_m(G, np.array([[0.0, -300.0]]), np.array([[0.0, 1000.0], [3000.0, 3000.0]]),
+                         max_snap_m=5000)
     assert d2[0, 0] == pytest.approx(300.0 + 1500.0)
     assert d2[0, 1] == pytest.approx(300.0 + 2000.0 + math.hypot(2000.0, 2000.0))
     d3 = road_distance_m(G, np.array([[0.0, 0.0]]), np.array([[3000.0, 3000.0]]), max_snap_m=2000)
     assert np.isinf(d3[0, 0])
+    # By default points join as cells and facilities do: within the standards' 2 km.
+    assert load_standards().access.max_snap_m == 2000
+    d5 = road_distance_m(G, np.array([[0.0, -300.0]]), np.array([[3000.0, 3000.0]]))
+    assert np.isinf(d5[0, 0])
     # Mid-edge: 250 m along edge 1→2 from a point 40 m off it, then 40 m up to the target.
     d4 = road_distance_m(G, np.array([[100.0, 40.0]]), np.array([[350.0, -40.0]]))
     assert d4[0, 0] == pytest.approx(40.0 + 250.0 + 40.0)

@@ -19,10 +19,15 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from elder_coverage._errors import InfeasiblePlanError
+from elder_coverage.costs import (
+    KindCosts,
+    TravelCosts,
+    road_distance_m,
+    straight_distance_m,
+    travel_costs,
+)
 from elder_coverage.engine import compute_coverage, reach_matrix
 from elder_coverage.kinds import kinds_with_role
 from elder_coverage.optimize import p_median
@@ -30,7 +35,7 @@ from elder_coverage.optimize.closure import closure_groups, solve_closure
 from elder_coverage.optimize.transport import assign_residents
 from elder_coverage.policy import assumption
 from elder_coverage.standards import Standards, resolve_standards
-from elder_coverage.travel import RoadNetwork, as_network, same_edge_times
+from elder_coverage.travel import as_network
 
 #: The kind assessed for closing or merging: the ``close_merge`` role of ``kinds.yaml``.
 (KIND,) = kinds_with_role("close_merge")
@@ -170,42 +175,6 @@ def _coverage_stats(cells: gpd.GeoDataFrame, n_centres: int) -> dict[str, float]
     }
 
 
-def road_distance_m(graph: Any, from_xy: np.ndarray, to_xy: np.ndarray,
-                    max_snap_m: float = 5000.0) -> np.ndarray:
-    """Shortest road distance (m) from each ``from`` point to each ``to`` point.
-
-    Points join the road on their nearest usable edge, as in the coverage engine
-    (:meth:`elder_coverage.travel.TravelGraph.attach`: also on the main network when that
-    edge is on a fragment), and the straight gaps are added; pairs with no road path, or a
-    point farther than ``max_snap_m`` metres from every edge, are ``inf``. One Dijkstra per
-    entry node of the ``from`` points, on the edge lengths.
-    """
-    net = as_network(graph)
-    tg = net.mode("length") if isinstance(net, RoadNetwork) and net.G is not None else None
-    if tg is None:
-        raise ValueError("road distances need a road graph with edge lengths")
-    # Speed 1 "metre per minute" on a graph weighted in metres: every time is in metres.
-    fa = tg.attach(np.asarray(from_xy, float), speed_m_per_min=1.0, max_gap_m=max_snap_m,
-                   role="origin")
-    ta = tg.attach(np.asarray(to_xy, float), speed_m_per_min=1.0, max_gap_m=max_snap_m,
-                   role="destination")
-    out = np.full((fa.n_points, ta.n_points), np.inf)
-    if fa.node.size and ta.node.size:
-        starts, row = np.unique(fa.node, return_inverse=True)
-        d = dijkstra(tg.csgraph, directed=True, indices=starts)
-        t = fa.offset[:, None] + d[row][:, ta.node] + ta.offset[None, :]
-        np.minimum.at(out, (np.repeat(fa.owner, ta.node.size), np.tile(ta.owner, fa.node.size)),
-                      t.ravel())
-    r, c, v = same_edge_times(tg, fa, ta)
-    np.minimum.at(out, (r, c), v)
-    return out
-
-
-def _straight_distance_m(from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:
-    diff = from_xy[:, None, :] - to_xy[None, :, :]
-    return np.hypot(diff[..., 0], diff[..., 1])
-
-
 def plan_close_merge(
     cells: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
@@ -217,6 +186,7 @@ def plan_close_merge(
     coverage_target: float = 1.0,
     max_distance_km: float | None = None,
     time_limit: float | None = 60.0,
+    costs: KindCosts | None = None,
 ) -> CloseMergePlan:
     """Choose which township welfare centres to close and where their residents go.
 
@@ -243,6 +213,10 @@ def plan_close_merge(
         Residents are not moved farther than this by road.
     time_limit : float, optional
         Seconds for the solver; the best plan found is returned with its gap.
+    costs : KindCosts, optional
+        Travel costs of ``cells`` (rows in order) to at least the open township centres,
+        within their standard (:mod:`elder_coverage.costs`, e.g. the run's): coverage before
+        and after and who is covered by whom are read from them instead of routed again.
 
     Returns
     -------
@@ -260,15 +234,18 @@ def plan_close_merge(
     if centres.empty:
         raise InfeasiblePlanError("no open township centres in the area")
     failing = assessment["fails"].to_numpy()
-    before = compute_coverage(cells, centres, net, std, kinds=[KIND]).cells
+    kc = _centre_costs(costs, cells, centres, net, std)
+    cell_ids = cells["cell_id"].to_numpy()
+    before = compute_coverage(cells, centres, net, std, kinds=[KIND],
+                              costs=TravelCosts(cell_ids, {KIND: kc})).cells
     t0 = time.perf_counter()
     candidates = np.flatnonzero(failing)
     fixed = np.flatnonzero(~failing)
     xy = centres.geometry.get_coordinates().to_numpy()
     opt: dict[str, Any] = {"candidates": int(candidates.size)}
     if close == "failing":
-        dist_all = _distances(net, xy[candidates], xy, max_distance_km)
-        sol = _solve_failing(before, centres, net, std, assessment, candidates, dist_all,
+        dist_all = _distances(net, std, xy[candidates], xy, max_distance_km)
+        sol = _solve_failing(before, kc, assessment, candidates, dist_all,
                              coverage_target=coverage_target, time_limit=time_limit)
         opt.update(model="closure_milp", status=sol.status, objective=sol.objective,
                    gap=sol.gap, message=sol.message)
@@ -300,7 +277,7 @@ def plan_close_merge(
             raise InfeasiblePlanError(res.message)
         kept_idx = np.array(sorted(set(res.sites.tolist()) | set(fixed.tolist())), int)
         closed_idx = np.array(sorted(set(range(len(centres))) - set(kept_idx.tolist())), int)
-        dist = _distances(net, xy[closed_idx], xy[kept_idx], max_distance_km)
+        dist = _distances(net, std, xy[closed_idx], xy[kept_idx], max_distance_km)
         flows = assign_residents(assessment["residents"].to_numpy()[closed_idx],
                                  assessment["spare_beds"].to_numpy()[kept_idx], dist * 1000)
     opt["seconds"] = round(time.perf_counter() - t0, 3)
@@ -308,7 +285,9 @@ def plan_close_merge(
     decision[closed_idx] = "close"
     assessment = assessment.assign(decision=decision)
 
-    after = compute_coverage(cells, centres.iloc[kept_idx], net, std, kinds=[KIND]).cells
+    kept = centres.iloc[kept_idx]
+    after = compute_coverage(cells, kept, net, std, kinds=[KIND], costs=TravelCosts(
+        cell_ids, {KIND: kc.columns(kept["id"])})).cells
     merges = _merge_table(centres, assessment, closed_idx, kept_idx, flows, dist, before, after)
     nb = before[f"{KIND}_covered"].fillna(False).to_numpy(bool)
     na = after[f"{KIND}_covered"].fillna(False).to_numpy(bool)
@@ -321,33 +300,42 @@ def plan_close_merge(
     )
 
 
-def _distances(net, from_xy, to_xy, max_distance_km) -> np.ndarray:
+def _centre_costs(costs: KindCosts | None, cells: gpd.GeoDataFrame, centres: gpd.GeoDataFrame,
+                  net: Any, std: Standards) -> KindCosts:
+    """Costs of the cells to the open centres, columns in centre order."""
+    if costs is None:
+        return travel_costs(cells, centres, net, std, kinds=[KIND])[KIND]
+    if costs.matrix.shape[0] != len(cells) or costs.kind != KIND:
+        raise ValueError(f"costs: expected {KIND} costs of {len(cells)} cells, got "
+                         f"{costs.kind} of {costs.matrix.shape[0]}")
+    return costs.columns(centres["id"])
+
+
+def _distances(net, std, from_xy, to_xy, max_distance_km) -> np.ndarray:
     """Road km (straight-line km without a graph); inf beyond ``max_distance_km``."""
-    d = (road_distance_m(net, from_xy, to_xy) if net is not None
-         else _straight_distance_m(from_xy, to_xy)) / 1000.0
+    d = (road_distance_m(net, from_xy, to_xy, max_snap_m=std.access.max_snap_m)
+         if net is not None else straight_distance_m(from_xy, to_xy)) / 1000.0
     if max_distance_km is not None:
         d = np.where(d <= max_distance_km, d, np.inf)
     return d
 
 
-def _solve_failing(before, centres, net, std, assessment, candidates, dist_all, *,
-                   coverage_target, time_limit):
+def _solve_failing(before, kc, assessment, candidates, dist_all, *, coverage_target,
+                   time_limit):
     """Set up :func:`elder_coverage.optimize.closure.solve_closure` for the failing centres."""
     elders = before["elders_60"].to_numpy(float)
     covered = before[f"{KIND}_covered"].fillna(False).to_numpy(bool) & (elders > 0)
     rows = np.flatnonzero(covered)
     # Membership is the sparsity pattern (a zero-minute pair is stored), hence ones.
-    pattern = sp.csr_array(reach_matrix(before.iloc[rows], centres, net, std, kind=KIND),
-                           dtype=float, copy=True)
-    pattern.data[:] = 1.0
-    is_failing = np.zeros(len(centres), bool)
+    pattern = kc.pattern[rows]
+    is_failing = np.zeros(kc.matrix.shape[1], bool)
     is_failing[candidates] = True
     by_passing = (pattern @ (~is_failing).astype(float)) > 0
     # Cells that only failing centres serve, grouped by which ones.
     groups, group_weight = closure_groups(pattern[np.flatnonzero(~by_passing)][:, candidates],
                                           elders[rows][~by_passing])
     need = coverage_target * elders[rows].sum() - elders[rows][by_passing].sum()
-    receiver_failing = np.full(len(centres), -1)
+    receiver_failing = np.full(kc.matrix.shape[1], -1)
     receiver_failing[candidates] = np.arange(len(candidates))
     return solve_closure(groups, group_weight, need,
                          assessment["residents"].to_numpy()[candidates],

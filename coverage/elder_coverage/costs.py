@@ -14,6 +14,7 @@ the old matrix's columns for the facilities that stayed plus columns routed for 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,13 +23,14 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
 
 from elder_coverage.engine import check_same_crs, reach_matrix
 from elder_coverage.schema import FACILITY_KINDS
 from elder_coverage.standards import Standards, resolve_standards
-from elder_coverage.travel import RoadNetwork, TravelGraph, as_network
+from elder_coverage.travel import RoadNetwork, TravelGraph, as_network, same_edge_times
 
-__all__ = ["KindCosts", "TravelCosts", "travel_costs"]
+__all__ = ["KindCosts", "TravelCosts", "road_distance_m", "straight_distance_m", "travel_costs"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,13 @@ class TravelCosts(Mapping[str, KindCosts]):
 
     def __len__(self) -> int:
         return len(self.by_kind)
+
+    def rows(self, index: np.ndarray) -> TravelCosts:
+        """The costs of a subset of the cells (integer positions or a boolean mask)."""
+        index = np.asarray(index)
+        return TravelCosts(self.cell_ids[index], {
+            k: dataclasses.replace(v, matrix=sp.csr_array(v.matrix[index]))
+            for k, v in self.by_kind.items()})
 
     def for_facilities(self, facilities: gpd.GeoDataFrame, kind: str) -> KindCosts:
         """The costs of ``kind`` with columns in the order of ``facilities``' rows of that kind.
@@ -216,3 +225,48 @@ def travel_costs(
         matrix.sort_indices()
         out[kind] = KindCosts(kind, ids, matrix, float(limit), unit)
     return TravelCosts(cell_ids, out)
+
+
+def road_distance_m(graph: Any, from_xy: np.ndarray, to_xy: np.ndarray, *,
+                    max_snap_m: float | None = None) -> np.ndarray:
+    """Shortest road distance (m) from each ``from`` point to each ``to`` point.
+
+    Points join the road on their nearest usable edge, as in the coverage engine
+    (:meth:`elder_coverage.travel.TravelGraph.attach`: also on the main network when that
+    edge is on a fragment), and the straight gaps are added; pairs with no road path, or a
+    point farther than ``max_snap_m`` metres from every edge (default the standards'
+    ``access.max_snap_m``, as for cells and facilities), are ``inf``. One Dijkstra per entry
+    node of the ``from`` points, on the edge lengths.
+    """
+    if max_snap_m is None:
+        max_snap_m = resolve_standards(None).access.max_snap_m
+    net = as_network(graph)
+    tg = net.mode("length") if isinstance(net, RoadNetwork) and net.G is not None else None
+    if tg is None:
+        raise ValueError("road distances need a road graph with edge lengths")
+    # Speed 1 "metre per minute" on a graph weighted in metres: every time is in metres.
+    fa = tg.attach(np.asarray(from_xy, float), speed_m_per_min=1.0, max_gap_m=max_snap_m,
+                   role="origin")
+    ta = tg.attach(np.asarray(to_xy, float), speed_m_per_min=1.0, max_gap_m=max_snap_m,
+                   role="destination")
+    out = np.full((fa.n_points, ta.n_points), np.inf)
+    if fa.node.size and ta.node.size:
+        starts, row = np.unique(fa.node, return_inverse=True)
+        d = dijkstra(tg.csgraph, directed=True, indices=starts)
+        t = fa.offset[:, None] + d[row][:, ta.node] + ta.offset[None, :]
+        np.minimum.at(out, (np.repeat(fa.owner, ta.node.size), np.tile(ta.owner, fa.node.size)),
+                      t.ravel())
+    r, c, v = same_edge_times(tg, fa, ta)
+    np.minimum.at(out, (r, c), v)
+    return out
+
+
+def _straight_distance_m(from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:
+    diff = from_xy[:, None, :] - to_xy[None, :, :]
+    return np.hypot(diff[..., 0], diff[..., 1])
+
+
+def straight_distance_m(from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:
+    """Straight-line distance (m) from each ``from`` point to each ``to`` point (dense)."""
+    diff = np.asarray(from_xy, float)[:, None, :] - np.asarray(to_xy, float)[None, :, :]
+    return np.hypot(diff[..., 0], diff[..., 1])

@@ -246,9 +246,12 @@ def close_merge(prep: Prepared, base: CoverageResult) -> Closure | None:
     with _scenario_key(prep.scenario, "analyses.close_merge.county"):
         codes = select_counties(study.counties, [p["county"]]) if p.get("county") else None
     cells, fac = study.cells, _serving(prep.facilities)
+    costs = base.costs
     if codes is not None:
-        cells = cells[cells["county_code"].isin(codes)]
+        inside = cells["county_code"].isin(codes).to_numpy()
+        cells = cells[inside]
         fac = fac[fac["county_code"].isin(codes)]
+        costs = costs.rows(inside) if costs is not None else None
     crit = Criteria(**{k: p[k] for k in ("built_before", "min_occupancy",
                                           "require_fire_safety") if k in p})
     plan = plan_close_merge(cells.reset_index(drop=True), fac.reset_index(drop=True),
@@ -256,7 +259,8 @@ def close_merge(prep: Prepared, base: CoverageResult) -> Closure | None:
                             close=p.get("close", "failing"),
                             coverage_target=p.get("coverage_target", 1.0),
                             max_distance_km=p.get("max_distance_km"),
-                            time_limit=p.get("time_limit_s", 60))
+                            time_limit=p.get("time_limit_s", 60),
+                            costs=costs[CLOSE_MERGE_KIND] if costs is not None else None)
     a = plan.assessment
     summary = {
         "county": codes[0] if codes else None,
