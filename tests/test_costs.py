@@ -155,3 +155,29 @@ def test_access_table_reads_costs_without_routing_again():
             np.testing.assert_array_equal(own.cells[col], read.cells[col])
             np.testing.assert_array_equal(own.facilities["elders_per_place"],
                                           read.facilities["elders_per_place"])
+
+
+def test_new_sites_on_the_runs_costs_equal_routing_everything():
+    from elder_coverage.new_sites import plan_new_sites, tradeoff_curve
+
+    cells, fac, net = _town(9)
+    seats = cells.iloc[::10][["geometry"]].assign(code=[f"s{i}" for i in range(15)], name="S",
+                                                  county_code="220221",
+                                                  township_code="220221100")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        costs = travel_costs(cells, fac, net)
+        for max_new in (None, 2):
+            own = plan_new_sites("dining_hall", cells, fac, net, seats=seats,
+                                 candidates="seats", max_new=max_new, target=0.9)
+            read = plan_new_sites("dining_hall", cells, fac, net, seats=seats,
+                                  candidates="seats", max_new=max_new, target=0.9, costs=costs)
+            assert own.before == read.before and own.after == read.after
+            assert own.new_sites["id"].tolist() == read.new_sites["id"].tolist()
+        # The curve routes once and solves each n: the same as one plan per n.
+        curve = tradeoff_curve("dining_hall", cells, fac, net, max_new=3, seats=seats,
+                               candidates="seats")
+        for n in (1, 2, 3):
+            plan = plan_new_sites("dining_hall", cells, fac, net, seats=seats,
+                                  candidates="seats", max_new=n)
+            assert curve.loc[curve["new_sites"] == n, "served"].item() == plan.after["served"]

@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from elder_coverage.costs import TravelCosts
 from elder_coverage.engine import reach_matrix
 from elder_coverage.kinds import kind as kind_of
 from elder_coverage.policy import assumption
@@ -166,6 +167,7 @@ def plan_new_sites(
     time_limit: float | None = 60.0,
     model: str | None = None,
     new_capacity: float | None = None,
+    costs: TravelCosts | None = None,
 ) -> NewSitesPlan:
     """Fewest new sites of ``kind`` to reach ``target``, or the best ``max_new`` sites.
 
@@ -194,6 +196,10 @@ def plan_new_sites(
     new_capacity : float, optional
         ``capacitated_max_coverage``: places per new site (persons); existing sites use their
         ``capacity`` column. Required by that model.
+    costs : TravelCosts, optional
+        Travel costs of ``cells`` to the existing facilities (:mod:`elder_coverage.costs`,
+        e.g. the run's): with the ``"elders"`` measure their columns are reused and only the
+        candidate sites are routed.
 
     Returns
     -------
@@ -202,14 +208,15 @@ def plan_new_sites(
         ``served_twice``; with ``capacitated_max_coverage`` ``after`` holds
         ``served_within_capacity``.
     """
-    from elder_coverage.optimize import (
-        backup_coverage,
-        capacitated_max_coverage,
-        max_coverage,
-        p_center,
-        set_cover,
-    )
+    model = _check_model(model, max_new, new_capacity)
+    problem = _problem(kind, cells, facilities, graph, standards, seats=seats, villages=villages,
+                       measure=measure, candidates=candidates, many_elders=many_elders,
+                       costs=costs)
+    return _plan(problem, model=model, target=target, max_new=max_new, time_limit=time_limit,
+                 new_capacity=new_capacity)
 
+
+def _check_model(model: str | None, max_new: int | None, new_capacity: float | None) -> str:
     model = model or ("max_coverage" if max_new is not None else "set_cover")
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
@@ -218,7 +225,27 @@ def plan_new_sites(
     if model == "capacitated_max_coverage" and new_capacity is None:
         raise ValueError("model 'capacitated_max_coverage' needs new_capacity (places per "
                          "new site)")
+    return model
 
+
+@dataclass(frozen=True)
+class _Problem:
+    """Demand, existing and candidate sites of one siting question, with their costs."""
+
+    kind: str
+    measure: str
+    pts: gpd.GeoDataFrame
+    weights: np.ndarray
+    existing: gpd.GeoDataFrame
+    cand: gpd.GeoDataFrame
+    reach: Any
+    n_exist: int
+
+
+def _problem(kind: str, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, graph: Any,
+             standards: Standards | dict | None, *, seats: gpd.GeoDataFrame | None,
+             villages: gpd.GeoDataFrame | None, measure: str, candidates: str,
+             many_elders: int, costs: TravelCosts | None) -> _Problem:
     std = resolve_standards(standards)
     net = as_network(graph)
     pts, weights = demand_points(measure, cells, seats, villages, many_elders)
@@ -233,7 +260,8 @@ def plan_new_sites(
     ], ignore_index=True)
     sites = gpd.GeoDataFrame(sites, crs=cand.crs)
     n_exist = len(existing)
-    reach = reach_matrix(pts, sites, net, std, kind=kind)
+    reach = _site_costs(pts, sites, n_exist, net, std, kind=kind, measure=measure,
+                        cells=cells, costs=costs)
     if measure in ("townships", "villages"):
         area = "township_code" if measure == "townships" else "village_code"
         codes = np.concatenate([existing.get(area, pd.Series(None, index=existing.index))
@@ -241,6 +269,39 @@ def plan_new_sites(
                                 cand["township_code" if measure == "townships" else "source"]
                                 .to_numpy()])
         reach = _with_membership(reach, pts["cell_id"].to_numpy(), codes)
+    return _Problem(kind, measure, pts, weights, existing, cand, reach, n_exist)
+
+
+def _site_costs(pts: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, n_exist: int, net: Any,
+                std: Standards, *, kind: str, measure: str, cells: gpd.GeoDataFrame,
+                costs: TravelCosts | None) -> Any:
+    """Demand × sites costs within the standard; the existing sites' columns taken from
+    ``costs`` when they were computed for these cells."""
+    import scipy.sparse as sp
+
+    if (costs is None or measure != "elders" or kind not in costs
+            or not np.array_equal(costs.cell_ids, cells["cell_id"].to_numpy())):
+        return reach_matrix(pts, sites, net, std, kind=kind)
+    rows = np.flatnonzero(cells["elders_60"].to_numpy() > 0)  # as demand_points selects
+    old = costs[kind].columns(sites["id"].iloc[:n_exist]).matrix[rows]
+    new = reach_matrix(pts, sites.iloc[n_exist:], net, std, kind=kind)
+    return sp.csr_array(sp.hstack([old, new], format="csr"))
+
+
+def _plan(problem: _Problem, *, model: str, target: float | None, max_new: int | None,
+          time_limit: float | None, new_capacity: float | None) -> NewSitesPlan:
+    """Solve one siting question on its (already computed) costs."""
+    from elder_coverage.optimize import (
+        backup_coverage,
+        capacitated_max_coverage,
+        max_coverage,
+        p_center,
+        set_cover,
+    )
+
+    kind, measure, pts, weights = problem.kind, problem.measure, problem.pts, problem.weights
+    existing, cand, reach, n_exist = (problem.existing, problem.cand, problem.reach,
+                                      problem.n_exist)
     fixed = np.arange(n_exist)
     served_before = _served(reach, weights, fixed)
     total = float(weights.sum())
@@ -363,14 +424,25 @@ def tradeoff_curve(
     DataFrame
         ``new_sites``, ``served``, ``share``, ``status``.
     """
+    problem_keys = ("seats", "villages", "measure", "candidates", "many_elders", "costs")
+    defaults = {"seats": None, "villages": None, "measure": "elders", "candidates": "both",
+                "many_elders": DEFAULT_MANY_ELDERS, "costs": None}
+    given = {k: kwargs.pop(k, defaults[k]) for k in problem_keys}
+    settings = {"model": None, "target": 1.0, "time_limit": 60.0, "new_capacity": None,
+                **kwargs}
+    unknown = set(settings) - {"model", "target", "time_limit", "new_capacity"}
+    if unknown:
+        raise TypeError(f"tradeoff_curve: unexpected options {sorted(unknown)}")
+    settings["model"] = _check_model(settings["model"], max_new, settings["new_capacity"])
+    # The costs are the same for every n: computed once, each n solved on them.
+    problem = _problem(kind, cells, facilities, graph, standards, **given)
     rows = []
     for n in range(0, max_new + 1, step):
+        plan = _plan(problem, **settings, max_new=max(n, 1))
         if n == 0:
-            plan = plan_new_sites(kind, cells, facilities, graph, standards, max_new=1, **kwargs)
             rows.append({"new_sites": 0, "served": plan.before["served"],
                          "share": plan.before["share"], "status": "existing"})
             continue
-        plan = plan_new_sites(kind, cells, facilities, graph, standards, max_new=n, **kwargs)
         rows.append({"new_sites": n, "served": plan.after["served"],
                      "share": plan.after["share"], "status": plan.optimisation["status"]})
     return pd.DataFrame(rows)

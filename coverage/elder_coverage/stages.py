@@ -14,7 +14,7 @@ Examples
 >>> costs = stages.costs(prep)                                   # doctest: +SKIP
 >>> base = stages.coverage(prep, costs)                          # doctest: +SKIP
 >>> closure = stages.close_merge(prep, base)                     # doctest: +SKIP
->>> added = stages.new_sites(prep, closure)                      # doctest: +SKIP
+>>> added = stages.new_sites(prep, closure, base)                # doctest: +SKIP
 >>> res = stages.tables(prep, base, closure, added)              # doctest: +SKIP
 >>> res.summary["kinds"]["dining_hall"]["covered_share"]         # doctest: +SKIP
 """
@@ -281,10 +281,12 @@ def close_merge(prep: Prepared, base: CoverageResult) -> Closure | None:
     return Closure(plan=plan, summary=summary, tables=tables)
 
 
-def new_sites(prep: Prepared, closure: Closure | None = None) -> NewSites | None:
+def new_sites(prep: Prepared, closure: Closure | None = None,
+              base: CoverageResult | None = None) -> NewSites | None:
     """Where new sites of one kind reach the target (None without the analysis).
 
-    Runs on the facilities left open by ``closure``.
+    Runs on the facilities left open by ``closure``; the existing sites' travel costs are
+    read from ``base`` (today's coverage) when given.
     """
     p = prep.scenario.analyses.get("new_sites")
     if p is None:
@@ -299,7 +301,8 @@ def new_sites(prep: Prepared, closure: Closure | None = None) -> NewSites | None
         villages=study.villages, measure=p.get("measure", "elders"),
         target=p.get("target", 1.0), max_new=p.get("max_new"),
         candidates=p.get("candidates", "both"), time_limit=p.get("time_limit_s", 60),
-        model=p.get("model"), new_capacity=p.get("new_capacity"))
+        model=p.get("model"), new_capacity=p.get("new_capacity"),
+        costs=_costs_of(base.costs, study.cells) if base is not None else None)
     new = plan.new_sites
     ll = new.to_crs(4326).geometry
     table = pd.DataFrame(new.drop(columns="geometry")).assign(lon=ll.x.round(6),
@@ -515,6 +518,17 @@ def make_report(prep: Prepared, res: Results) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _costs_of(costs: TravelCosts | None, cells: gpd.GeoDataFrame) -> TravelCosts | None:
+    """``costs`` restricted to ``cells`` (a subset of the cells they were computed for)."""
+    if costs is None:
+        return None
+    ids = cells["cell_id"].to_numpy()
+    if np.array_equal(costs.cell_ids, ids):
+        return costs
+    pos = pd.Index(costs.cell_ids).get_indexer(ids)
+    return costs.rows(pos) if (pos >= 0).all() else None
 
 
 def _serving(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
