@@ -357,10 +357,8 @@ def _straight_reach(cell_xy: np.ndarray, fac_xy: np.ndarray, radius_m: float,
         cols.append(rec["j"].astype(np.int64))
         vals.append(rec["v"])
     r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    order = np.lexsort((c, r))
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
-    return sp.csr_array((v[order], c[order], indptr), shape=(n, m))
+    # Pairs are unique, so COO → CSR sums nothing; zero distances stay stored.
+    return sp.csr_array((v, (r, c)), shape=(n, m))
 
 
 def access_metres_per_minute(tg: TravelGraph, standards: Standards, travel: str) -> float:
