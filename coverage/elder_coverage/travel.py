@@ -48,7 +48,7 @@ _BLOCK_ENTRIES = 16_000_000
 
 
 #: Point sets whose nearest-edge join a :class:`TravelGraph` keeps (least recently used out).
-JOIN_CACHE_SIZE = 8
+JOIN_CACHE_SIZE = 12
 
 
 class GraphError(DataError):
@@ -315,6 +315,17 @@ class TravelGraph:
             self._cache["edges"] = EdgeTable(a, b, w_ab, w_ba, main, lines)
         return self._cache["edges"]
 
+    @property
+    def _edge_fingerprint(self) -> bytes:
+        """Digest of the usable edges' ends and main-part flags (not of their times)."""
+        if "edge_key" not in self._cache:
+            e = self.edges
+            h = hashlib.blake2b(digest_size=16)
+            for arr in (e.a, e.b, e.main, self.xy):
+                h.update(np.ascontiguousarray(arr).tobytes())
+            self._cache["edge_key"] = h.digest()
+        return self._cache["edge_key"]
+
     def _edge_tree(self, main_only: bool) -> tuple[shapely.STRtree, np.ndarray]:
         key = "main_tree" if main_only else "edge_tree"
         if key not in self._cache:
@@ -332,8 +343,11 @@ class TravelGraph:
         # A run joins the same cells to the same graph for coverage, per-facility counts,
         # access and indicators; the nearest-edge query is most of that cost, so its answer
         # is kept per point set (by content) for the last few sets.
-        key = (hashlib.blake2b(np.ascontiguousarray(xy).tobytes(), digest_size=16).digest(),
-               len(xy), main_only)
+        # Keyed by the edge set too: modes of one network with the same usable edges (walk and
+        # drive on most rural graphs) share the answer through RoadNetwork's joins.
+        key = (self._edge_fingerprint, main_only,
+               hashlib.blake2b(np.ascontiguousarray(xy).tobytes(), digest_size=16).digest(),
+               len(xy))
         joins = self._cache.setdefault("joins", OrderedDict())
         if key in joins:
             joins.move_to_end(key)
@@ -577,21 +591,22 @@ def travel_graph(G: nx.MultiDiGraph, travel: str) -> TravelGraph:
             xy[i, 1] = data["y"]
         except KeyError as exc:
             raise GraphError(f"road graph node {n!r}: missing coordinate {exc.args[0]!r}") from None
-    m = G.number_of_edges()
-    u = np.empty(m, dtype=np.int64)
-    v = np.empty(m, dtype=np.int64)
-    w = np.empty(m)
-    for k, (a, b, t) in enumerate(G.edges(data=weight)):
-        u[k] = index[a]
-        v[k] = index[b]
-        if t is None:
-            w[k] = np.inf
-            continue
-        try:
-            w[k] = float(t)
-        except (TypeError, ValueError):
-            raise GraphError(f"road graph edge {a!r}→{b!r}: {weight}={t!r} is not a number") \
-                from None
+    # One pass over the edges (MultiDiGraph.number_of_edges alone walks them all again).
+    edges = list(G.edges(data=weight))
+    m = len(edges)
+    u = np.fromiter((index[a] for a, _, _ in edges), dtype=np.int64, count=m)
+    v = np.fromiter((index[b] for _, b, _ in edges), dtype=np.int64, count=m)
+    try:
+        w = np.fromiter((np.inf if t is None else float(t) for _, _, t in edges), dtype=float,
+                        count=m)
+    except (TypeError, ValueError):
+        for a, b, t in edges:
+            try:
+                float(np.inf if t is None else t)
+            except (TypeError, ValueError):
+                raise GraphError(f"road graph edge {a!r}→{b!r}: {weight}={t!r} is not a "
+                                 "number") from None
+        raise
     if not G.is_directed():
         # An undirected edge can be travelled both ways.
         u, v, w = np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w])
@@ -902,6 +917,10 @@ class RoadNetwork:
             raise GraphError("RoadNetwork needs a networkx graph or prepared travel graphs")
         self.G = G
         self._graphs: dict[str, TravelGraph] = dict(travel_graphs or {})
+        # Nearest-edge joins shared by the modes (see TravelGraph._nearest_edges).
+        self._joins: OrderedDict = OrderedDict()
+        for tg in self._graphs.values():
+            tg._cache.setdefault("joins", self._joins)
         crs = G.graph.get("crs") if G is not None else None
         self.crs = _check_projected(crs, "road graph") if crs is not None else None
         if self.crs is None:
@@ -916,6 +935,7 @@ class RoadNetwork:
             if self.G is None:
                 raise GraphError(f"no {travel!r} travel graph was given to RoadNetwork")
             self._graphs[travel] = travel_graph(self.G, travel)
+            self._graphs[travel]._cache.setdefault("joins", self._joins)
         return self._graphs[travel]
 
 
