@@ -374,7 +374,9 @@ def rescale_cells(cells: pd.DataFrame, year: int, *, raw_dir: str | Path = RAW_D
     if county_column not in cells.columns:
         raise ValueError(f"demand cells need a {county_column!r} column to be rescaled to {year}")
     proj = project_counties(raw_dir, years=(LAUNCH_YEAR, year))
-    codes = sorted(set(cells[county_column].astype(str)))
+    # Codes once per distinct value (a province has 800 k cells and 60 counties).
+    county, uniq = pd.factorize(cells[county_column].astype(str), sort=True)
+    codes = [str(c) for c in uniq]
     unknown = sorted(set(codes) - set(proj.loc[LAUNCH_YEAR].index))
     if unknown:
         raise ValueError(f"cannot project demand to {year}: county codes {unknown} of the demand "
@@ -383,9 +385,8 @@ def rescale_cells(cells: pd.DataFrame, year: int, *, raw_dir: str | Path = RAW_D
     e60, e65, e80 = (cells[c].to_numpy(float) for c in ("elders_60", "elders_65", "elders_80"))
     parts = {"60-64": e60 - e65, "65-79": e65 - e80, "80+": e80}
     new = {g: np.zeros(len(cells), dtype=np.int64) for g in AGE_GROUPS}
-    county = cells[county_column].astype(str).to_numpy()
-    for code in codes:
-        sel = county == code
+    for j, code in enumerate(codes):
+        sel = county == j
         for group, ages in AGE_GROUPS.items():
             cols = [f"{s}{a}" for a in ages for s in SEXES]
             then = proj.loc[(LAUNCH_YEAR, code), cols].sum()

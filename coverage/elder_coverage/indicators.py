@@ -114,6 +114,11 @@ def _points_covered(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, kind
     return out
 
 
+def _member(values: np.ndarray, allowed: set) -> np.ndarray:
+    """``values`` in ``allowed``, by hashing (np.isin sorts object arrays: slow on villages)."""
+    return pd.Series(values, dtype=object).isin(allowed).to_numpy(dtype=bool)
+
+
 def _text(values: pd.Series) -> np.ndarray:
     return np.array([None if v is None or pd.isna(v) or str(v).strip() == "" else str(v).strip()
                      for v in values.astype(object)], dtype=object)
@@ -455,7 +460,7 @@ def _township_indicators(out: _Rows, pol: Policy, facilities: gpd.GeoDataFrame,
     def has_registered(kind: str) -> np.ndarray:
         fac = _of_kind(facilities, kind)
         where = set(_area_of(fac, "township_code", townships)) - {None}
-        return np.isin(codes, list(where))
+        return _member(codes, where)
 
     centre_kind = pol.assumptions.get("regional_centre", {}).get("kind", "township_centre")
     own = has_registered(centre_kind)
@@ -467,7 +472,7 @@ def _township_indicators(out: _Rows, pol: Policy, facilities: gpd.GeoDataFrame,
     if "serves_townships" in centres:
         for v in _text(centres["serves_townships"]):
             listed |= {s.strip() for s in str(v or "").replace("；", ";").split(";") if s.strip()}
-    by_list = np.isin(codes, list(listed)) & ~own
+    by_list = _member(codes, listed) & ~own
     by_reach = np.zeros(len(codes), dtype=bool)
     if pol.assumptions.get("regional_centre", {}).get("serves_by_reach", False):
         by_reach = _points_covered(seat_pts, facilities, centre_kind, net, std) & ~own & ~by_list
@@ -528,7 +533,7 @@ def _courtyard_reach(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
     cov = _points_covered(villages, facilities, "rural_courtyard", net, std)
     yards = _of_kind(facilities, "rural_courtyard")
     if "village_code" in yards:
-        cov |= np.isin(_text(villages["code"]), list(set(_text(yards["village_code"])) - {None}))
+        cov |= _member(_text(villages["code"]), set(_text(yards["village_code"])) - {None})
     return cov
 
 
