@@ -42,7 +42,7 @@ OTHER_TO_COVERAGE_AIM = 2.0
 
 def _one(which: str, sample: str | None, out: Path, cells: str) -> dict:
     """Run one scenario in this process; return its run log, sizes and wall time."""
-    from elder_coverage import runner
+    from elder_coverage import runner, stages
 
     if which == "demo":
         scenario = runner.default_scenario()
@@ -56,7 +56,7 @@ def _one(which: str, sample: str | None, out: Path, cells: str) -> dict:
         from elder_coverage.study import load_sample
 
         # The given folder as it is: never rebuilt, whatever its fingerprint says.
-        runner.load_sample = lambda area, _f=Path(sample): load_sample(_f)
+        stages.load_sample = lambda area, _f=Path(sample): load_sample(_f)
     import dataclasses
 
     scenario = dataclasses.replace(scenario, outputs={**scenario.outputs, "geopackage": cells})
@@ -103,14 +103,15 @@ def _report(res: dict, check: bool) -> bool:
     print(f"  map.html     {res['map_bytes'] / 1e6:8.2f} MB")
     if not check:
         return True
-    cov = stages.get("coverage", 0.0)
+    # The coverage work is the travel costs and the coverage read from them.
+    cov = stages.get("costs", 0.0) + stages.get("coverage", 0.0)
     other = total - cov
     ratio = other / cov if cov else float("inf")
     ok_total = total < TOTAL_AIM_S
     ok_ratio = ratio <= OTHER_TO_COVERAGE_AIM
     print(f"  aim: end to end < {TOTAL_AIM_S:.0f} s: {'PASS' if ok_total else 'FAIL'} "
           f"({total:.1f} s, {total / TOTAL_AIM_S:.2f}× the aim)")
-    print(f"  aim: non-coverage stages ≤ {OTHER_TO_COVERAGE_AIM:.0f}× coverage: "
+    print(f"  aim: non-coverage stages ≤ {OTHER_TO_COVERAGE_AIM:.0f}× costs + coverage: "
           f"{'PASS' if ok_ratio else 'FAIL'} ({other:.1f} s / {cov:.1f} s = {ratio:.2f}×)")
     return ok_total and ok_ratio
 
