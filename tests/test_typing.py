@@ -1,4 +1,5 @@
-"""mypy accepts the typed public API: the optimiser, the option vocabulary, the errors."""
+"""mypy accepts the typed public API: the pipeline's stages, travel costs, coverage engine,
+tables, kinds registry, the optimiser, the option vocabulary and the errors."""
 
 import shutil
 import subprocess
@@ -7,7 +8,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ["coverage/elder_coverage/optimize", "coverage/elder_coverage/_validate.py",
-           "coverage/elder_coverage/_errors.py"]
+           "coverage/elder_coverage/_errors.py", "coverage/elder_coverage/stages.py",
+           "coverage/elder_coverage/costs.py", "coverage/elder_coverage/engine.py",
+           "coverage/elder_coverage/tables.py", "coverage/elder_coverage/kinds.py"]
 
 
 def test_mypy_passes_on_the_public_api(tmp_path):

@@ -176,13 +176,14 @@ def check_same_crs(**layers: Any) -> pyproj.CRS:
         if crs is None:
             raise CoverageInputError(f"{name}: has no CRS; set it (e.g. .set_crs) and project "
                                      "to a metric CRS such as UTM 51N/52N")
-        crs = _crs(crs)
-        if not crs.is_projected:
+        parsed = _crs(crs)
+        if parsed is None or not parsed.is_projected:
+            shown = parsed.to_string() if parsed is not None else repr(crs)
             raise CoverageInputError(
-                f"{name}: CRS {crs.to_string()} is geographic (degrees); distances need a "
+                f"{name}: CRS {shown} is geographic (degrees); distances need a "
                 "metric CRS: reproject with .to_crs(...) first"
             )
-        found[name] = crs
+        found[name] = parsed
     if not found:
         raise CoverageInputError("no layer carries a CRS")
     names = list(found)
@@ -605,7 +606,7 @@ def compute_coverage(
     std, cell_xy, fac_xy, net, kinds = _prepare(cells, facilities, graph, standards, kinds)
     if costs is not None and not np.array_equal(costs.cell_ids, cells["cell_id"].to_numpy()):
         raise ValueError("costs: computed for other cells than these")
-    report = CoverageReport(kinds=kinds)
+    report = CoverageReport(kinds=tuple(kinds))
     n = len(cells)
     evaluated = populated_mask(cells) if populated_only else np.ones(n, dtype=bool)
     ev = np.flatnonzero(evaluated)

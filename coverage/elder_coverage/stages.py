@@ -175,6 +175,11 @@ def load_study(scenario: Scenario) -> StudyData:
                 townships=study.townships, **opts.get("villages", {})))
     else:
         roads = None if scenario.roads == "straight_line" else scenario.roads
+        # parse_scenario requires all three when the study area is a boundary file.
+        if scenario.boundary is None or scenario.population is None or \
+                scenario.facilities is None:
+            raise ScenarioError("study_area.boundary, inputs.population and inputs.facilities "
+                                "are required without a sample")
         study = load_user_data(scenario.boundary, scenario.population, scenario.facilities,
                                roads=roads, townships=scenario.townships,
                                villages=scenario.villages, seats=scenario.seats,
@@ -447,7 +452,7 @@ def _within_reach(cov: CoverageResult, fac: gpd.GeoDataFrame, weights: np.ndarra
     kinds = fac["kind"].to_numpy()
     for kind in sorted(set(kinds)):
         cols = np.flatnonzero(kinds == kind)
-        out[cols] = cov.costs.for_facilities(fac, kind).within_reach(weights)
+        out[cols] = _costs(cov).for_facilities(fac, kind).within_reach(weights)
     return np.round(out).astype(int)
 
 
@@ -469,7 +474,7 @@ def _access(final: CoverageResult, fac: gpd.GeoDataFrame,
         if not (serving["kind"] == kind).any():
             continue
         res = access_table(cells, serving, kind, prep.network, prep.standards,
-                           costs=final.costs.for_facilities(serving, kind))
+                           costs=_costs(final).for_facilities(serving, kind))
         col = f"{kind}_places_per_1000"
         cells[col] = res.cells[col].to_numpy()
         load = dict(zip(res.facilities["id"], res.facilities["elders_per_place"], strict=True))
@@ -518,6 +523,12 @@ def make_report(prep: Prepared, res: Results) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _costs(cov: CoverageResult) -> TravelCosts:
+    if cov.costs is None:  # a bug: the run's coverage is always computed on its costs
+        raise RuntimeError("coverage result without travel costs")
+    return cov.costs
 
 
 def _costs_of(costs: TravelCosts | None, cells: gpd.GeoDataFrame) -> TravelCosts | None:
