@@ -2,7 +2,7 @@
 
 One sparse cells × facilities matrix per facility kind holds the cost of every pair within the
 kind's service standard: network minutes (cell → facility, including the off-road legs, as
-:func:`elder_coverage.engine.reach_matrix` computes them) when the kind is judged on the road
+:func:`elder_coverage.engine.kind_reach` routes them) when the kind is judged on the road
 graph, straight-line metres otherwise. Coverage counts, elders within reach of each facility,
 the E2SFCA access index and the planning steps all read the same matrices instead of routing
 the same trips again.
@@ -25,8 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from elder_coverage.engine import check_same_crs, reach_matrix
-from elder_coverage.schema import FACILITY_KINDS
+from elder_coverage.engine import _prepare, kind_reach
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, TravelGraph, as_network, same_edge_times
 
@@ -184,11 +183,9 @@ def travel_costs(
     >>> costs["dining_hall"].counts().tolist(), costs["dining_hall"].within_reach([10, 5])
     ([1, 0], array([10.]))
     """
-    std = resolve_standards(standards)
-    net = as_network(graph)
-    check_same_crs(cells=cells, facilities=facilities,
-                   road_graph=net.crs if net is not None and net.crs is not None else None)
-    kinds = tuple(k for k in FACILITY_KINDS if k in std.kinds) if kinds is None else tuple(kinds)
+    # Inputs checked once; the cells join each road mode once for all kinds.
+    std, cell_xy, fac_xy, net, kinds = _prepare(cells, facilities, graph, standards, kinds)
+    attached: dict = {}
     cell_ids = cells["cell_id"].to_numpy()
     if reuse is not None and not np.array_equal(reuse.cell_ids, cell_ids):
         reuse = None  # other cells: nothing to share
@@ -207,21 +204,19 @@ def travel_costs(
         if len(set(ids.tolist())) < ids.size:
             known = set()  # duplicate ids: columns cannot be matched by id
         fresh = np.array([v not in known for v in ids.tolist()], dtype=bool)
-        n = len(cells)
-        parts = np.zeros((n, 0))
-        matrix = sp.csr_array((n, rows.size))
-        if fresh.any():
-            parts = reach_matrix(cells, facilities.iloc[rows[fresh]], net, std, kind=kind)
-        if old is not None and (~fresh).any():
+        routed = kind_reach(cell_xy, fac_xy[rows[fresh]], ks, std, net,
+                            attached_cells=attached) if fresh.any() else None
+        if old is None or fresh.all():
+            matrix = routed if routed is not None else sp.csr_array((len(cells), 0))
+        else:
             kept = old.columns(ids[~fresh]).matrix
             # Columns back in the facility table's order: kept ones, then the routed ones.
             order = np.concatenate([np.flatnonzero(~fresh), np.flatnonzero(fresh)])
-            both = sp.hstack([kept, parts], format="csc") if fresh.any() else kept.tocsc()
+            both = sp.hstack([kept, routed], format="csc") if routed is not None else kept
             inverse = np.empty_like(order)
             inverse[order] = np.arange(order.size)
-            matrix = sp.csr_array(both[:, inverse])
-        elif fresh.any():
-            matrix = sp.csr_array(parts)
+            matrix = sp.csr_array(sp.csc_array(both)[:, inverse])
+        matrix = sp.csr_array(matrix)
         matrix.sort_indices()
         out[kind] = KindCosts(kind, ids, matrix, float(limit), unit)
     return TravelCosts(cell_ids, out)
@@ -259,11 +254,6 @@ def road_distance_m(graph: Any, from_xy: np.ndarray, to_xy: np.ndarray, *,
     r, c, v = same_edge_times(tg, fa, ta)
     np.minimum.at(out, (r, c), v)
     return out
-
-
-def _straight_distance_m(from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:
-    diff = from_xy[:, None, :] - to_xy[None, :, :]
-    return np.hypot(diff[..., 0], diff[..., 1])
 
 
 def straight_distance_m(from_xy: np.ndarray, to_xy: np.ndarray) -> np.ndarray:

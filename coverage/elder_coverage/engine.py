@@ -796,6 +796,41 @@ def _frame(index: pd.Index, kind: str, cols: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+def kind_reach(
+    cell_xy: np.ndarray,
+    fac_xy: np.ndarray,
+    ks: KindStandard,
+    standards: Standards,
+    net: RoadNetwork | None,
+    *,
+    limit: float | None = None,
+    attached_cells: dict[tuple[str, float], Attachment] | None = None,
+    chunk_size: int = 200_000,
+) -> sp.csr_array:
+    """Cells × facilities cost within one kind's standard, on checked coordinates.
+
+    The routing behind :func:`reach_matrix` and :func:`elder_coverage.costs.travel_costs`:
+    network minutes when the kind is judged on the road graph, else straight-line metres.
+    ``attached_cells`` keeps the cells' joins to the road per (mode, horizon) so that the
+    kinds of one call attach the cells once.
+    """
+    if not ks.uses_network(net is not None):
+        return _straight_reach(cell_xy, fac_xy, ks.radius_m if limit is None else limit,
+                               chunk_size)
+    assert net is not None  # uses_network(False) is False
+    tg = net.mode(ks.travel)
+    warn_if_disconnected(tg)
+    lim = ks.minutes if limit is None else limit
+    horizon = max(longest_minutes(standards, ks.travel), lim)
+    attached_cells = {} if attached_cells is None else attached_cells
+    key = (ks.travel, horizon)
+    if key not in attached_cells:
+        attached_cells[key] = attach_points(tg, cell_xy, standards, ks.travel, role="origin",
+                                            horizon_min=horizon)
+    return _trips(tg, attached_cells[key], cell_xy, fac_xy, standards, ks.travel,
+                  horizon).within(lim)
+
+
 def reach_matrix(
     cells: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
@@ -853,24 +888,11 @@ def reach_matrix(
     if m == 0:
         return sp.csr_array((n, 0))
     blocks = []
-    attached_cells: dict[str, Attachment] = {}
+    attached_cells: dict[tuple[str, float], Attachment] = {}
     for k in kinds_here:
-        ks = std[k]
         sub = np.flatnonzero(fac_kind[cols] == k)
-        kxy = fac_xy[cols[sub]]
-        if ks.uses_network(net is not None):
-            tg = net.mode(ks.travel)
-            warn_if_disconnected(tg)
-            lim = ks.minutes if limit is None else limit
-            horizon = max(longest_minutes(std, ks.travel), lim)
-            if ks.travel not in attached_cells:
-                attached_cells[ks.travel] = attach_points(tg, cell_xy, std, ks.travel,
-                                                          role="origin", horizon_min=horizon)
-            mat = _trips(tg, attached_cells[ks.travel], cell_xy, kxy, std, ks.travel,
-                         horizon).within(lim)
-        else:
-            mat = _straight_reach(cell_xy, kxy, ks.radius_m if limit is None else limit,
-                                  chunk_size)
+        mat = kind_reach(cell_xy, fac_xy[cols[sub]], std[k], std, net, limit=limit,
+                         attached_cells=attached_cells, chunk_size=chunk_size)
         coo = sp.coo_array(mat)
         blocks.append((coo.row, sub[coo.col], coo.data))
     r = np.concatenate([b[0] for b in blocks]).astype(np.int64)

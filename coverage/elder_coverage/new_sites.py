@@ -24,6 +24,7 @@ matrix of the engine.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,7 +262,7 @@ def _problem(kind: str, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, g
     sites = gpd.GeoDataFrame(sites, crs=cand.crs)
     n_exist = len(existing)
     reach = _site_costs(pts, sites, n_exist, net, std, kind=kind, measure=measure,
-                        cells=cells, costs=costs)
+                        costs=costs)
     if measure in ("townships", "villages"):
         area = "township_code" if measure == "townships" else "village_code"
         codes = np.concatenate([existing.get(area, pd.Series(None, index=existing.index))
@@ -273,16 +274,17 @@ def _problem(kind: str, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, g
 
 
 def _site_costs(pts: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, n_exist: int, net: Any,
-                std: Standards, *, kind: str, measure: str, cells: gpd.GeoDataFrame,
+                std: Standards, *, kind: str, measure: str,
                 costs: TravelCosts | None) -> Any:
     """Demand × sites costs within the standard; the existing sites' columns taken from
-    ``costs`` when they were computed for these cells."""
+    ``costs`` when every demand cell has a row there."""
     import scipy.sparse as sp
 
-    if (costs is None or measure != "elders" or kind not in costs
-            or not np.array_equal(costs.cell_ids, cells["cell_id"].to_numpy())):
+    if costs is None or measure != "elders" or kind not in costs:
         return reach_matrix(pts, sites, net, std, kind=kind)
-    rows = np.flatnonzero(cells["elders_60"].to_numpy() > 0)  # as demand_points selects
+    rows = pd.Index(costs.cell_ids).get_indexer(pts["cell_id"])
+    if (rows < 0).any():
+        return reach_matrix(pts, sites, net, std, kind=kind)
     old = costs[kind].columns(sites["id"].iloc[:n_exist]).matrix[rows]
     new = reach_matrix(pts, sites.iloc[n_exist:], net, std, kind=kind)
     return sp.csr_array(sp.hstack([old, new], format="csr"))
@@ -424,15 +426,17 @@ def tradeoff_curve(
     DataFrame
         ``new_sites``, ``served``, ``share``, ``status``.
     """
-    problem_keys = ("seats", "villages", "measure", "candidates", "many_elders", "costs")
-    defaults = {"seats": None, "villages": None, "measure": "elders", "candidates": "both",
-                "many_elders": DEFAULT_MANY_ELDERS, "costs": None}
-    given = {k: kwargs.pop(k, defaults[k]) for k in problem_keys}
-    settings = {"model": None, "target": 1.0, "time_limit": 60.0, "new_capacity": None,
-                **kwargs}
-    unknown = set(settings) - {"model", "target", "time_limit", "new_capacity"}
+    # plan_new_sites' own keyword defaults, so that the curve and a single plan agree.
+    options = {name: par.default for name, par in
+               inspect.signature(plan_new_sites).parameters.items()
+               if par.kind is inspect.Parameter.KEYWORD_ONLY and name != "max_new"}
+    unknown = set(kwargs) - set(options)
     if unknown:
         raise TypeError(f"tradeoff_curve: unexpected options {sorted(unknown)}")
+    options.update(kwargs)
+    given = {k: options.pop(k) for k in ("seats", "villages", "measure", "candidates",
+                                         "many_elders", "costs")}
+    settings = options
     settings["model"] = _check_model(settings["model"], max_new, settings["new_capacity"])
     # The costs are the same for every n: computed once, each n solved on them.
     problem = _problem(kind, cells, facilities, graph, standards, **given)
