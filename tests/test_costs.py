@@ -174,6 +174,13 @@ def test_new_sites_on_the_runs_costs_equal_routing_everything():
                                   candidates="seats", max_new=max_new, target=0.9, costs=costs)
             assert own.before == read.before and own.after == read.after
             assert own.new_sites["id"].tolist() == read.new_sites["id"].tolist()
+        # A part of the cells (one county of a run) reads its rows from the run's costs.
+        part = cells.iloc[40:120]
+        own = plan_new_sites("dining_hall", part, fac, net, seats=seats, candidates="seats")
+        read = plan_new_sites("dining_hall", part, fac, net, seats=seats, candidates="seats",
+                              costs=costs)
+        assert own.before == read.before and own.after == read.after
+        assert own.new_sites["id"].tolist() == read.new_sites["id"].tolist()
         # The curve routes once and solves each n: the same as one plan per n.
         curve = tradeoff_curve("dining_hall", cells, fac, net, max_new=3, seats=seats,
                                candidates="seats")

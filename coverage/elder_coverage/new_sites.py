@@ -198,9 +198,9 @@ def plan_new_sites(
         ``capacitated_max_coverage``: places per new site (persons); existing sites use their
         ``capacity`` column. Required by that model.
     costs : TravelCosts, optional
-        Travel costs of ``cells`` to the existing facilities (:mod:`elder_coverage.costs`,
-        e.g. the run's): with the ``"elders"`` measure their columns are reused and only the
-        candidate sites are routed.
+        Travel costs of (a superset of) ``cells``, matched by ``cell_id``, to the existing
+        facilities (:mod:`elder_coverage.costs`, e.g. the run's): with the ``"elders"``
+        measure their columns are reused and only the candidate sites are routed.
 
     Returns
     -------

@@ -307,7 +307,7 @@ def new_sites(prep: Prepared, closure: Closure | None = None,
         target=p.get("target", 1.0), max_new=p.get("max_new"),
         candidates=p.get("candidates", "both"), time_limit=p.get("time_limit_s", 60),
         model=p.get("model"), new_capacity=p.get("new_capacity"),
-        costs=_costs_of(base.costs, study.cells) if base is not None else None)
+        costs=base.costs if base is not None else None)
     new = plan.new_sites
     ll = new.to_crs(4326).geometry
     table = pd.DataFrame(new.drop(columns="geometry")).assign(lon=ll.x.round(6),
@@ -529,17 +529,6 @@ def _costs(cov: CoverageResult) -> TravelCosts:
     if cov.costs is None:  # a bug: the run's coverage is always computed on its costs
         raise RuntimeError("coverage result without travel costs")
     return cov.costs
-
-
-def _costs_of(costs: TravelCosts | None, cells: gpd.GeoDataFrame) -> TravelCosts | None:
-    """``costs`` restricted to ``cells`` (a subset of the cells they were computed for)."""
-    if costs is None:
-        return None
-    ids = cells["cell_id"].to_numpy()
-    if np.array_equal(costs.cell_ids, ids):
-        return costs
-    pos = pd.Index(costs.cell_ids).get_indexer(ids)
-    return costs.rows(pos) if (pos >= 0).all() else None
 
 
 def _serving(fac: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
