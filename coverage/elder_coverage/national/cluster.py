@@ -143,28 +143,49 @@ def run_tasks(
     fn = submit or run_partition
     t0 = time.perf_counter()
     fac = client.scatter(facilities, broadcast=True)
-    futures = {}
-    for t in tasks:
+    futures: dict[str, tuple[Any, Task]] = {}
+    resubmitted: dict[str, int] = {}
+
+    def start(t: Task) -> Any:
+        n = resubmitted.get(t.key, 0)
         fut = client.submit(fn, t.key, t.name, t.cells, fac, standards=std, kinds=kinds,
                             halo_m=halo_m, keep_cells=keep_cells, write_to=t.write_to,
-                            retries=retries, pure=False, key=f"partition-{t.key}")
+                            retries=retries, pure=False,
+                            key=f"partition-{t.key}" + (f"-again{n}" if n else ""))
         futures[fut.key] = (fut, t)
+        return fut
+
     done: dict[str, PartitionResult] = {}
     failed: list[tuple[str, str, str]] = []
-    for fut in as_completed([f for f, _ in futures.values()]):
+    pending = as_completed([start(t) for t in tasks])
+    for fut in pending:
         _, t = futures[fut.key]
-        if fut.status == "finished":
-            res = fut.result()
-            done[t.key] = res
-            if progress:
-                progress(f"{len(done) + len(failed)}/{len(tasks)} {t.key} {t.name}: "
-                         f"{res.n_cells} cells, {res.seconds:.1f} s")
-        else:
+        if fut.status == "error":
             exc = fut.exception()
             failed.append((t.key, t.name, f"{type(exc).__name__}: {exc}"))
             if progress:
                 progress(f"{len(done) + len(failed)}/{len(tasks)} {t.key} {t.name}: FAILED {exc}")
+            fut.release()
+            continue
+        try:
+            res = fut.result() if fut.status == "finished" else None
+        except Exception:  # noqa: BLE001 - the result was lost with its worker, not an error
+            res = None
         fut.release()
+        if res is None:
+            # Finished, then lost (or cancelled) with a worker that died before the result
+            # was fetched: not the task's fault, so it runs again, a bounded number of times.
+            resubmitted[t.key] = resubmitted.get(t.key, 0) + 1
+            if resubmitted[t.key] <= retries + 1:
+                pending.add(start(t))
+            else:
+                failed.append((t.key, t.name, f"result lost with its worker "
+                                              f"{resubmitted[t.key]} times"))
+            continue
+        done[t.key] = res
+        if progress:
+            progress(f"{len(done) + len(failed)}/{len(tasks)} {t.key} {t.name}: "
+                     f"{res.n_cells} cells, {res.seconds:.1f} s")
     order = [t.key for t in tasks]
     return RunOutcome(results=[done[k] for k in order if k in done],
                       failed=sorted(failed, key=lambda f: order.index(f[0])),
