@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the raster reference lives with the t
 
 from raster_reference import raster_times  # noqa: E402
 
-from elder_coverage.engine import access_metres_per_minute, compute_coverage  # noqa: E402
+from elder_coverage.costs import access_metres_per_minute  # noqa: E402
+from elder_coverage.engine import compute_coverage  # noqa: E402
 from elder_coverage.standards import load_standards  # noqa: E402
 from elder_coverage.travel import RoadNetwork  # noqa: E402
 

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from elder_coverage.engine import compute_coverage, straight_line_nearest
+from elder_coverage.costs import straight_line_nearest
+from elder_coverage.engine import compute_coverage
 from elder_coverage.schema import FACILITY_KINDS
 from elder_coverage.travel import RoadNetwork, from_arrays
 

@@ -17,8 +17,8 @@ import pytest
 from test_walk_access import CRS, cells_at, road
 
 from elder_coverage.access import access_table
-from elder_coverage.costs import travel_costs
-from elder_coverage.engine import compute_coverage, merge_coverage, reach_matrix
+from elder_coverage.costs import reach_matrix, travel_costs
+from elder_coverage.engine import compute_coverage, merge_coverage
 from elder_coverage.travel import RoadNetwork
 
 KINDS = ["dining_hall", "day_care", "township_centre"]

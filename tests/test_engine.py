@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
+from elder_coverage.costs import reach_matrix
 from elder_coverage.engine import (
     CoverageInputError,
     CoverageWarning,
     compute_coverage,
-    reach_matrix,
 )
 from elder_coverage.standards import StandardsError
 from elder_coverage.travel import DisconnectedGraphWarning

@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import scipy.sparse as sp
 
-from elder_coverage.engine import reach_matrix
+from elder_coverage.costs import reach_matrix
 from elder_coverage.optimize import closure_groups
 from elder_coverage.optimize.common import merge_identical_rows
 from elder_coverage.travel import from_arrays, min_pairs, reach_within

@@ -14,7 +14,7 @@ import pulp
 import pytest
 from spopt.locate import LSCP, MCLP, PMedian
 
-from elder_coverage.engine import reach_matrix
+from elder_coverage.costs import reach_matrix
 from elder_coverage.optimize import max_coverage, p_median, set_cover
 from elder_coverage.study import load_sample
 from elder_coverage.travel import RoadNetwork

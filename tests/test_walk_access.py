@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from elder_coverage.engine import compute_coverage, reach_matrix
+from elder_coverage.costs import reach_matrix
+from elder_coverage.engine import compute_coverage
 
 CRS = "EPSG:32652"
 #: Direct off-road trips priced out, to test the road mechanisms alone.

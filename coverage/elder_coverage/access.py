@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from elder_coverage.costs import KindCosts
-from elder_coverage.engine import CoverageInputError, reach_matrix
+from elder_coverage.costs import KindCosts, reach_matrix
+from elder_coverage.engine import CoverageInputError
 from elder_coverage.schema import AGE_COLUMNS
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, TravelGraph, as_network

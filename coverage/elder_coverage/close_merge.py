@@ -24,11 +24,12 @@ from elder_coverage._errors import InfeasiblePlanError
 from elder_coverage.costs import (
     KindCosts,
     TravelCosts,
+    reach_matrix,
     road_distance_m,
     straight_distance_m,
     travel_costs,
 )
-from elder_coverage.engine import compute_coverage, reach_matrix
+from elder_coverage.engine import compute_coverage
 from elder_coverage.kinds import kinds_with_role
 from elder_coverage.optimize import p_median
 from elder_coverage.optimize.closure import closure_groups, solve_closure

@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from elder_coverage.engine import access_metres_per_minute
+from elder_coverage.costs import access_metres_per_minute
 from elder_coverage.standards import Standards
 from elder_coverage.travel import RoadNetwork, nearest_source
 

@@ -32,8 +32,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from elder_coverage.costs import TravelCosts
-from elder_coverage.engine import reach_matrix
+from elder_coverage.costs import TravelCosts, reach_matrix
 from elder_coverage.kinds import kind as kind_of
 from elder_coverage.policy import assumption
 from elder_coverage.standards import Standards, resolve_standards

@@ -11,7 +11,7 @@ home and township centre are reached by car. ``radius_m`` is the straight-line l
 ``mode`` is ``straight_line`` or when no road graph is available. Off-network access (joining a
 point to its nearest road edge) is travelled at ``access.walk_kmh`` / ``access.drive_kmh`` (a
 graph that declares its own ``walk_kph`` and seasonal factors overrides these, see
-:func:`elder_coverage.engine.access_metres_per_minute`); direct off-road trips cost the
+:func:`elder_coverage.costs.access_metres_per_minute`); direct off-road trips cost the
 straight-line distance times ``access.walk_detour`` / ``access.drive_detour`` at that speed.
 
 A scenario overrides any value with a nested dict in the same layout, e.g.
