@@ -83,3 +83,53 @@ def test_locate_gives_the_codes_of_the_spatial_join_it_replaces(column):
         want[i] = None if pd.isna(v) else str(int(v)) if isinstance(v, float) else v
     assert got == want
     assert got[0] == {"code": "220202", "county_code": "220201"}[column] and got[3] is None
+
+
+def test_cached_sample_routes_on_its_stored_cell_join(tmp_path, sample_path, monkeypatch):
+    """The cells' nearest-edge join travels in the cache; costs read from it are the same as
+    those of a network that searches the edge tree itself."""
+    import pickle
+
+    import numpy as np
+    import shapely
+
+    from elder_coverage.costs import travel_costs
+    from elder_coverage.travel import RoadNetwork
+
+    monkeypatch.delenv(NO_CACHE_ENV, raising=False)
+    folder = tmp_path / "sample"
+    shutil.copytree(sample_path, folder)
+    load_sample(folder)
+    cached = load_sample(folder)
+    net = cached.road_network()
+    assert net is cached.network and net.G is cached.graph
+    xy = np.column_stack([cached.cells.geometry.x, cached.cells.geometry.y])
+    assert [k[3] for k in net._joins] == [len(xy)]  # walk and drive share one edge set
+
+    fac = cached.facilities[cached.facilities["status"].fillna("open") == "open"]
+    searched: list[int] = []
+    real = shapely.STRtree.query_nearest
+
+    def counting(self, geoms, *args, **kwargs):
+        searched.append(len(geoms))
+        return real(self, geoms, *args, **kwargs)
+
+    monkeypatch.setattr(shapely.STRtree, "query_nearest", counting)
+    kinds = ["dining_hall", "township_centre"]
+    stored = travel_costs(cached.cells, fac, net, kinds=kinds)
+    assert len(xy) not in searched  # the cells were not searched again
+    fresh = travel_costs(cached.cells, fac, RoadNetwork(cached.graph), kinds=kinds)
+    assert len(xy) in searched
+    for kind in kinds:
+        a, b = stored[kind].matrix, fresh[kind].matrix
+        assert a.nnz > 0 and (a != b).nnz == 0 and np.array_equal(a.indices, b.indices)
+
+    # A pickled network keeps its graph and joins, not its travel graphs (rebuilt on use).
+    again = pickle.loads(pickle.dumps(net))
+    assert again.G is not None and not again._graphs and list(again._joins) == list(net._joins)
+    # A study copied without its graph (straight-line runs) never routes on the old one.
+    import dataclasses
+
+    assert dataclasses.replace(cached, graph=None).road_network() is None
+    other = dataclasses.replace(cached, graph=cached.graph.copy())
+    assert other.road_network() is not cached.network

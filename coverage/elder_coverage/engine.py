@@ -97,7 +97,8 @@ class CoverageReport:
         only to a part of the graph without such a facility).
     unsnapped_facilities : dict
         Kind → ``id`` values of facilities too far from the road graph to join it (see
-        :func:`elder_coverage.costs.attach_points`); they serve only cells within the standard directly off-road.
+        :func:`elder_coverage.costs.attach_points`); they serve only cells within the
+        standard directly off-road.
     connectivity : dict
         Travel mode → :class:`elder_coverage.travel.ConnectivityReport`.
     messages : list of str

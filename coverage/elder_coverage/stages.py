@@ -216,7 +216,7 @@ def load(scenario: Scenario, lang: str | None = None) -> Prepared:
         raise ScenarioError(f"analyses.coverage.age_floor: {floor} needs a population "
                             f"column 'elders_{floor}', which the study's cells do not have")
     std = load_standards(overrides=scenario.standards or None)
-    net = RoadNetwork(study.graph) if study.graph is not None else None
+    net = study.road_network()
     fac = study.facilities.copy()
     fac["status"] = fac["status"].fillna("open") if "status" in fac else "open"
     return Prepared(scenario=scenario, lang=lang or scenario.lang, study=study,

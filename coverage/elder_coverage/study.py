@@ -29,6 +29,7 @@ from elder_coverage.io.population import (
     read_worldpop,
 )
 from elder_coverage.schema import AGE_COLUMNS
+from elder_coverage.travel import RoadNetwork
 
 
 @dataclass
@@ -56,6 +57,10 @@ class StudyData:
         Side of a demand cell (m), for maps.
     meta : dict
         Provenance (sample manifest or input files).
+    network : elder_coverage.travel.RoadNetwork or None
+        ``graph`` prepared for routing, with the demand cells already joined to the road (a
+        loaded sample carries it in its load cache); used only while it is the network of
+        this ``graph``, see :meth:`road_network`.
     """
 
     counties: gpd.GeoDataFrame
@@ -68,6 +73,19 @@ class StudyData:
     crs: pyproj.CRS
     cell_size_m: float = 250.0
     meta: dict[str, Any] = field(default_factory=dict)
+    network: RoadNetwork | None = field(default=None, compare=False, repr=False)
+
+    def road_network(self) -> RoadNetwork | None:
+        """The road network to route on: the prepared one when it belongs to ``graph``.
+
+        A study copied with another graph (or none: straight-line only) never routes on the
+        old graph's network.
+        """
+        if self.graph is None:
+            return None
+        if self.network is not None and self.network.G is self.graph:
+            return self.network
+        return RoadNetwork(self.graph)
 
     def restrict(self, counties: tuple[str, ...] | list[str]) -> StudyData:
         """The same study limited to some counties, given by code or name.
@@ -157,6 +175,13 @@ def load_sample(folder: str | Path | None = None, area: str = "jilin_city_rural"
     if isinstance(cached, StudyData):
         return cached
     study = _load_sample_files(folder)
+    if study.graph is not None:
+        # Snapping every cell to the road is most of a province run's routing and gives the
+        # same answer for the same files: done once here, kept in the load cache.
+        net = RoadNetwork(study.graph)
+        cells = study.cells.geometry
+        net.join_points(np.column_stack([cells.x.to_numpy(), cells.y.to_numpy()]))
+        study = dataclasses.replace(study, network=net)
     write_cached(folder, key, study)
     return study
 

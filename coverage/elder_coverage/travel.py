@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -908,7 +908,9 @@ class RoadNetwork:
     Notes
     -----
     Pass the same ``RoadNetwork`` to several coverage calls to convert the networkx graph
-    only once per mode.
+    only once per mode. A pickled ``RoadNetwork`` keeps its graph and the nearest-edge joins
+    it has computed (:meth:`join_points`), the slow part of snapping a province's cells to
+    the road; the per-mode travel graphs are rebuilt on first use, faster than they unpickle.
     """
 
     def __init__(self, G: nx.MultiDiGraph | None = None, *,
@@ -928,6 +930,37 @@ class RoadNetwork:
                 if tg.crs is not None:
                     self.crs = tg.crs
                     break
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Travel graphs given as arrays (no networkx graph) cannot be rebuilt: keep them.
+        graphs = {} if self.G is not None else self._graphs
+        return {"G": self.G, "graphs": graphs, "joins": list(self._joins.items())}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["G"], travel_graphs=state["graphs"] or None)
+        self._joins.update(state["joins"])
+
+    def join_points(self, xy: np.ndarray, *, modes: Iterable[str] = ("walk", "drive")) -> None:
+        """Find and keep the nearest usable edge of each point, for each travel mode.
+
+        Later coverage, cost and access calls on the same points (same coordinates, in the
+        same order) reuse the join instead of searching again; modes with the same usable
+        edges share one join. A mode the graph cannot build is skipped.
+
+        Parameters
+        ----------
+        xy : numpy.ndarray
+            (n, 2) point coordinates in metres, in the graph's CRS (the demand cells).
+        modes : iterable of str
+            Travel modes to join for.
+        """
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        for travel in modes:
+            try:
+                tg = self.mode(travel)
+            except GraphError:
+                continue
+            tg._nearest_edges(xy, np.inf, main_only=False)
 
     def mode(self, travel: str) -> TravelGraph:
         """The travel graph of ``travel`` ("walk" or "drive"), built on first use."""

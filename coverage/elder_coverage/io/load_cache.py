@@ -2,8 +2,9 @@
 
 Loading the province sample at 250 m parses a 105 MB GraphML road graph, imports osmnx
 (which pulls in scikit-learn and matplotlib), reprojects it and places 826,000 demand cells
-in their county and township: tens of seconds that give the same result every time the
-files are the same. The loaded study is pickled once and read back in a few seconds.
+in their county and township, then joins every cell to its nearest road edge: tens of seconds
+that give the same result every time the files are the same. The loaded study is pickled
+once and read back in a few seconds.
 
 The cache lives in ``<folder's parent>/.cache/`` (``data/processed/.cache/`` for the
 samples), not in the sample folder: a sample folder holds only the files its marker lists,
@@ -28,7 +29,7 @@ from typing import Any
 from elder_coverage.io.atomic import atomic_path
 
 #: Bump when the cached object's layout changes without any loader source changing.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: Environment variable that turns the cache off (any non-empty value but "0").
 NO_CACHE_ENV = "ELDER_COVERAGE_NO_CACHE"
 _LIBRARIES = ("geopandas", "shapely", "pandas", "numpy", "networkx", "osmnx", "pyproj",
@@ -45,7 +46,9 @@ def _code_fingerprint() -> str:
     # The loaders' own source: a change in how a layer is read must not reuse old frames.
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for path in sorted([root / "study.py", root / "schema.py", *(root / "io").glob("*.py")]):
+    # travel.py: the cached study carries its road network's nearest-edge joins.
+    for path in sorted([root / "study.py", root / "schema.py", root / "travel.py",
+                        *(root / "io").glob("*.py")]):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     for lib in _LIBRARIES:
