@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from elder_coverage import __version__
 from elder_coverage._errors import ElderCoverageError, OutputPathError, Terminated, UserError
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     return status.code
 
 
-def _check_out(out: Path, **kwargs: object) -> None:
+def _check_out(out: Path, **kwargs: Any) -> None:
     from elder_coverage.io.atomic import check_output_dir
 
     try:

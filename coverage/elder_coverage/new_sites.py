@@ -32,6 +32,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from elder_coverage._errors import SettingsError
 from elder_coverage.costs import TravelCosts, reach_matrix
 from elder_coverage.kinds import kind as kind_of
 from elder_coverage.policy import assumption
@@ -219,12 +220,12 @@ def plan_new_sites(
 def _check_model(model: str | None, max_new: int | None, new_capacity: float | None) -> str:
     model = model or ("max_coverage" if max_new is not None else "set_cover")
     if model not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
-    if model not in ("set_cover", "max_coverage") and max_new is None:
-        raise ValueError(f"model {model!r} needs max_new (the number of new sites)")
+        raise SettingsError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+    if model != "set_cover" and max_new is None:
+        raise SettingsError(f"model {model!r} needs max_new (the number of new sites)")
     if model == "capacitated_max_coverage" and new_capacity is None:
-        raise ValueError("model 'capacitated_max_coverage' needs new_capacity (places per "
-                         "new site)")
+        raise SettingsError("model 'capacitated_max_coverage' needs new_capacity (places per "
+                            "new site)")
     return model
 
 
@@ -306,8 +307,10 @@ def _plan(problem: _Problem, *, model: str, target: float | None, max_new: int |
     fixed = np.arange(n_exist)
     served_before = _served(reach, weights, fixed)
     total = float(weights.sum())
-    p = None if max_new is None else n_exist + max_new
     extra: dict[str, float] = {}
+    if model != "set_cover" and max_new is None:  # _check_model stops this first
+        raise SettingsError(f"model {model!r} needs max_new (the number of new sites)")
+    p = n_exist + (max_new or 0)
     if model == "set_cover":
         res = set_cover(reach, np.inf, weights=weights, fixed=fixed, time_limit=time_limit,
                         coverage_target=target)
@@ -319,7 +322,7 @@ def _plan(problem: _Problem, *, model: str, target: float | None, max_new: int |
                               time_limit=time_limit)
     elif model == "capacitated_max_coverage":
         cap = np.concatenate([_capacities(existing, kind),
-                              np.full(len(cand), float(new_capacity))])
+                              np.full(len(cand), float(new_capacity or 0.0))])
         res = capacitated_max_coverage(reach, p=p, limit=np.inf, capacity=cap,
                                        weights=weights, fixed=fixed, time_limit=time_limit)
         extra["served_within_capacity"] = res.objective

@@ -542,8 +542,8 @@ def from_arrays(
         raise GraphError(f"node {bad}: coordinates are not finite")
     keep = np.isfinite(w)
     if (w[keep] < 0).any():
-        first = int(np.flatnonzero(keep & (w < 0))[0])
-        raise GraphError(f"edge {first} ({u[first]}→{v[first]}): negative travel time {w[first]}")
+        neg = int(np.flatnonzero(keep & (w < 0))[0])
+        raise GraphError(f"edge {neg} ({u[neg]}→{v[neg]}): negative travel time {w[neg]}")
     u, v, w = u[keep], v[keep], w[keep]
     # Fastest of parallel edges: sort by (u, v, w) and keep the first of each (u, v) run.
     order = np.lexsort((w, v, u))
@@ -552,7 +552,7 @@ def from_arrays(
     first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
     u, v, w = u[first], v[first], w[first]
     # Unique (u, v) pairs: the COO → CSR conversion sums nothing and keeps zero-time edges.
-    idx = np.int32 if n < 2**31 else np.int64
+    idx: type[np.signedinteger] = np.int32 if n < 2**31 else np.int64
     csgraph = sp.csr_array((w, (u.astype(idx), v.astype(idx))), shape=(n, n))
     ids = np.arange(n) if node_ids is None else np.asarray(node_ids)
     return TravelGraph(csgraph=csgraph, xy=xy, node_ids=ids,
@@ -937,7 +937,7 @@ class RoadNetwork:
         return {"G": self.G, "graphs": graphs, "joins": list(self._joins.items())}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["G"], travel_graphs=state["graphs"] or None)
+        RoadNetwork.__init__(self, state["G"], travel_graphs=state["graphs"] or None)
         self._joins.update(state["joins"])
 
     def join_points(self, xy: np.ndarray, *, modes: Iterable[str] = ("walk", "drive")) -> None:
