@@ -8,6 +8,8 @@ unique pairs (or reduce them first, e.g. to the smallest time).
 import geopandas as gpd
 import numpy as np
 import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from elder_coverage.costs import reach_matrix
 from elder_coverage.optimize import closure_groups
@@ -24,6 +26,24 @@ def test_min_pairs_keeps_zero_and_takes_the_smaller_duplicate():
     coo = sp.coo_array(m)
     assert sorted(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(),
                       strict=True)) == [(0, 2, 3.0), (1, 0, 0.0), (1, 1, 7.0)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 5),
+                          st.sampled_from([0.0, 0.5, 1.0, 2.5, 7.0])), max_size=40),
+       st.integers(1, 3))
+def test_min_pairs_equals_a_dictionary_of_minima(triples, n_lists):
+    # Brute force: the smallest value seen for each (row, col), whichever list holds it.
+    expected: dict[tuple[int, int], float] = {}
+    for r, c, v in triples:
+        expected[(r, c)] = min(v, expected.get((r, c), np.inf))
+    parts = [triples[i::n_lists] for i in range(n_lists)]
+    m = min_pairs([np.array([t[0] for t in p], dtype=np.int64) for p in parts],
+                  [np.array([t[1] for t in p], dtype=np.int64) for p in parts],
+                  [np.array([t[2] for t in p], dtype=float) for p in parts], (5, 6))
+    coo = sp.coo_array(m)
+    got = {(r, c): v for r, c, v in zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(),
+                                         strict=True)}
+    assert got == expected and m.has_canonical_format and m.shape == (5, 6)
 
 
 def test_graph_keeps_zero_minute_edges_and_fastest_parallel_edge():

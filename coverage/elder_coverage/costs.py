@@ -507,11 +507,14 @@ def _trips(tg: TravelGraph, cells: Attachment, cell_xy: np.ndarray, fac_xy: np.n
            std: Standards, travel: str, horizon_min: float,
            dist_m: np.ndarray | None = None) -> _Trips:
     facs = attach_points(tg, fac_xy, std, travel, role="destination", horizon_min=horizon_min)
+    speed, detour = access_metres_per_minute(tg, std, travel), std.access.detour(travel)
     if dist_m is None:
-        dist_m = cKDTree(fac_xy).query(cell_xy)[0] if len(fac_xy) else \
-            np.full(len(cell_xy), np.inf)
-    return _Trips(tg, cells, facs, cell_xy, fac_xy, access_metres_per_minute(tg, std, travel),
-                  std.access.detour(travel), dist_m)
+        # Only cells with a facility within a direct off-road trip of the horizon need the
+        # distance (_Trips.offroad); the rest are inf, which a bounded search finds fast.
+        bound = horizon_min * speed / detour * (1 + 1e-6) + 1e-6
+        dist_m = cKDTree(fac_xy).query(cell_xy, distance_upper_bound=bound, workers=-1)[0] \
+            if len(fac_xy) else np.full(len(cell_xy), np.inf)
+    return _Trips(tg, cells, facs, cell_xy, fac_xy, speed, detour, dist_m)
 
 
 def kind_reach(
