@@ -133,3 +133,55 @@ def test_cached_sample_routes_on_its_stored_cell_join(tmp_path, sample_path, mon
     assert dataclasses.replace(cached, graph=None).road_network() is None
     other = dataclasses.replace(cached, graph=cached.graph.copy())
     assert other.road_network() is not cached.network
+
+
+class _Planted:
+    """A pickle that touches a file when unpickled: what a hostile cache file could do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (type(self.marker).touch, (self.marker,))
+
+
+def test_cache_file_not_signed_with_the_users_key_is_never_unpickled(tmp_path, sample_path,
+                                                                      monkeypatch):
+    import pickle
+    import stat
+
+    from elder_coverage.io import load_cache
+
+    monkeypatch.delenv(NO_CACHE_ENV, raising=False)
+    monkeypatch.setattr(load_cache, "key_path", lambda: tmp_path / "home" / "load-cache.key")
+    folder = tmp_path / "sample"
+    shutil.copytree(sample_path, folder)
+    load_sample(folder)
+    key_file = tmp_path / "home" / "load-cache.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and len(key_file.read_bytes()) == 32
+    path = cache_path(folder, folder_key(folder))
+    signed = path.read_bytes()
+    assert signed.startswith(load_cache._MAGIC)
+
+    marker = tmp_path / "ran"
+    payload = pickle.dumps(_Planted(marker))
+    forged = [payload,  # a bare pickle (the old format)
+              load_cache._MAGIC + bytes(32) + payload,  # a made-up signature
+              signed[:len(load_cache._MAGIC) + 32] + payload]  # a real signature, other data
+    for content in forged:
+        path.write_bytes(content)
+        study = load_sample(folder)  # parsed again, and the cache rewritten
+        assert not marker.exists()
+        assert int(round(study.cells["elders_60"].sum())) == 430_318
+        assert path.read_bytes()[:len(load_cache._MAGIC)] == load_cache._MAGIC
+
+    # Another key (another user's, or a new one) does not read this user's file either.
+    assert load_cache.read_cached(folder, folder_key(folder)) is not None
+    key_file.write_bytes(bytes(32))
+    assert load_cache.read_cached(folder, folder_key(folder)) is None
+    # A key others may rewrite signs nothing: no cache is read or written.
+    key_file.chmod(0o622)
+    assert load_cache._signing_key(create=True) is None
+    path.unlink()
+    load_sample(folder)
+    assert not path.exists()

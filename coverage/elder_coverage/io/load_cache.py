@@ -11,16 +11,25 @@ samples), not in the sample folder: a sample folder holds only the files its mar
 so that a rebuild may replace it. A cache file is used only when its key matches: the size
 and modification time of every file in the folder, the source of the loaders, the versions
 of the libraries that build the frames and graph, and the Python version. Anything else
-rebuilds it. Only files this module wrote are read (they are pickles: never point the cache
-at a folder someone else can write to) or deleted. ``ELDER_COVERAGE_NO_CACHE=1`` turns it
-off.
+rebuilds it. ``ELDER_COVERAGE_NO_CACHE=1`` turns it off.
+
+A cache file is a pickle, and reading a pickle runs code, so a file is only unpickled when it
+carries a keyed BLAKE2b signature made with this user's own key (32 random bytes in
+``<user cache folder>/load-cache.key``, created on first use, readable by its owner only).
+Someone who can write to the data folder but not to the user's cache folder cannot make the
+tool run their file: an unsigned or wrongly signed file is ignored and the sample parsed
+again. Without a usable key (a read-only home, a key file others may write) nothing is cached.
+Only files with this module's names are deleted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import pickle
+import secrets
+import stat
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -29,12 +38,54 @@ from typing import Any
 from elder_coverage.io.atomic import atomic_path
 
 #: Bump when the cached object's layout changes without any loader source changing.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 #: Environment variable that turns the cache off (any non-empty value but "0").
 NO_CACHE_ENV = "ELDER_COVERAGE_NO_CACHE"
 _LIBRARIES = ("geopandas", "shapely", "pandas", "numpy", "networkx", "osmnx", "pyproj",
               "pyogrio", "rasterio")
 _CACHE_DIR = ".cache"
+#: First bytes of a signed cache file (format and signature scheme).
+_MAGIC = b"ECLC2\x00\x00\x00"
+_KEY_FILE = "load-cache.key"
+_SIG_BYTES = 32
+
+
+def key_path() -> Path:
+    """This user's signing key: ``load-cache.key`` in the per-user cache folder."""
+    import platformdirs
+
+    from elder_coverage.sample.paths import APP_NAME
+
+    return Path(platformdirs.user_cache_dir(APP_NAME)) / _KEY_FILE
+
+
+def _signing_key(create: bool) -> bytes | None:
+    """The user's key, created (mode 0600) when ``create``; None when missing or unsafe."""
+    path = key_path()
+    if create and not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+        except FileExistsError:
+            pass  # another process made it first
+        except OSError:
+            return None
+    try:
+        st = path.stat()
+        # A key others may rewrite, or someone else's, signs nothing.
+        if (st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)) or \
+                (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            return None
+        key = path.read_bytes()
+    except OSError:
+        return None
+    return key if len(key) == 32 else None
+
+
+def _signature(key: bytes, payload: bytes | memoryview) -> bytes:
+    return hashlib.blake2b(payload, key=key, digest_size=_SIG_BYTES).digest()
 
 
 def cache_enabled() -> bool:
@@ -96,11 +147,21 @@ def read_cached(folder: str | os.PathLike[str], key: str) -> Any | None:
     if not cache_enabled():
         return None
     path = cache_path(folder, key)
-    try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except FileNotFoundError:
+    secret = _signing_key(create=False)
+    if secret is None:
         return None
+    try:
+        data = memoryview(path.read_bytes())
+    except OSError:
+        return None
+    head = len(_MAGIC) + _SIG_BYTES
+    if len(data) < head or data[:len(_MAGIC)] != _MAGIC:
+        return None
+    # Checked before anything is unpickled: only a file this user's key signed is read.
+    if not hmac.compare_digest(bytes(data[len(_MAGIC):head]), _signature(secret, data[head:])):
+        return None
+    try:
+        return pickle.loads(data[head:])
     except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never an error
         return None
 
@@ -114,10 +175,16 @@ def write_cached(folder: str | os.PathLike[str], key: str, obj: Any) -> Path | N
     if not cache_enabled():
         return None
     path = cache_path(folder, key)
+    secret = _signing_key(create=True)
+    if secret is None:
+        return None
     try:
+        payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.write(_MAGIC)
+            fh.write(_signature(secret, payload))
+            fh.write(payload)
         prefix = path.name[: -len(key[:24]) - len(".pickle")]
         for old in path.parent.glob(f"{prefix}*.pickle"):
             # Only our own names: '<folder name>-<24 hex>.pickle'.
