@@ -22,8 +22,8 @@ from elder_coverage.schema import AGE_COLUMNS, FACILITY_KINDS
 from elder_coverage.standards import Standards, resolve_standards
 from elder_coverage.travel import RoadNetwork, as_network
 
-__all__ = ["CoverageInputError", "check_cells", "check_facilities", "check_same_crs",
-           "populated_mask", "prepare_inputs"]
+__all__ = ["CoverageInputError", "check_cells", "check_facilities", "check_keyed_table",
+           "check_same_crs", "populated_mask", "prepare_inputs"]
 
 
 class CoverageInputError(DataError):
@@ -101,6 +101,28 @@ def _point_xy(gdf: gpd.GeoDataFrame, what: str, id_col: str) -> np.ndarray:
     return np.column_stack([x, y])
 
 
+def check_keyed_table(df: pd.DataFrame, name: str, columns: Iterable[str], key: str) -> None:
+    """Raise :class:`CoverageInputError` for a missing column or a repeated ``key`` value.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The layer.
+    name : str
+        Its name in the message ("cells", "facilities", "townships").
+    columns : iterable of str
+        Required columns (``key`` is required too).
+    key : str
+        Column whose values must be unique (the first repeated value is named).
+    """
+    for col in dict.fromkeys([key, *columns]):
+        if col not in df:
+            raise CoverageInputError(f"{name}: missing column {col!r}")
+    dup = df[key].duplicated()
+    if dup.any():
+        raise CoverageInputError(f"{name}: duplicated {key} {df.loc[dup, key].iloc[0]!r}")
+
+
 def check_cells(cells: gpd.GeoDataFrame) -> np.ndarray:
     """Validate demand cells and return their (n, 2) coordinates in metres.
 
@@ -112,12 +134,7 @@ def check_cells(cells: gpd.GeoDataFrame) -> np.ndarray:
     """
     if not isinstance(cells, gpd.GeoDataFrame):
         raise CoverageInputError(f"cells: expected a GeoDataFrame, got {type(cells).__name__}")
-    for col in ("cell_id", AGE_COLUMNS[60]):
-        if col not in cells:
-            raise CoverageInputError(f"cells: missing column {col!r}")
-    dup = cells["cell_id"].duplicated()
-    if dup.any():
-        raise CoverageInputError(f"cells: duplicated cell_id {cells.loc[dup, 'cell_id'].iloc[0]!r}")
+    check_keyed_table(cells, "cells", [AGE_COLUMNS[60]], "cell_id")
     for col in AGE_COLUMNS.values():
         if col not in cells:
             continue
@@ -142,13 +159,7 @@ def check_facilities(facilities: gpd.GeoDataFrame, standards: Standards) -> np.n
     if not isinstance(facilities, gpd.GeoDataFrame):
         raise CoverageInputError(
             f"facilities: expected a GeoDataFrame, got {type(facilities).__name__}")
-    for col in ("id", "kind"):
-        if col not in facilities:
-            raise CoverageInputError(f"facilities: missing column {col!r}")
-    dup = facilities["id"].duplicated()
-    if dup.any():
-        raise CoverageInputError(
-            f"facilities: duplicated id {facilities.loc[dup, 'id'].iloc[0]!r}")
+    check_keyed_table(facilities, "facilities", ["kind"], "id")
     unknown = ~facilities["kind"].isin(list(standards.kinds))
     if unknown.any():
         row = facilities.loc[unknown].iloc[0]
