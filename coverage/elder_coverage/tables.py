@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from elder_coverage.aggregate import ranked_gaps
+from elder_coverage.aggregate import ranked_gaps_of
 from elder_coverage.close_merge import KIND as CLOSE_MERGE_KIND
 from elder_coverage.engine import CoverageResult
 from elder_coverage.study import StudyData
@@ -211,8 +211,9 @@ def area_names(df: pd.DataFrame, names_t: dict | None, names_c: dict) -> pd.Data
 
 def gaps_table(final: CoverageResult, study: StudyData, names_t, names_c) -> pd.DataFrame:
     """Places holding the most uncovered elders, per facility kind (top 100 of each)."""
-    parts = [ranked_gaps(final, k, villages=study.villages, top=100).assign(kind=k)
-             for k in final.report.kinds]
+    kinds = list(final.report.kinds)
+    ranked = ranked_gaps_of(final, kinds, villages=study.villages, top=100) if kinds else []
+    parts = [t.assign(kind=k) for k, t in zip(kinds, ranked, strict=True)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["kind"])
     table = table[["kind", *[c for c in table.columns if c != "kind"]]]
     return area_names(table, names_t, names_c)
