@@ -467,7 +467,8 @@ def _access(final: CoverageResult, fac: gpd.GeoDataFrame,
     from elder_coverage.access import access_table
 
     out = {}
-    cells = final.cells.copy()
+    # A shallow copy: only the new columns are added (copy-on-write leaves final.cells as is).
+    cells = final.cells.copy(deep=False)
     elders = cells["elders_60"].to_numpy(float)
     serving = fac[fac["status"].isin(SERVING).to_numpy()]
     for kind in final.report.kinds:
