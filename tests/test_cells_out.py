@@ -69,3 +69,71 @@ def test_compare_reads_parquet_and_old_two_layer_files(tmp_path):
                                            '{"geopackage": "c.parquet"}}', encoding="utf-8")
     write_cells(tmp_path / "c.parquet", None, _cells([False, True, False]))
     assert _read_run(tmp_path)[2]["dining_hall_covered"].tolist() == [False, True, False]
+
+
+def _every_column_type(n=40):
+    rng = np.random.default_rng(n)
+    missing = rng.random(n) < 0.2
+    dist = rng.uniform(0, 5000, n)
+    dist[missing] = np.nan
+    return gpd.GeoDataFrame({
+        "cell_id": np.arange(n, dtype=np.int64) * 3,
+        "elders_60": rng.integers(0, 50, n).astype(float),  # whole: compacted to int32
+        "share": rng.random(n),
+        "dining_hall_dist_m": dist,
+        "dining_hall_covered": rng.random(n) < 0.5,
+        "dining_hall_n_within": pd.array(np.where(missing, None, rng.integers(0, 4, n)),
+                                         dtype="Int32"),
+        "dining_hall_reachable": pd.array(np.where(missing, None, rng.random(n) < 0.5),
+                                          dtype="boolean"),
+        "county_code": pd.array(np.where(missing, None, "220283"), dtype="string[pyarrow]"),
+        "township_code": pd.array(["220283101"] * n, dtype="str"),
+        "dining_hall_nearest_id": np.where(missing, None, "DI1").astype(object),
+        "embedded_centre_nearest_id": np.full(n, None, dtype=object),
+        "name": ["一村"] * n,
+    }, geometry=gpd.points_from_xy(357000 + rng.uniform(-1e4, 1e4, n),
+                                   4945000 + rng.uniform(-1e4, 1e4, n)), crs=32652)
+
+
+def _pyogrio_file(path, before, after):
+    """The cell file as written before the direct Arrow path: pyogrio's own conversion."""
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2020-11-01T00:00:00Z"})
+    pyogrio.write_dataframe(cells_for_output(before, after), path, layer="cells",
+                            driver="GPKG", use_arrow=True)
+    return path.read_bytes()
+
+
+def test_direct_arrow_geopackage_is_byte_identical_to_pyogrios(tmp_path, monkeypatch):
+    cells = _every_column_type()
+    after = cells.assign(dining_hall_covered=~cells["dining_hall_covered"])
+    for before in (cells, None):
+        want = _pyogrio_file(tmp_path / "want.gpkg", before, after)
+        with monkeypatch.context() as m:
+            # The direct path must be the one taken for these columns.
+            m.setattr(pyogrio, "write_dataframe", lambda *a, **k: pytest.fail("not direct"))
+            got = write_cells(tmp_path / "got.gpkg", before, after).read_bytes()
+        assert got == want
+        (tmp_path / "want.gpkg").unlink()
+
+
+@pytest.mark.parametrize("change", ["datetime", "categorical", "multipoint", "empty_point",
+                                    "z_point", "no_crs"])
+def test_other_columns_and_geometries_give_the_same_file_too(tmp_path, change):
+    from shapely.geometry import MultiPoint
+
+    cells = _every_column_type(6)
+    if change == "datetime":
+        cells["seen"] = pd.Timestamp("2024-05-01")
+    elif change == "categorical":
+        cells["kind"] = pd.Categorical(["a", "b"] * 3)
+    elif change == "multipoint":
+        cells.loc[0, "geometry"] = MultiPoint([(357000, 4945000), (357100, 4945000)])
+    elif change == "empty_point":
+        cells.loc[0, "geometry"] = Point()
+    elif change == "z_point":
+        cells = cells.set_geometry(gpd.points_from_xy(cells.geometry.x, cells.geometry.y,
+                                                      np.arange(6.0)), crs=32652)
+    else:
+        cells = cells.set_crs(None, allow_override=True)
+    want = _pyogrio_file(tmp_path / "want.gpkg", cells, cells)
+    assert write_cells(tmp_path / "got.gpkg", cells, cells).read_bytes() == want
