@@ -137,3 +137,56 @@ def test_other_columns_and_geometries_give_the_same_file_too(tmp_path, change):
         cells = cells.set_crs(None, allow_override=True)
     want = _pyogrio_file(tmp_path / "want.gpkg", cells, cells)
     assert write_cells(tmp_path / "got.gpkg", cells, cells).read_bytes() == want
+
+
+def _fake_run(cells, geopackage="cells.gpkg"):
+    from types import SimpleNamespace
+
+    prep = SimpleNamespace(scenario=SimpleNamespace(source=None,
+                                                    outputs={"geopackage": geopackage}))
+    res = SimpleNamespace(tables={"gaps": pd.DataFrame({"code": ["v1"], "uncovered": [3.0]})},
+                          summary={"scenario": "t"}, base=SimpleNamespace(cells=cells),
+                          final=SimpleNamespace(cells=cells))
+    return prep, res
+
+
+def _writer_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("write-cells")]
+
+
+def test_write_run_writes_the_cells_beside_the_other_files(tmp_path):
+    from elder_coverage.runner import write_run
+
+    cells = _every_column_type()
+    write_run(tmp_path, *_fake_run(cells))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.gpkg", "gaps.csv",
+                                                           "summary.json"]
+    assert (tmp_path / "cells.gpkg").read_bytes() == \
+        _pyogrio_file(tmp_path / "want.gpkg", cells, cells)
+    assert (tmp_path / "gaps.csv").read_text(encoding="utf-8-sig") == "code,uncovered\nv1,3\n"
+    assert not _writer_threads()
+
+
+def test_write_run_errors_of_either_writer_are_raised_after_both_ended(tmp_path, monkeypatch):
+    import elder_coverage.runner as runner
+
+    cells = _every_column_type()
+    (tmp_path / "a").mkdir()
+    with pytest.raises(ValueError, match="a cell file ends in"):
+        runner.write_run(tmp_path / "a", *_fake_run(cells, geopackage="cells.shp"))
+    assert not _writer_threads()
+
+    def broken_csv(df, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runner, "_write_csv", broken_csv)
+    (tmp_path / "b").mkdir()
+    with pytest.raises(OSError, match="disk full"):
+        runner.write_run(tmp_path / "b", *_fake_run(cells))
+    # The cell file was finished (written whole, atomically) before the error came out.
+    assert not _writer_threads()
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["cells.gpkg"]
+    assert read_cells(tmp_path / "b" / "cells.gpkg")["cell_id"].tolist() == \
+        cells["cell_id"].tolist()
