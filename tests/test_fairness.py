@@ -79,6 +79,8 @@ def _report_reference(cells, kind):
     covered = cells[f"{kind}_covered"].fillna(False).to_numpy(bool)
     e60 = cells["elders_60"].to_numpy(float)
     t = cells[f"{kind}_time_min"].to_numpy(float)
+    if np.isnan(t).all():  # no network time: the straight-line distance
+        t = cells[f"{kind}_dist_m"].to_numpy(float)
     ok = np.isfinite(t)
     frame = pd.DataFrame({"code": area_codes(cells, "township_code"), "elders_60": e60,
                           "covered": e60 * covered,
@@ -106,6 +108,8 @@ def test_reports_of_several_kinds_equal_the_text_grouping_reference(data):
         "day_care_covered": [d[3] for d in data],
         "dining_hall_time_min": [d[4] for d in data],
         "day_care_time_min": [d[4] * 2 for d in data],
+        "dining_hall_dist_m": [i * 80.0 for i in range(len(data))],
+        "day_care_dist_m": [i * 90.0 for i in range(len(data))],
     })
     reports = fairness_reports(cells, ["dining_hall", "day_care"], worst=100)
     assert list(reports) == ["dining_hall", "day_care"]
