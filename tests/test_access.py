@@ -114,3 +114,16 @@ def test_capacity_errors_name_the_facility():
         access_table(cells, fac, "day_care", standards=STRAIGHT)
     with pytest.raises(CoverageInputError, match="age: 70"):
         access_table(cells, fac, "day_care", age=70)
+
+
+def test_result_cells_are_a_new_frame_and_the_input_is_unchanged():
+    """The result shares the input's columns (no copy) but writing to either leaves the other."""
+    cells, fac = three_cells_two_facilities()
+    before = cells.copy()
+    res = access_table(cells, fac, "day_care", standards=STRAIGHT)
+    assert "day_care_places_per_1000" not in cells
+    assert list(res.cells.columns) == [*before.columns, "day_care_places_per_1000"]
+    res.cells.loc[0, "elders_60"] = -1
+    cells.loc[1, "elders_65"] = -2
+    assert res.cells["elders_65"].tolist() == [60, 30, 120]
+    assert before.loc[0, "elders_60"] == cells.loc[0, "elders_60"] == 100

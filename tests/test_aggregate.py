@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
-from elder_coverage.aggregate import UNASSIGNED, area_table, area_tables, ranked_gaps
+from elder_coverage.aggregate import (
+    UNASSIGNED,
+    area_codes,
+    area_table,
+    area_tables,
+    ranked_gaps,
+    ranked_gaps_of,
+)
 from elder_coverage.engine import CoverageInputError, compute_coverage
 
 CRS = "EPSG:32651"
@@ -152,3 +159,80 @@ def test_ranked_gaps_cells_and_villages():
         ranked_gaps(cells, "dining_hall", villages=villages.to_crs(4326))
     with pytest.raises(CoverageInputError, match="no column 'hospital_covered'"):
         ranked_gaps(cells, "hospital")
+
+
+def _gaps_reference(cells, kind, villages):
+    """Ranked gaps by brute force: every uncovered cell to its nearest village, one kind."""
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    covered = np.zeros(len(cells), dtype=bool)
+    for k in kinds:
+        covered |= cells[f"{k}_covered"].to_numpy(bool)
+    unc = np.where(covered, 0.0, cells["elders_60"].to_numpy(float))
+    keep = np.flatnonzero(unc > 0)
+    cx, cy = cells.geometry.x.to_numpy()[keep], cells.geometry.y.to_numpy()[keep]
+    vx, vy = villages.geometry.x.to_numpy(), villages.geometry.y.to_numpy()
+    nearest = np.argmin((cx[:, None] - vx) ** 2 + (cy[:, None] - vy) ** 2, axis=1)
+    rows = []
+    for v in sorted(set(nearest)):
+        mine = nearest == v
+        rows.append((str(villages["code"].iloc[v]), int(mine.sum()), unc[keep][mine].sum()))
+    rows.sort(key=lambda r: (-r[2], r[0]))
+    total = unc.sum()
+    return [(i + 1, code, n, u, u / total) for i, (code, n, u) in enumerate(rows)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.lists(st.tuples(st.integers(0, 30), st.booleans(), st.booleans(),
+                               st.integers(0, 40), st.integers(0, 40)),
+                     min_size=1, max_size=60),
+       n_villages=st.integers(1, 8))
+def test_ranked_gaps_of_several_kinds_equals_brute_force(data, n_villages):
+    """One nearest-village query for all kinds gives each kind's own ranking exactly.
+
+    Cells and villages sit on a coarse lattice (ties in distance are left out: which of two
+    equidistant villages wins is the KD-tree's choice, not a property of the ranking).
+    """
+    cells = coverage_frame([d[0] for d in data], ["t1"] * len(data), ["k1"] * len(data),
+                           {"dining_hall": [d[1] for d in data],
+                            "day_care": [d[2] for d in data]})
+    cells = cells.set_geometry(gpd.points_from_xy(500000 + 100.0 * np.array([d[3] for d in data]),
+                                                  4800000 + 100.0 * np.array([d[4] for d in data])),
+                               crs=CRS)
+    rng = np.random.default_rng(len(data) * 10 + n_villages)
+    # Villages off the lattice by distinct fractions: no cell is equally near two of them.
+    vx = 500000 + rng.uniform(0, 4000, n_villages) + np.arange(n_villages) * 0.37
+    vy = 4800000 + rng.uniform(0, 4000, n_villages) + np.arange(n_villages) * 0.11
+    villages = gpd.GeoDataFrame({"code": [f"v{i}" for i in range(n_villages)],
+                                 "name": [f"村{i}" for i in range(n_villages)],
+                                 "township_code": "t1", "county_code": "k1"},
+                                geometry=gpd.points_from_xy(vx, vy), crs=CRS)
+    kinds = ["dining_hall", "day_care", ["dining_hall", "day_care"]]
+    tables = ranked_gaps_of(cells, kinds, villages=villages, top=None)
+    for kind, table in zip(kinds, tables, strict=True):
+        want = _gaps_reference(cells, kind, villages)
+        got = list(table[["rank", "code", "n_cells", "uncovered", "share"]].itertuples(
+            index=False, name=None))
+        assert [g[:4] for g in got] == [w[:4] for w in want]
+        assert [g[4] for g in got] == pytest.approx([w[4] for w in want])
+        pd.testing.assert_frame_equal(table, ranked_gaps(cells, kind, villages=villages,
+                                                         top=None))
+    # Cells ranked as themselves: the same as one kind at a time.
+    for kind, table in zip(kinds, ranked_gaps_of(cells, kinds, top=5), strict=True):
+        pd.testing.assert_frame_equal(table, ranked_gaps(cells, kind, top=5))
+
+
+@pytest.mark.parametrize("values", [
+    ["t1", " t1 ", None, "", "t2", "  "],
+    pd.array(["220102", None, " 220102", ""], dtype="string[pyarrow]"),
+    pd.array(["a", None, "b"], dtype="str"),
+    [220102, 220102.0, np.nan, 7],
+    pd.array([5, None, 5, 6], dtype="Int64"),
+    [1, "1", None, "x "],
+    pd.Categorical(["a", None, "b ", "a"]),
+])
+def test_area_codes_is_the_stripped_text_of_each_value(values):
+    frame = pd.DataFrame({"code": values})
+    want = [UNASSIGNED if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+            else (str(v).strip() or UNASSIGNED) for v in frame["code"].astype(object)]
+    got = area_codes(frame, "code")
+    assert got.tolist() == want and got.dtype == object and got.index.equals(frame.index)

@@ -354,3 +354,36 @@ def test_courtyard_threshold_scan_table():
     scan = courtyard_threshold_scan(villages, fac, cells, thresholds=[50], standards=STD,
                                     village_criteria={"min_share_80": 0.15})
     assert scan[["villages", "covered"]].values.tolist() == [[1, 1]]
+
+
+def test_reach_memo_routes_each_point_layer_once(monkeypatch):
+    """A second demand year (other elders) reuses the reach of seats and villages exactly."""
+    import elder_coverage.indicators as ind
+
+    cells, fac, towns, villages, counties = layers()
+    calls = []
+    real = ind.compute_coverage
+    monkeypatch.setattr(ind, "compute_coverage",
+                        lambda *a, **k: calls.append(k["kinds"]) or real(*a, **k))
+    std = ind.resolve_standards(STD)
+    kw = {"counties": counties, "residents": 10000, "standards": std}
+    memo = []
+    first = policy_indicators(cells, fac, towns, villages, reach_memo=memo, **kw)
+    n_first = len(calls)
+    assert n_first == 3  # seats to centres and halls, villages to courtyards
+    older_cells = cells.assign(elders_60=cells["elders_60"] * 2)
+    older_villages = villages.assign(elders_60=villages["elders_60"] * 0.7)
+    again = policy_indicators(older_cells, fac, towns, older_villages, reach_memo=memo, **kw)
+    assert len(calls) == n_first  # nothing routed again
+    fresh = policy_indicators(older_cells, fac, towns, older_villages, **kw)
+    pd.testing.assert_frame_equal(again, fresh)
+    assert not again.equals(first)  # the elders did change the table
+    # Other facilities or moved villages are routed again, never answered from the memo.
+    del calls[:]
+    policy_indicators(cells, fac.copy(), towns, villages, reach_memo=memo, **kw)
+    assert len(calls) == n_first
+    moved = villages.set_geometry(villages.geometry.translate(5000, 0))
+    moved_table = policy_indicators(cells, fac, towns, moved, reach_memo=memo, **kw)
+    assert calls[n_first:] == [["rural_courtyard"]]
+    pd.testing.assert_frame_equal(
+        moved_table, policy_indicators(cells, fac, towns, moved, **kw))

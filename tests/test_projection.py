@@ -167,6 +167,51 @@ def test_rescale_conserves_each_county_and_group():
     assert (out.elders_80 <= out.elders_65).all() and (out.elders_65 <= out.elders_60).all()
 
 
+def _rescale_reference(cells, year):
+    """The rescaling as first written: one boolean mask per county and group."""
+    from elder_coverage.demand import AGE_GROUPS, SEXES
+    from elder_coverage.sample.grid import largest_remainder
+
+    proj = project_counties(years=(2020, year))
+    county, uniq = pd.factorize(cells["county_code"].astype(str), sort=True)
+    e60, e65, e80 = (cells[c].to_numpy(float) for c in ("elders_60", "elders_65", "elders_80"))
+    parts = {"60-64": e60 - e65, "65-79": e65 - e80, "80+": e80}
+    new = {g: np.zeros(len(cells), dtype=np.int64) for g in AGE_GROUPS}
+    for j, code in enumerate(str(c) for c in uniq):
+        sel = county == j
+        for group, ages in AGE_GROUPS.items():
+            cols = [f"{s}{a}" for a in ages for s in SEXES]
+            then = proj.loc[(2020, code), cols].sum()
+            ratio = proj.loc[(year, code), cols].sum() / then if then > 0 else 0.0
+            expected = parts[group][sel] * ratio
+            new[group][sel] = largest_remainder(expected, int(round(expected.sum())))
+    return new["80+"], new["65-79"] + new["80+"], new["60-64"] + new["65-79"] + new["80+"]
+
+
+@pytest.mark.parametrize("year", [2025, 2029])
+def test_rescale_equals_the_per_county_mask_reference(year):
+    """Counties interleaved in any order, ties in the remainders: the same whole persons."""
+    rng = np.random.default_rng(year)
+    n = 3000
+    e80 = rng.integers(0, 4, n)  # small counts: many equal fractional parts to break
+    e65 = e80 + rng.integers(0, 6, n)
+    e60 = e65 + rng.integers(0, 5, n)
+    cells = pd.DataFrame({"cell_id": np.arange(n), "elders_60": e60.astype(float),
+                          "elders_65": e65.astype(float), "elders_80": e80.astype(float),
+                          "county_code": rng.choice(["220281", "220221", "220102", "220781"],
+                                                    n)}, index=np.arange(n)[::-1] * 7)
+    before = cells.copy()
+    out = rescale_cells(cells, year)
+    e80_ref, e65_ref, e60_ref = _rescale_reference(cells, year)
+    assert np.array_equal(out["elders_80"].to_numpy(), e80_ref)
+    assert np.array_equal(out["elders_65"].to_numpy(), e65_ref)
+    assert np.array_equal(out["elders_60"].to_numpy(), e60_ref)
+    assert out["elders_60"].dtype == np.int64 and out.index.equals(cells.index)
+    pd.testing.assert_frame_equal(cells, before)  # the input is left as it was
+    pd.testing.assert_frame_equal(out[["cell_id", "county_code"]],
+                                  before[["cell_id", "county_code"]])
+
+
 def test_rescale_refuses_counties_outside_jilin():
     cells = _cells().assign(county_code="110101")
     with pytest.raises(ValueError, match="110101"):

@@ -82,3 +82,11 @@ def test_own_data_outside_jilin_keeps_the_runs_elders(sample_run):
     pd.testing.assert_frame_equal(
         table.drop(columns=["note"]),
         _indicators(study, cov, fac, None, None, demand_year=2020).drop(columns=["note"]))
+
+
+def test_target_years_leave_the_runs_cells_and_villages_unchanged(sample_run):
+    study, fac, cov = sample_run
+    cells, villages = cov.cells.copy(), study.villages.copy()
+    _indicators(study, cov, fac, None, None, demand_year=2020, cells_2020=study.cells)
+    pd.testing.assert_frame_equal(cov.cells, cells)
+    pd.testing.assert_frame_equal(study.villages, villages)

@@ -227,7 +227,9 @@ def access_table(
     demand = pd.to_numeric(cells[col]).to_numpy(dtype=float)
     access, ratio, weighted = e2sfca(mat, demand, cap.to_numpy(dtype=float), limit,
                                      decay=decay, zone_weights=zone_weights)
-    out_cells = cells.copy()
+    # One new column: the others are shared with ``cells`` (copy-on-write keeps it unchanged)
+    # instead of copying a province's 40 columns for each kind.
+    out_cells = cells.copy(deep=False)
     out_cells[f"{kind}_places_per_1000"] = access * 1000.0
     fac["weighted_elders"] = weighted
     fac["places_per_1000"] = ratio * 1000.0

@@ -50,7 +50,9 @@ def area_codes(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame:
         return pd.Series(UNASSIGNED, index=frame.index, dtype=object)
     # A province has a million cells but a few thousand codes: clean each distinct code once.
-    pos, uniques = pd.factorize(frame[column].astype(object), use_na_sentinel=True)
+    # Factorized in the column's own dtype: an Arrow string column is hashed in Arrow, not
+    # first turned into a million Python strings (the text of each distinct value is the same).
+    pos, uniques = pd.factorize(frame[column], use_na_sentinel=True)
     clean = np.array([str(v).strip() or UNASSIGNED for v in uniques] + [UNASSIGNED],
                      dtype=object)
     return pd.Series(clean[pos], index=frame.index, dtype=object)
@@ -257,50 +259,119 @@ def ranked_gaps(
         ``county_code``, ``n_cells``, ``uncovered`` (persons), ``share`` of all uncovered
         elders, ``cum_share``, ``lon``, ``lat`` (WGS84 degrees of the village point or cell).
     """
+    return ranked_gaps_of(coverage, [kind], villages=villages, age=age, top=top)[0]
+
+
+def ranked_gaps_of(
+    coverage: CoverageResult | gpd.GeoDataFrame,
+    kinds: Sequence[str | Sequence[str]],
+    *,
+    villages: gpd.GeoDataFrame | None = None,
+    age: int = 60,
+    top: int | None = 50,
+) -> list[pd.DataFrame]:
+    """:func:`ranked_gaps` of each of several kinds, in their order.
+
+    What does not depend on the kind is done once for all of them: the nearest village of
+    every cell some kind leaves uncovered (one KD-tree query instead of one per kind), the
+    villages' or cells' codes and WGS84 coordinates.
+
+    Parameters
+    ----------
+    coverage : CoverageResult or GeoDataFrame
+        Output of :func:`elder_coverage.engine.compute_coverage`.
+    kinds : sequence
+        Each item a facility kind or a sequence of kinds (covered by any of them).
+    villages, age, top
+        As for :func:`ranked_gaps`.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One :func:`ranked_gaps` table per item of ``kinds``.
+    """
     cells = _cells_of(coverage)
-    kinds = [kind] if isinstance(kind, str) else list(kind)
     if age not in AGE_COLUMNS:
         raise CoverageInputError(f"age: {age} is not one of {sorted(AGE_COLUMNS)}")
     elders = pd.to_numeric(cells[AGE_COLUMNS[age]]).to_numpy(dtype=float)
-    unc = np.where(covered_any(cells, kinds), 0.0, elders)
-    total = float(unc.sum())
-    keep = np.flatnonzero(unc > 0)
-    if villages is None:
-        lon, lat = _lonlat(cells.geometry.iloc[keep])
-        out = pd.DataFrame({
-            "code": cells["cell_id"].to_numpy()[keep],
+    uncovered = [np.where(covered_any(cells, [k] if isinstance(k, str) else list(k)), 0.0,
+                          elders) for k in kinds]
+    need = np.zeros(len(cells), dtype=bool)
+    for unc in uncovered:
+        need |= unc > 0
+    places = (_CellPlaces(cells, need) if villages is None
+              else _VillagePlaces(cells, villages, need))
+    return [_rank(places.table(unc), float(unc.sum()), top) for unc in uncovered]
+
+
+class _CellPlaces:
+    """Uncovered cells ranked as themselves: codes and WGS84 points of the cells in need."""
+
+    def __init__(self, cells: gpd.GeoDataFrame, need: np.ndarray):
+        self.cells = cells
+        idx = np.flatnonzero(need)
+        lon, lat = np.full(len(cells), np.nan), np.full(len(cells), np.nan)
+        lon[idx], lat[idx] = _lonlat(cells.geometry.iloc[idx])
+        self.lon, self.lat = lon, lat
+        self.township = area_codes(cells, "township_code").to_numpy()
+        self.county = area_codes(cells, "county_code").to_numpy()
+
+    def table(self, unc: np.ndarray) -> pd.DataFrame:
+        keep = np.flatnonzero(unc > 0)
+        return pd.DataFrame({
+            "code": self.cells["cell_id"].to_numpy()[keep],
             "name": "",
-            "township_code": area_codes(cells, "township_code").to_numpy()[keep],
-            "county_code": area_codes(cells, "county_code").to_numpy()[keep],
+            "township_code": self.township[keep],
+            "county_code": self.county[keep],
             "n_cells": 1,
             "uncovered": unc[keep],
-            "lon": lon,
-            "lat": lat,
+            "lon": self.lon[keep],
+            "lat": self.lat[keep],
         })
-    else:
+
+
+class _VillagePlaces:
+    """Uncovered cells given to their nearest village point, found once for every kind."""
+
+    def __init__(self, cells: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, need: np.ndarray):
         if "code" not in villages:
             raise CoverageInputError("villages: missing column 'code'")
         if villages.crs is None or cells.crs is None or villages.crs != cells.crs:
             raise CoverageInputError(f"CRS mismatch: cells are in {cells.crs} but villages in "
                                      f"{villages.crs}; reproject one to the other")
+        idx = np.flatnonzero(need)
         vx = np.column_stack([villages.geometry.x, villages.geometry.y])
-        cx = np.column_stack([cells.geometry.x.to_numpy()[keep],
-                              cells.geometry.y.to_numpy()[keep]])
-        _, nearest = cKDTree(vx).query(cx, k=1)
-        grouped = pd.DataFrame({"v": nearest, "uncovered": unc[keep]}).groupby("v").agg(
-            n_cells=("uncovered", "size"), uncovered=("uncovered", "sum"))
-        v = villages.iloc[grouped.index.to_numpy()]
-        lon, lat = _lonlat(v.geometry)
-        out = pd.DataFrame({
-            "code": v["code"].astype(str).to_numpy(),
-            "name": v["name"].to_numpy() if "name" in v else "",
-            "township_code": area_codes(v, "township_code").to_numpy(),
-            "county_code": area_codes(v, "county_code").to_numpy(),
+        cx = np.column_stack([cells.geometry.x.to_numpy()[idx], cells.geometry.y.to_numpy()[idx]])
+        # A point's nearest village does not depend on the other points asked with it.
+        self.nearest = np.full(len(cells), -1, dtype=np.int64)
+        if len(idx):
+            self.nearest[idx] = cKDTree(vx).query(cx, k=1)[1]
+        self.code = villages["code"].astype(str).to_numpy()
+        self.name = villages["name"].to_numpy() if "name" in villages else None
+        self.township = area_codes(villages, "township_code").to_numpy()
+        self.county = area_codes(villages, "county_code").to_numpy()
+        self.lon, self.lat = _lonlat(villages.geometry)
+
+    def table(self, unc: np.ndarray) -> pd.DataFrame:
+        keep = np.flatnonzero(unc > 0)
+        # groupby sums as before (compensated): the same doubles in every share.
+        grouped = pd.DataFrame({"v": self.nearest[keep], "uncovered": unc[keep]}).groupby(
+            "v").agg(n_cells=("uncovered", "size"), uncovered=("uncovered", "sum"))
+        v = grouped.index.to_numpy()
+        return pd.DataFrame({
+            "code": self.code[v],
+            "name": self.name[v] if self.name is not None else "",
+            "township_code": self.township[v],
+            "county_code": self.county[v],
             "n_cells": grouped["n_cells"].to_numpy(),
             "uncovered": grouped["uncovered"].to_numpy(),
-            "lon": lon,
-            "lat": lat,
+            "lon": self.lon[v],
+            "lat": self.lat[v],
         })
+
+
+def _rank(out: pd.DataFrame, total: float, top: int | None) -> pd.DataFrame:
+    """Places sorted by uncovered elders (code breaks ties), with rank and shares."""
     out = out.sort_values(["uncovered", "code"], ascending=[False, True], kind="stable")
     out["share"] = out["uncovered"] / total if total > 0 else np.nan
     out["cum_share"] = out["share"].cumsum()

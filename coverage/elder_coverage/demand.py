@@ -381,21 +381,58 @@ def rescale_cells(cells: pd.DataFrame, year: int, *, raw_dir: str | Path = RAW_D
     if unknown:
         raise ValueError(f"cannot project demand to {year}: county codes {unknown} of the demand "
                          "cells are not Jilin 2020 census counties")
-    out = cells.copy()
+    ratios = _group_ratios(proj, codes, year)
+    # Each county's cells as one slice of a stable sort by county: the cells keep their order
+    # within the county (largest_remainder breaks ties by it), and no boolean mask over all
+    # cells is built per county and group (60 counties × 3 groups on 800 k cells).
+    order = np.argsort(county, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(county, minlength=len(codes)))])
     e60, e65, e80 = (cells[c].to_numpy(float) for c in ("elders_60", "elders_65", "elders_80"))
     parts = {"60-64": e60 - e65, "65-79": e65 - e80, "80+": e80}
-    new = {g: np.zeros(len(cells), dtype=np.int64) for g in AGE_GROUPS}
-    for j, code in enumerate(codes):
-        sel = county == j
-        for group, ages in AGE_GROUPS.items():
-            cols = [f"{s}{a}" for a in ages for s in SEXES]
-            then = proj.loc[(LAUNCH_YEAR, code), cols].sum()
-            ratio = proj.loc[(year, code), cols].sum() / then if then > 0 else 0.0
-            expected = parts[group][sel] * ratio
-            new[group][sel] = largest_remainder(expected, int(round(expected.sum())))
+    new = {}
+    for group in AGE_GROUPS:
+        then = parts[group][order]
+        now = np.zeros(len(cells), dtype=np.int64)
+        for j in range(len(codes)):
+            expected = then[bounds[j]:bounds[j + 1]] * ratios[group][j]
+            now[bounds[j]:bounds[j + 1]] = largest_remainder(expected,
+                                                             int(round(expected.sum())))
+        new[group] = np.empty_like(now)
+        new[group][order] = now
+    # Only the three elder columns are new: the other columns are shared, not copied
+    # (copy-on-write keeps ``cells`` itself unchanged).
+    out = cells.copy(deep=False)
     out["elders_80"] = new["80+"]
     out["elders_65"] = new["65-79"] + new["80+"]
     out["elders_60"] = new["60-64"] + new["65-79"] + new["80+"]
+    return out
+
+
+def _group_ratios(proj: pd.DataFrame, codes: list[str], year: int) -> dict[str, np.ndarray]:
+    """Projected over 2020 persons per age group (:data:`AGE_GROUPS`) for each county.
+
+    Parameters
+    ----------
+    proj : DataFrame
+        :func:`project_counties` of 2020 and ``year``.
+    codes : list of str
+        2020 county codes, in the order of the returned arrays.
+    year : int
+
+    Returns
+    -------
+    dict
+        Group → ratio per county (0 where the county had nobody of the group in 2020).
+    """
+    out = {}
+    for group, ages in AGE_GROUPS.items():
+        cols = [f"{s}{a}" for a in ages for s in SEXES]
+        # Each county's sum over its few band columns in column order, as a Series sum of
+        # one row would add them: the ratios are the same doubles as one lookup per county.
+        then = proj.loc[LAUNCH_YEAR].loc[codes, cols].to_numpy(float)
+        now = proj.loc[year].loc[codes, cols].to_numpy(float)
+        out[group] = np.array([now[j].sum() / then[j].sum() if then[j].sum() > 0 else 0.0
+                               for j in range(len(codes))])
     return out
 
 

@@ -6,6 +6,8 @@ and for the oldest elders (80+), who walk least, beyond the standard.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -44,19 +46,54 @@ def fairness_report(
         over reachable elders — sorted worst first), ``p90_time_min`` (90th percentile of
         elder-weighted travel time).
     """
+    return fairness_reports(coverage, [kind], level=level, worst=worst)[kind]
+
+
+def fairness_reports(
+    coverage: CoverageResult | pd.DataFrame,
+    kinds: Sequence[str],
+    *,
+    level: str = "township_code",
+    worst: int = 10,
+) -> dict[str, dict[str, object]]:
+    """:func:`fairness_report` of each kind, the cells' areas coded once for all kinds.
+
+    Parameters
+    ----------
+    coverage : CoverageResult or DataFrame
+        As for :func:`fairness_report`.
+    kinds : sequence of str
+        Facility kinds.
+    level, worst
+        As for :func:`fairness_report`.
+
+    Returns
+    -------
+    dict
+        Kind → the :func:`fairness_report` of that kind, in the order of ``kinds``.
+    """
     cells = coverage.cells if isinstance(coverage, CoverageResult) else coverage
-    covered = cells[f"{kind}_covered"].fillna(False).to_numpy(bool)
     e60 = cells["elders_60"].to_numpy(float)
     e80 = cells["elders_80"].to_numpy(float) if "elders_80" in cells else np.zeros(len(cells))
+    # Areas as integers in the order of their sorted codes, so grouping by them gives the
+    # rows and sums grouping by the code text gives, without hashing 800 k strings per kind.
+    area, codes = pd.factorize(area_codes(cells, level).to_numpy(), sort=True)
+    return {k: _report(cells, k, area, codes, e60, e80, worst) for k in kinds}
+
+
+def _report(cells: pd.DataFrame, kind: str, area: np.ndarray, codes: np.ndarray,
+            e60: np.ndarray, e80: np.ndarray, worst: int) -> dict[str, object]:
+    """One kind's :func:`fairness_report`; ``area`` indexes ``codes`` (sorted) per cell."""
+    covered = cells[f"{kind}_covered"].fillna(False).to_numpy(bool)
     t = cells[f"{kind}_time_min"].to_numpy(float) if f"{kind}_time_min" in cells else None
     if t is None or np.isnan(t).all():
         t = cells[f"{kind}_dist_m"].to_numpy(float)
-    codes = area_codes(cells, level)
     ok = np.isfinite(t)
-    frame = pd.DataFrame({"code": codes, "elders_60": e60, "covered": e60 * covered,
+    frame = pd.DataFrame({"elders_60": e60, "covered": e60 * covered,
                           "wt": np.where(ok, e60 * np.where(ok, t, 0), 0.0),
                           "w_ok": np.where(ok, e60, 0.0)})
-    g = frame.groupby("code", sort=True).sum()
+    g = frame.groupby(area, sort=True).sum()
+    g.index = pd.Index(np.asarray(codes, dtype=object)[g.index.to_numpy()], name="code")
     g["covered_share"] = g["covered"] / g["elders_60"].where(g["elders_60"] > 0)
     g["mean_time_min"] = g["wt"] / g["w_ok"].where(g["w_ok"] > 0)
     table = g.reset_index()[["code", "elders_60", "covered_share", "mean_time_min"]]
@@ -91,7 +128,44 @@ def _weighted_gini(x: np.ndarray, w: np.ndarray) -> float:
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values, kind="stable")
+    """Smallest value at which the weights of the values up to it reach ``q`` of their sum.
+
+    Weights are added in the order of a stable sort of the values (ties by position).
+    """
+    order = stable_argsort(values)
     v, w = values[order], weights[order]
     cw = np.cumsum(w)
     return float(v[np.searchsorted(cw, q * cw[-1])])
+
+
+def stable_argsort(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``, about five times faster on 800 k travel times.
+
+    NumPy's default sort is several times faster than its stable merge sort on floats but
+    orders equal values arbitrarily; the few runs of equal values (travel times rarely tie)
+    are put back in position order afterwards, which is exactly the stable order. NaN sort
+    last in both and count as equal to each other.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        1-D numbers.
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices that sort ``values``, equal values in the order they appear.
+    """
+    values = np.asarray(values)
+    order = np.argsort(values)
+    s = values[order]
+    tie = s[1:] == s[:-1]
+    if s.dtype.kind in "fc":
+        tie |= np.isnan(s[1:]) & np.isnan(s[:-1])
+    if not tie.any():
+        return order
+    # Positions inside a run of equal values, and the run each belongs to.
+    pos = np.flatnonzero(np.concatenate([tie, [False]]) | np.concatenate([[False], tie]))
+    run = np.cumsum(np.concatenate([[True], ~tie]))[pos]
+    order[pos] = order[pos][np.lexsort((order[pos], run))]
+    return order

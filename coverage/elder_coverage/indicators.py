@@ -37,6 +37,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.spatial import cKDTree
 
 from elder_coverage.aggregate import BED_KINDS, COMMUNITY_KINDS, covered_any
@@ -97,12 +98,25 @@ def _seats(townships: gpd.GeoDataFrame, seats: gpd.GeoDataFrame | None) -> gpd.G
 
 
 def _points_covered(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, kind: str,
-                    net: RoadNetwork | None, std: Standards) -> np.ndarray:
-    """Covered flag per point (False where the point has no geometry)."""
+                    net: RoadNetwork | None, std: Standards,
+                    memo: list | None = None) -> np.ndarray:
+    """Covered flag per point (False where the point has no geometry).
+
+    ``memo`` (a list, see ``reach_memo`` of :func:`policy_indicators`) keeps each answer with
+    the very facilities, network and standards objects and the points' WKB it was computed
+    for, and answers a later call on the same of all four from it: a point's reach depends on
+    nothing else, so the indicators of a second demand year route no point again.
+    """
     has = points.geometry.notna() & ~points.geometry.is_empty
     out = np.zeros(len(points), dtype=bool)
     if not has.any() or not (facilities["kind"] == kind).any():
         return out
+    wkb = shapely.to_wkb(points.geometry.to_numpy()) if memo is not None else None
+    for m_kind, m_fac, m_net, m_std, m_wkb, m_out in memo or ():
+        # Identity, not equality, of the inputs: the memo holds them, so no id is reused.
+        if (m_kind == kind and m_fac is facilities and m_net is net and m_std is std
+                and np.array_equal(m_wkb, wkb)):
+            return m_out.copy()
     pts = points.loc[has]
     demand = gpd.GeoDataFrame({"cell_id": np.arange(len(pts)), "elders_60": 1},
                               geometry=pts.geometry.to_numpy(), crs=points.crs)
@@ -111,6 +125,8 @@ def _points_covered(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, kind
         warnings.filterwarnings("ignore", message=f"{kind}: no facilities")
         res = compute_coverage(demand, facilities, net, std, kinds=[kind], counts=False)
     out[np.flatnonzero(has.to_numpy())] = res.cells[f"{kind}_covered"].to_numpy(dtype=bool)
+    if memo is not None:
+        memo.append((kind, facilities, net, std, wkb, out.copy()))
     return out
 
 
@@ -358,6 +374,7 @@ def policy_indicators(
     targets: Mapping[str, Sequence[tuple[int | None, float]]] | None = None,
     policy: Policy | None = None,
     bed_kinds: Sequence[str] = BED_KINDS,
+    reach_memo: list | None = None,
 ) -> pd.DataFrame:
     """Compute the policy indicators of the registry with their targets, gaps and sources.
 
@@ -395,6 +412,11 @@ def policy_indicators(
         A registry other than the packaged ``policy.yaml``.
     bed_kinds : sequence of str
         Kinds whose capacity counts as elder-care beds.
+    reach_memo : list, optional
+        An empty list to share between calls that differ only in elders (the indicators of
+        several demand years): which township seats and villages the facilities reach is
+        kept in it and routed once. Valid while the facilities, road network and standards
+        objects are not changed in place between the calls.
 
     Returns
     -------
@@ -422,9 +444,11 @@ def policy_indicators(
     out = _Rows(pol, _parse_overrides(pol, targets), float(elders.sum()), counties)
     kinds_present = set(facilities["kind"])
 
-    _township_indicators(out, pol, facilities, townships, seat_pts, net, std, kinds_present)
+    _township_indicators(out, pol, facilities, townships, seat_pts, net, std, kinds_present,
+                         memo=reach_memo)
     _county_managed(out, facilities)
-    _villages(out, pol, cells, facilities, villages, net, std, village_criteria)
+    _villages(out, pol, cells, facilities, villages, net, std, village_criteria,
+              memo=reach_memo)
     _counties(out, facilities, counties)
     _beds(out, facilities, elders, bed_kinds)
     _land_and_floor(out, cells, facilities, elders, residents)
@@ -443,7 +467,8 @@ def policy_indicators(
 
 def _township_indicators(out: _Rows, pol: Policy, facilities: gpd.GeoDataFrame,
                          townships: gpd.GeoDataFrame | None, seat_pts: gpd.GeoDataFrame | None,
-                         net: RoadNetwork | None, std: Standards, kinds_present: set) -> None:
+                         net: RoadNetwork | None, std: Standards, kinds_present: set, *,
+                         memo: list | None = None) -> None:
     keys = ("regional_centre_built_rate", "regional_centre_township_coverage",
             "township_dining_hall", "urban_community_dining_hall", "embedded_centre_street")
     if townships is None:
@@ -475,7 +500,8 @@ def _township_indicators(out: _Rows, pol: Policy, facilities: gpd.GeoDataFrame,
     by_list = _member(codes, listed) & ~own
     by_reach = np.zeros(len(codes), dtype=bool)
     if pol.assumptions.get("regional_centre", {}).get("serves_by_reach", False):
-        by_reach = _points_covered(seat_pts, facilities, centre_kind, net, std) & ~own & ~by_list
+        by_reach = _points_covered(seat_pts, facilities, centre_kind, net, std,
+                                   memo) & ~own & ~by_list
     rural = ~urban
     served = (own | by_list | by_reach) & rural
     if rural.any():
@@ -489,7 +515,7 @@ def _township_indicators(out: _Rows, pol: Policy, facilities: gpd.GeoDataFrame,
         out.add("regional_centre_township_coverage", 0.0, 0.0,
                 _NA + "no rural townships (乡镇) in the township table")
 
-    hall = _points_covered(seat_pts, facilities, "dining_hall", net, std) | \
+    hall = _points_covered(seat_pts, facilities, "dining_hall", net, std, memo) | \
         has_registered("dining_hall")
     for key, mask, what in (("township_dining_hall", rural, "rural townships (乡镇)"),
                             ("urban_community_dining_hall", urban, "streets (街道)")):
@@ -526,11 +552,12 @@ def _county_managed(out: _Rows, facilities: gpd.GeoDataFrame) -> None:
 
 
 def _courtyard_reach(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
-                     net: RoadNetwork | None, std: Standards) -> np.ndarray:
+                     net: RoadNetwork | None, std: Standards,
+                     memo: list | None = None) -> np.ndarray:
     """Village has a courtyard: one registered to it or within the courtyard standard."""
     if "code" not in villages:
         raise CoverageInputError("villages: missing column 'code'")
-    cov = _points_covered(villages, facilities, "rural_courtyard", net, std)
+    cov = _points_covered(villages, facilities, "rural_courtyard", net, std, memo)
     yards = _of_kind(facilities, "rural_courtyard")
     if "village_code" in yards:
         cov |= _member(_text(villages["code"]), set(_text(yards["village_code"])) - {None})
@@ -589,14 +616,14 @@ def courtyard_threshold_scan(
 
 def _villages(out: _Rows, pol: Policy, cells: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
               villages: gpd.GeoDataFrame | None, net: RoadNetwork | None, std: Standards,
-              given: Mapping[str, Any] | None) -> None:
+              given: Mapping[str, Any] | None, *, memo: list | None = None) -> None:
     key = "village_courtyard_coverage"
     crit = _village_criteria(pol, given)
     if villages is None:
         out.add(key, np.nan, np.nan, _NA + "no village table")
         return
     # Coverage of every village once, so that the threshold scan costs nothing more.
-    cov = _courtyard_reach(villages, facilities, net, std)
+    cov = _courtyard_reach(villages, facilities, net, std, memo)
     need = high_need_villages(villages, cells, min_elders_60=crit["min_elders_60"],
                               **{k: crit[k] for k in ("concentration_radius_m",
                                                       "min_elders_within_radius",

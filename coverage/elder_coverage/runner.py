@@ -16,6 +16,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -213,6 +214,19 @@ def write_run(folder: Path, prep: stages.Prepared, res: stages.Results,
     The one place a run writes files; the stages only compute.
     """
     sc = prep.scenario
+    # The cell file is most of the run's bytes (244 MB for the province) and GDAL writes it
+    # without holding the GIL: it is written on a second thread while the tables, summary,
+    # map and report are written here. Leaving the block waits for it, also on an error.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-cells") as pool:
+        cells = pool.submit(_write_cells, folder / sc.outputs["geopackage"], res.base.cells,
+                            res.final.cells)
+        _write_files(folder, sc, res, page, report)
+        cells.result()  # its error, if any, is the run's
+
+
+def _write_files(folder: Path, sc: Scenario, res: stages.Results, page: folium.Map | None,
+                 report: str | None) -> None:
+    """Every file of a run but the cells: scenario copy, tables, summary, map and report."""
     if sc.source is not None:
         # The scenario as it was run, beside its results.
         shutil.copyfile(sc.source, folder / SCENARIO_COPY)
@@ -221,7 +235,6 @@ def write_run(folder: Path, prep: stages.Prepared, res: stages.Results,
     (folder / "summary.json").write_text(
         json.dumps(res.summary, ensure_ascii=False, indent=2, sort_keys=True, default=_json),
         encoding="utf-8")
-    _write_cells(folder / sc.outputs["geopackage"], res.base.cells, res.final.cells)
     if page is not None:
         from elder_coverage.maps import save_map
 

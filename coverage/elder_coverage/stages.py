@@ -39,7 +39,7 @@ from elder_coverage.close_merge import KIND as CLOSE_MERGE_KIND
 from elder_coverage.close_merge import CloseMergePlan, Criteria, plan_close_merge
 from elder_coverage.costs import TravelCosts, travel_costs
 from elder_coverage.engine import CoverageResult, compute_coverage, merge_coverage
-from elder_coverage.fairness import fairness_report
+from elder_coverage.fairness import fairness_reports
 from elder_coverage.new_sites import NewSitesPlan, plan_new_sites
 from elder_coverage.record import coordinate_notes, run_record
 from elder_coverage.scenario import RUN_TABLES, Scenario, ScenarioError
@@ -381,7 +381,7 @@ def tables(prep: Prepared, base: CoverageResult, closure: Closure | None = None,
     if "lost_coverage" in t:
         t["lost_coverage"] = locate_cells(t["lost_coverage"], base.cells, study, names_t,
                                           names_c)
-    fairness = {k: fairness_report(final, k) for k in final.report.kinds}
+    fairness = fairness_reports(final, final.report.kinds)
     t["worst_served_townships"] = worst_table(fairness, study, names_t, names_c)
     fac_table = pd.DataFrame(fac.drop(columns="geometry"))
     ll = fac.to_crs(4326).geometry
@@ -467,7 +467,8 @@ def _access(final: CoverageResult, fac: gpd.GeoDataFrame,
     from elder_coverage.access import access_table
 
     out = {}
-    cells = final.cells.copy()
+    # A shallow copy: only the new columns are added (copy-on-write leaves final.cells as is).
+    cells = final.cells.copy(deep=False)
     elders = cells["elders_60"].to_numpy(float)
     serving = fac[fac["status"].isin(SERVING).to_numpy()]
     for kind in final.report.kinds:

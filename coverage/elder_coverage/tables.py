@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from elder_coverage.aggregate import ranked_gaps
+from elder_coverage.aggregate import ranked_gaps_of
 from elder_coverage.close_merge import KIND as CLOSE_MERGE_KIND
 from elder_coverage.engine import CoverageResult
 from elder_coverage.study import StudyData
@@ -77,44 +77,33 @@ def indicators_by_year(study: StudyData, cov: CoverageResult, facilities, net, s
     """
     from elder_coverage.indicators import policy_indicators
 
+    # Which township seats and villages each kind reaches depends only on the facilities,
+    # roads and standards, not on the elders: computed for the first year, reused for others.
+    reach: list = []
+
     def compute(c: CoverageResult, villages) -> pd.DataFrame:
         return policy_indicators(c, facilities, townships=study.townships, seats=study.seats,
                                  villages=villages, counties=study.counties, graph=net,
-                                 standards=std)
+                                 standards=std, reach_memo=reach)
 
     base = compute(cov, study.villages)
     base["demand_year"] = demand_year
     years = sorted({int(y) for y in base["year"].dropna()} - {demand_year})
     if cells_2020 is None or not years:
         return base
-    from elder_coverage.demand import elders_for_year, rescale_cells
-
-    cols = ("elders_60", "elders_65", "elders_80")
+    if scaled is None:
+        scaled = {}
     for year in years:
         rows = (base["year"] == year).fillna(False).to_numpy(dtype=bool)
         try:
-            if scaled is None:
-                scaled = {}
-            if year not in scaled:
-                scaled[year] = rescale_cells(cells_2020, year)
-            codes = sorted(set(cells_2020["county_code"].astype(str)))
-            ratio = (elders_for_year(year, counties=codes)["age60"]
-                     / elders_for_year(2020, counties=codes)["age60"])
+            ratio = _year_cells(cells_2020, year, scaled)
         except (ValueError, KeyError):
             base.loc[rows, "note"] = [_join_note(n, f"judged on the elders of {demand_year}: "
                                                   f"no projection to {year} for these counties")
                                       for n in base.loc[rows, "note"]]
             continue
-        cells = cov.cells.copy()
-        for c in cols:
-            if c in cells and c in scaled[year]:
-                cells[c] = scaled[year].loc[cells.index, c].to_numpy()
-        villages = study.villages
-        if villages is not None and "elders_60" in villages and "county_code" in villages:
-            villages = villages.copy()
-            f = villages["county_code"].astype(str).map(ratio).fillna(1.0).to_numpy()
-            villages["elders_60"] = np.round(villages["elders_60"].to_numpy(float) * f)
-        again = compute(dataclasses.replace(cov, cells=cells), villages)
+        again = compute(dataclasses.replace(cov, cells=_with_elders(cov.cells, scaled[year])),
+                        _scaled_villages(study.villages, ratio))
         if not (again["indicator"].tolist() == base["indicator"].tolist()
                 and again["year"].equals(base["year"])):
             raise RuntimeError("indicator rows differ between demand years")  # a bug
@@ -123,6 +112,56 @@ def indicators_by_year(study: StudyData, cov: CoverageResult, facilities, net, s
                 base.loc[rows, c] = again.loc[rows, c].to_numpy()
         base.loc[rows, "demand_year"] = year
     return base
+
+
+def _year_cells(cells_2020: pd.DataFrame, year: int, scaled: dict[int, pd.DataFrame]
+                ) -> pd.Series:
+    """Rescale the census cells to ``year`` once (kept in ``scaled``); county elder ratios.
+
+    Returns
+    -------
+    pandas.Series
+        Projected over 2020 elders 60+ per 2020 county code.
+
+    Raises
+    ------
+    ValueError, KeyError
+        No projection to ``year`` for the cells' counties.
+    """
+    from elder_coverage.demand import elders_for_year, rescale_cells
+
+    if year not in scaled:
+        scaled[year] = rescale_cells(cells_2020, year)
+    # Distinct codes first: iterating 800 k Arrow strings one by one took a second.
+    codes = sorted(str(c) for c in cells_2020["county_code"].astype(str).unique())
+    return (elders_for_year(year, counties=codes)["age60"]
+            / elders_for_year(2020, counties=codes)["age60"])
+
+
+def _with_elders(cells: gpd.GeoDataFrame, scaled: pd.DataFrame) -> gpd.GeoDataFrame:
+    """``cells`` with the elder columns of ``scaled`` (same cells), every other column shared.
+
+    A shallow copy: copy-on-write keeps ``cells`` unchanged, and the 40 columns of a
+    province's cells are not copied for three replaced ones.
+    """
+    out = cells.copy(deep=False)
+    for c in ("elders_60", "elders_65", "elders_80"):
+        if c in out and c in scaled:
+            col = scaled[c]
+            out[c] = (col.to_numpy() if col.index.equals(out.index)
+                      else col.loc[out.index].to_numpy())
+    return out
+
+
+def _scaled_villages(villages: gpd.GeoDataFrame | None, ratio: pd.Series
+                     ) -> gpd.GeoDataFrame | None:
+    """Villages with ``elders_60`` scaled by their county's ratio (whole persons)."""
+    if villages is None or "elders_60" not in villages or "county_code" not in villages:
+        return villages
+    out = villages.copy(deep=False)
+    f = out["county_code"].astype(str).map(ratio).fillna(1.0).to_numpy()
+    out["elders_60"] = np.round(out["elders_60"].to_numpy(float) * f)
+    return out
 
 
 def _join_note(note: Any, extra: str) -> str:
@@ -172,8 +211,9 @@ def area_names(df: pd.DataFrame, names_t: dict | None, names_c: dict) -> pd.Data
 
 def gaps_table(final: CoverageResult, study: StudyData, names_t, names_c) -> pd.DataFrame:
     """Places holding the most uncovered elders, per facility kind (top 100 of each)."""
-    parts = [ranked_gaps(final, k, villages=study.villages, top=100).assign(kind=k)
-             for k in final.report.kinds]
+    kinds = list(final.report.kinds)
+    ranked = ranked_gaps_of(final, kinds, villages=study.villages, top=100) if kinds else []
+    parts = [t.assign(kind=k) for k, t in zip(kinds, ranked, strict=True)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["kind"])
     table = table[["kind", *[c for c in table.columns if c != "kind"]]]
     return area_names(table, names_t, names_c)
