@@ -40,6 +40,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from elder_coverage._inputs import check_keyed_table
 from elder_coverage.aggregate import BED_KINDS, COMMUNITY_KINDS, covered_any
 from elder_coverage.engine import (
     CoverageInputError,
@@ -72,13 +73,7 @@ _NA = "not available: "
 
 def _seats(townships: gpd.GeoDataFrame, seats: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     """One row per township: ``code`` and seat Point (None where unknown)."""
-    for col in ("code", "is_urban"):
-        if col not in townships:
-            raise CoverageInputError(f"townships: missing column {col!r}")
-    dup = townships["code"].duplicated()
-    if dup.any():
-        raise CoverageInputError(
-            f"townships: duplicated code {townships.loc[dup, 'code'].iloc[0]!r}")
+    check_keyed_table(townships, "townships", ["is_urban"], "code")
     if seats is not None:
         if "code" not in seats:
             raise CoverageInputError("seats: missing column 'code' (township code)")
