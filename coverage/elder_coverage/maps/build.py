@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -248,7 +248,7 @@ def coverage_map(
     facilities: gpd.GeoDataFrame | None,
     *,
     service_areas: gpd.GeoDataFrame | None = None,
-    isochrones: gpd.GeoDataFrame | None = None,
+    isochrones: gpd.GeoDataFrame | Callable[[], gpd.GeoDataFrame | None] | None = None,
     standards: Standards | Mapping[str, Any] | None = None,
     merges: pd.DataFrame | None = None,
     closed_ids: Iterable[Any] | None = None,
@@ -288,9 +288,11 @@ def coverage_map(
     service_areas : GeoDataFrame, optional
         Output of :func:`elder_coverage.maps.service_area_polygons`. When None it is computed from
         ``facilities``, ``standards`` and ``isochrones``.
-    isochrones : GeoDataFrame, optional
+    isochrones : GeoDataFrame or callable, optional
         Travel-time polygons with a ``kind`` column, for network standards; without them a
-        network kind's area is its ``radius_m`` buffer, and its layer name says so.
+        network kind's area is its ``radius_m`` buffer, and its layer name says so. A callable
+        returning them (or None) is called once, after every other layer is drawn: e.g. the
+        ``result`` of a future computing them in another thread meanwhile.
     standards : Standards or dict, optional
         Service standards; None = the packaged defaults.
     merges : DataFrame, optional
@@ -376,11 +378,9 @@ def coverage_map(
     legend: list[str] = []
     if cells is not None and len(cells):
         legend += _add_cell_layers(m, cells, lang, cell_size_m, age, show_uncovered)
-    if facilities is not None and len(facilities):
-        if service_areas is None:
-            service_areas = service_area_polygons(facilities, standards, isochrones=isochrones)
-        if len(service_areas):
-            legend += _add_service_areas(m, service_areas, lang)
+    # The service areas belong here (layer list, legend); they are drawn last, so that
+    # isochrones given as a callable can be computed in the background meanwhile.
+    area_slot = (len(m._children), len(legend))
     if counties is not None and len(counties):
         _add_counties(m, counties, lang)
     if townships is not None and len(townships):
@@ -397,6 +397,13 @@ def coverage_map(
             legend += _add_siting(m, facilities, merges, closed, lang)
     if new_sites is not None and len(new_sites):
         legend += _add_new_sites(m, new_sites, lang)
+    if facilities is not None and len(facilities):
+        if service_areas is None:
+            iso = isochrones() if callable(isochrones) else isochrones
+            service_areas = service_area_polygons(facilities, standards, isochrones=iso)
+        if len(service_areas):
+            legend[area_slot[1]:area_slot[1]] = _add_service_areas(m, service_areas, lang,
+                                                                   at=area_slot[0])
 
     MapTitle(title, banner=text("synthetic_banner", lang) if synthetic else None).add_to(m)
     # Hundreds of full-size icons would hide the cells when zoomed out: shrink them.
@@ -550,9 +557,12 @@ def _area_name(row: pd.Series, lang: str) -> str:
     return text("service_area", lang, kind=kind_label(row["kind"], lang), basis=basis)
 
 
-def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> list[str]:
+def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str,
+                       at: int | None = None) -> list[str]:
+    """One layer per row of ``areas``, inserted at position ``at`` among the map's children
+    (default: after them); returns the legend rows."""
     _check_layer(areas, "service_areas", ["kind", "basis", "radius_m", "minutes"])
-    for _, row in areas.iterrows():
+    for n, (_, row) in enumerate(areas.iterrows()):
         one = gpd.GeoDataFrame(geometry=[row.geometry], crs=areas.crs)
         tol = max(10.0, float(row["radius_m"]) / 100.0)
         colour = KIND_COLOURS.get(row["kind"], "#444444")
@@ -560,7 +570,8 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> lis
                         pd.DataFrame(index=[0]), tol)
         GeoJsonLayer(data, {"color": colour, "weight": 1, "fillColor": colour,
                             "fillOpacity": 0.15}, _area_name(row, lang), pane=_AREA_PANE,
-                     interactive=False, show=False).add_to(m)
+                     interactive=False, show=False).add_to(m, index=None if at is None
+                                                           else at + n)
     # One legend swatch stands for every kind's areas, in the township centre's colour.
     edge = KIND_COLOURS["township_centre"]
     r, g, b = (int(edge[i:i + 2], 16) for i in (1, 3, 5))
