@@ -310,3 +310,27 @@ def test_isochrones_as_callable_give_the_same_map():
     assert str(names[first_area + 2]).startswith("Facilities")
     assert build.map_html(maps[0]).count("Service area") == build.map_html(maps[1]).count(
         "Service area")
+
+
+def test_simplify_valid_is_douglas_peucker_and_valid(monkeypatch):
+    from elder_coverage import isochrones
+
+    circle = Point(X0, Y0).buffer(600, quad_segs=16)
+    assert shapely.equals_exact(isochrones.simplify_valid(circle, 25.0),
+                                shapely.simplify(circle, 25.0, preserve_topology=False), 0)
+    # Douglas-Peucker drops the roof's peak across the hole; GEOS repairs the polygon (the
+    # hole opens into a notch): valid, and close to the topology-preserving result.
+    house = shapely.Polygon([(0, 0), (1000, 0), (1000, 1000), (500, 1030), (0, 1000)],
+                            [[(460, 960), (540, 960), (540, 1020), (460, 1020)]])
+    out = isochrones.simplify_valid(np.array([house, circle, None], dtype=object), 35.0)
+    keep = shapely.simplify(house, 35.0, preserve_topology=True)
+    assert out[0].is_valid and shapely.symmetric_difference(out[0], keep).area < 0.02 * keep.area
+    assert out[1].is_valid and out[2] is None
+    # Should a Douglas-Peucker result be invalid, the topology-preserving one is used.
+    real = shapely.simplify
+    monkeypatch.setattr(isochrones.shapely, "simplify", lambda g, t, preserve_topology: (
+        real(g, t, preserve_topology=True) if preserve_topology
+        else shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])))
+    fixed = isochrones.simplify_valid(house, 35.0)
+    assert fixed.is_valid and shapely.equals_exact(
+        fixed, real(house, 35.0, preserve_topology=True), 0)

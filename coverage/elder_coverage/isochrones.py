@@ -10,6 +10,7 @@ multi-source search per kind, the same as the coverage engine's.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -115,7 +116,32 @@ def dissolve_discs(centres: np.ndarray, radii: np.ndarray,
     """
     inside = _inside_neighbour(centres, radii)
     polys = shapely.buffer(shapely.points(centres[~inside]), radii[~inside], quad_segs=4)
-    return shapely.union_all(polys).simplify(simplify_m)
+    return simplify_valid(shapely.union_all(polys), simplify_m)
+
+
+def simplify_valid(geoms: Any, tolerance: float) -> Any:
+    """Douglas-Peucker simplification (``tolerance`` in CRS units), kept valid.
+
+    Plain Douglas-Peucker is 10-15x faster than GEOS's topology-preserving simplifier on a
+    province's isochrones (0.94 s -> 0.07 s for the township centres) and gave the same
+    polygons there to 1e-5 of the area. GEOS repairs a polygon that it breaks (a hole within
+    the tolerance of the outline may open into a notch); should a result still not be valid,
+    it is simplified again the topology-preserving way.
+
+    Parameters
+    ----------
+    geoms : shapely geometry or array of them
+    tolerance : float
+        Largest shift of a vertex (CRS units, m).
+    """
+    out = shapely.simplify(geoms, tolerance, preserve_topology=False)
+    bad = ~shapely.is_valid(out) & shapely.is_valid(geoms)
+    if np.ndim(out) == 0:
+        return shapely.simplify(geoms, tolerance, preserve_topology=True) if bad else out
+    out = np.array(out, dtype=object)
+    out[bad] = shapely.simplify(np.asarray(geoms, dtype=object)[bad], tolerance,
+                                preserve_topology=True)
+    return out
 
 
 def _inside_neighbour(centres: np.ndarray, radii: np.ndarray, k: int = 8) -> np.ndarray:

@@ -18,6 +18,7 @@ from folium.plugins import Fullscreen
 
 from elder_coverage.aggregate import COMMUNITY_KINDS
 from elder_coverage.io.atomic import atomic_path
+from elder_coverage.isochrones import simplify_valid
 from elder_coverage.labels import (
     KIND_COLOURS,
     check_lang,
@@ -198,13 +199,15 @@ def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, tolerance_m: float, *,
              preserve_topology: bool = True) -> dict:
     """FeatureCollection in EPSG:4326 with simplified, rounded geometry and given properties.
 
-    ``tolerance_m`` (m) is the largest shift of a line by the simplification. Polygons keep
-    their topology (no ring crosses itself or a hole); lines drawn as a base layer may take
-    plain Douglas-Peucker (``preserve_topology=False``): 100x faster on a province's roads.
+    ``tolerance_m`` (m) is the largest shift of a line by the simplification (Douglas-Peucker).
+    Polygons stay valid (:func:`elder_coverage.isochrones.simplify_valid`: no ring crosses
+    itself or a hole); lines drawn as a base layer need not (``preserve_topology=False``).
     """
     geoms = gdf.geometry.to_numpy()
-    if tolerance_m:
-        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=preserve_topology)
+    if tolerance_m and preserve_topology:
+        geoms = simplify_valid(geoms, tolerance_m)
+    elif tolerance_m:
+        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=False)
     geo = _to_lonlat(geoms, gdf.crs)
     records = props.to_dict("records") if len(props.columns) else [{}] * len(props)
     features = []
