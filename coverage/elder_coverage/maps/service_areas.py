@@ -77,7 +77,7 @@ def service_area_polygons(
             basis = "radius_fallback"
             if iso is not None and (iso["kind"] == kind).any():
                 basis = "network"
-        if basis == "network":
+        if basis == "network" and iso is not None:
             parts = iso.geometry[(iso["kind"] == kind).to_numpy()].to_numpy()
             # One polygon per kind (as service_area_isochrones gives) is already dissolved:
             # a union would only rebuild it (1-2 s for a province).
