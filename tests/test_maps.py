@@ -359,9 +359,10 @@ def test_raster_pixels_fall_in_their_cell():
     xy = np.column_stack([xs, ys])
     raster = cell_raster(xy, CRS, 250.0, oversample=4)
     ux, uy, idx = _pixel_cells(raster, len(xy))
-    # every drawn pixel centre lies inside the square of the cell it shows
-    assert np.all(np.abs(ux - xy[idx, 0]) <= 125 + 1e-6)
-    assert np.all(np.abs(uy - xy[idx, 1]) <= 125 + 1e-6)
+    # every drawn pixel centre lies inside the square of the cell it shows (pixel centres are
+    # projected bilinearly between exact knots: within 3 cm)
+    assert np.all(np.abs(ux - xy[idx, 0]) <= 125 + 0.03)
+    assert np.all(np.abs(uy - xy[idx, 1]) <= 125 + 0.03)
     # a pixel is 250/cos(lat)/4 Mercator metres = 62.5 m on the ground: 16 pixels per cell
     expect = 16
     counts = np.bincount(idx, minlength=len(xy))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -498,16 +499,19 @@ def make_map(prep: Prepared, res: Results) -> folium.Map:
     study = prep.study
     # Closed centres stay in the layer so the map can draw them and their merge lines.
     shown = res.facilities[res.facilities["status"] != "new"]
-    return coverage_map(study.counties, study.townships, res.final.cells, shown,
-                        standards=prep.standards,
-                        merges=closure.plan.merges if closure is not None else None,
-                        closed_ids=closed,
-                        new_sites=res.new.plan.new_sites if res.new is not None else None,
-                        lang=prep.lang, cell_size_m=study.cell_size_m,
-                        title=prep.scenario.description or prep.scenario.name,
-                        isochrones=_isochrones(res.facilities, prep.network, prep.standards),
-                        roads=study.graph, places=study.villages,
-                        synthetic=bool(res.summary.get("synthetic")))
+    # The isochrones (GEOS unions, which release the GIL) are dissolved in another thread
+    # while the other layers are built; the map asks for them last.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        iso = pool.submit(_isochrones, res.facilities, prep.network, prep.standards)
+        return coverage_map(study.counties, study.townships, res.final.cells, shown,
+                            standards=prep.standards,
+                            merges=closure.plan.merges if closure is not None else None,
+                            closed_ids=closed,
+                            new_sites=res.new.plan.new_sites if res.new is not None else None,
+                            lang=prep.lang, cell_size_m=study.cell_size_m,
+                            title=prep.scenario.description or prep.scenario.name,
+                            isochrones=iso.result, roads=study.graph, places=study.villages,
+                            synthetic=bool(res.summary.get("synthetic")))
 
 
 def make_report(prep: Prepared, res: Results) -> str:

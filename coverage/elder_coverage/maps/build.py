@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from folium.plugins import Fullscreen
 
 from elder_coverage.aggregate import COMMUNITY_KINDS
 from elder_coverage.io.atomic import atomic_path
+from elder_coverage.isochrones import simplify_valid
 from elder_coverage.labels import (
     KIND_COLOURS,
     check_lang,
@@ -178,30 +179,66 @@ def _check_layer(gdf: Any, name: str, columns: Iterable[str] = (), metric: bool 
         raise ValueError(f"{name}: missing column(s) {missing}")
 
 
-def _round_coords(geoms: np.ndarray, decimals: int = 5) -> np.ndarray:
-    # 1e-5 degree is ~1 m: full float precision would triple the size of every boundary.
-    return shapely.transform(geoms, lambda c: np.round(c, decimals))
+def _to_lonlat(geoms: np.ndarray, crs: Any, decimals: int = 5) -> np.ndarray:
+    """Geometries in EPSG:4326 with coordinates rounded to ``decimals`` (degrees).
+
+    One pass over the coordinates for both steps (what ``to_crs`` then a rounding pass would
+    give, number for number). 1e-5 degree is ~1 m: full float precision would triple the size
+    of every boundary.
+    """
+    to_geo = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+
+    def lonlat(c: np.ndarray) -> np.ndarray:
+        x, y = to_geo.transform(c[:, 0], c[:, 1])
+        return np.round(np.column_stack([x, y]), decimals)
+
+    return shapely.transform(geoms, lonlat)
 
 
-def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, tolerance_m: float) -> dict:
-    """FeatureCollection in EPSG:4326 with simplified, rounded geometry and given properties."""
-    geoms = gdf.geometry.simplify(tolerance_m, preserve_topology=True) if tolerance_m else \
-        gdf.geometry
-    geo = gpd.GeoSeries(geoms.to_numpy(), crs=gdf.crs).to_crs(4326).to_numpy()
-    geo = _round_coords(geo)
+def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, tolerance_m: float, *,
+             preserve_topology: bool = True) -> dict:
+    """FeatureCollection in EPSG:4326 with simplified, rounded geometry and given properties.
+
+    ``tolerance_m`` (m) is the largest shift of a line by the simplification (Douglas-Peucker).
+    Polygons stay valid (:func:`elder_coverage.isochrones.simplify_valid`: no ring crosses
+    itself or a hole); lines drawn as a base layer need not (``preserve_topology=False``).
+    """
+    geoms = gdf.geometry.to_numpy()
+    if tolerance_m and preserve_topology:
+        geoms = simplify_valid(geoms, tolerance_m)
+    elif tolerance_m:
+        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=False)
+    geo = _to_lonlat(geoms, gdf.crs)
+    records = props.to_dict("records") if len(props.columns) else [{}] * len(props)
     features = []
-    for i, (g, (_, row)) in enumerate(zip(geo, props.iterrows(), strict=True)):
+    for i, (g, rec) in enumerate(zip(geo, records, strict=True)):
         if g is None or g.is_empty:
             continue
-        features.append({"type": "Feature", "id": str(i),
-                         "properties": {k: row[k] for k in props.columns},
+        features.append({"type": "Feature", "id": str(i), "properties": rec,
                          "geometry": shapely.geometry.mapping(g)})
     return {"type": "FeatureCollection", "features": features}
 
 
 def _latlon(gdf: gpd.GeoDataFrame) -> np.ndarray:
-    pts = gdf.geometry.to_crs(4326)
-    return np.column_stack([pts.y.to_numpy(), pts.x.to_numpy()])
+    """(lat, lon) of each point, degrees."""
+    pts = gdf.geometry.to_numpy()
+    lon, lat = pyproj.Transformer.from_crs(gdf.crs, 4326, always_xy=True).transform(
+        shapely.get_x(pts), shapely.get_y(pts))
+    return np.column_stack([lat, lon])
+
+
+def _bounds_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of the layer in EPSG:4326, degrees.
+
+    The bounds of every vertex reprojected, as ``gdf.to_crs(4326).total_bounds``, without
+    building the reprojected geometries (825,804 cells of a province: one transform).
+    """
+    xy = shapely.get_coordinates(gdf.geometry.to_numpy())
+    if not len(xy):
+        return (np.nan,) * 4
+    lon, lat = pyproj.Transformer.from_crs(gdf.crs, 4326, always_xy=True).transform(
+        xy[:, 0], xy[:, 1])
+    return float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat))
 
 
 # --------------------------------------------------------------------------- public API
@@ -214,7 +251,7 @@ def coverage_map(
     facilities: gpd.GeoDataFrame | None,
     *,
     service_areas: gpd.GeoDataFrame | None = None,
-    isochrones: gpd.GeoDataFrame | None = None,
+    isochrones: gpd.GeoDataFrame | Callable[[], gpd.GeoDataFrame | None] | None = None,
     standards: Standards | Mapping[str, Any] | None = None,
     merges: pd.DataFrame | None = None,
     closed_ids: Iterable[Any] | None = None,
@@ -254,9 +291,11 @@ def coverage_map(
     service_areas : GeoDataFrame, optional
         Output of :func:`elder_coverage.maps.service_area_polygons`. When None it is computed from
         ``facilities``, ``standards`` and ``isochrones``.
-    isochrones : GeoDataFrame, optional
+    isochrones : GeoDataFrame or callable, optional
         Travel-time polygons with a ``kind`` column, for network standards; without them a
-        network kind's area is its ``radius_m`` buffer, and its layer name says so.
+        network kind's area is its ``radius_m`` buffer, and its layer name says so. A callable
+        returning them (or None) is called once, after every other layer is drawn: e.g. the
+        ``result`` of a future computing them in another thread meanwhile.
     standards : Standards or dict, optional
         Service standards; None = the packaged defaults.
     merges : DataFrame, optional
@@ -318,11 +357,9 @@ def coverage_map(
         _check_layer(new_sites, "new_sites", ["kind"])
 
     title = title if title is not None else text("map_title", lang)
-    frame = next(iter(present.values()))
-    west, south, east, north = frame.to_crs(4326).total_bounds
-    for g in present.values():
-        w, s, e, n = g.to_crs(4326).total_bounds
-        west, south, east, north = min(west, w), min(south, s), max(east, e), max(north, n)
+    bounds = np.array([_bounds_lonlat(g) for g in present.values()])
+    west, south = np.nanmin(bounds[:, :2], axis=0)
+    east, north = np.nanmax(bounds[:, 2:], axis=0)
     m = CoverageMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=9,
                     tiles=None, control_scale=False, zoom_control=False)
     m.map_title = str(title)
@@ -344,11 +381,9 @@ def coverage_map(
     legend: list[str] = []
     if cells is not None and len(cells):
         legend += _add_cell_layers(m, cells, lang, cell_size_m, age, show_uncovered)
-    if facilities is not None and len(facilities):
-        if service_areas is None:
-            service_areas = service_area_polygons(facilities, standards, isochrones=isochrones)
-        if len(service_areas):
-            legend += _add_service_areas(m, service_areas, lang)
+    # The service areas belong here (layer list, legend); they are drawn last, so that
+    # isochrones given as a callable can be computed in the background meanwhile.
+    area_slot = (len(m._children), len(legend))
     if counties is not None and len(counties):
         _add_counties(m, counties, lang)
     if townships is not None and len(townships):
@@ -365,6 +400,13 @@ def coverage_map(
             legend += _add_siting(m, facilities, merges, closed, lang)
     if new_sites is not None and len(new_sites):
         legend += _add_new_sites(m, new_sites, lang)
+    if facilities is not None and len(facilities):
+        if service_areas is None:
+            iso = isochrones() if callable(isochrones) else isochrones
+            service_areas = service_area_polygons(facilities, standards, isochrones=iso)
+        if len(service_areas):
+            legend[area_slot[1]:area_slot[1]] = _add_service_areas(m, service_areas, lang,
+                                                                   at=area_slot[0])
 
     MapTitle(title, banner=text("synthetic_banner", lang) if synthetic else None).add_to(m)
     # Hundreds of full-size icons would hide the cells when zoomed out: shrink them.
@@ -518,9 +560,12 @@ def _area_name(row: pd.Series, lang: str) -> str:
     return text("service_area", lang, kind=kind_label(row["kind"], lang), basis=basis)
 
 
-def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> list[str]:
+def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str,
+                       at: int | None = None) -> list[str]:
+    """One layer per row of ``areas``, inserted at position ``at`` among the map's children
+    (default: after them); returns the legend rows."""
     _check_layer(areas, "service_areas", ["kind", "basis", "radius_m", "minutes"])
-    for _, row in areas.iterrows():
+    for n, (_, row) in enumerate(areas.iterrows()):
         one = gpd.GeoDataFrame(geometry=[row.geometry], crs=areas.crs)
         tol = max(10.0, float(row["radius_m"]) / 100.0)
         colour = KIND_COLOURS.get(row["kind"], "#444444")
@@ -528,7 +573,8 @@ def _add_service_areas(m: folium.Map, areas: gpd.GeoDataFrame, lang: str) -> lis
                         pd.DataFrame(index=[0]), tol)
         GeoJsonLayer(data, {"color": colour, "weight": 1, "fillColor": colour,
                             "fillOpacity": 0.15}, _area_name(row, lang), pane=_AREA_PANE,
-                     interactive=False, show=False).add_to(m)
+                     interactive=False, show=False).add_to(m, index=None if at is None
+                                                           else at + n)
     # One legend swatch stands for every kind's areas, in the township centre's colour.
     edge = KIND_COLOURS["township_centre"]
     r, g, b = (int(edge[i:i + 2], 16) for i in (1, 3, 5))
@@ -594,25 +640,40 @@ def _road_lines(roads: Any) -> gpd.GeoDataFrame:
             pd.Series("", index=roads.index)
         return gpd.GeoDataFrame({"major": hw.isin(_MAJOR_ROADS).to_numpy()},
                                 geometry=roads.geometry.to_numpy(), crs=roads.crs)
-    graph = roads
-    crs = getattr(graph, "graph", {}).get("crs")
+    crs = getattr(roads, "graph", {}).get("crs")
     if crs is None:
         raise ValueError("roads: expected a GeoDataFrame or a road graph with graph['crs']")
-    seen: set[tuple[Any, Any]] = set()
-    geoms, major = [], []
-    for u, v, d in graph.edges(data=True):
-        key = (u, v) if str(u) <= str(v) else (v, u)  # one line per street, not per direction
-        if key in seen:
-            continue
-        seen.add(key)
-        g = d.get("geometry")
-        if g is None:
-            a, b = graph.nodes[u], graph.nodes[v]
-            g = shapely.LineString([(a["x"], a["y"]), (b["x"], b["y"])])
-        geoms.append(g)
-        hw = d.get("highway")
-        major.append(str(hw[0] if isinstance(hw, list) else hw) in _MAJOR_ROADS)
-    return gpd.GeoDataFrame({"major": major}, geometry=geoms, crs=crs)
+    return _graph_lines(roads, crs)
+
+
+def _graph_lines(graph: Any, crs: Any) -> gpd.GeoDataFrame:
+    """One line per street of a road graph (the first edge of each node pair, either way).
+
+    An edge without a ``geometry`` is the straight segment between its nodes; all of those
+    are built in one :func:`shapely.linestrings` call (128,085 streets of the province).
+    """
+    index = {n: i for i, n in enumerate(graph.nodes)}
+    xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float)
+    u, v, geoms, highway = [], [], [], []
+    for a, b, d in graph.edges(data=True):
+        u.append(index[a])
+        v.append(index[b])
+        geoms.append(d.get("geometry"))
+        highway.append(d.get("highway"))
+    u, v = np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64)
+    # One line per street, not per direction: keep the first edge of each unordered pair.
+    pair = np.minimum(u, v) * max(len(index), 1) + np.maximum(u, v)
+    first = np.sort(np.unique(pair, return_index=True)[1]) if len(pair) else pair
+    out = np.empty(len(first), dtype=object)
+    out[:] = [geoms[i] for i in first]
+    straight = np.flatnonzero(pd.isna(out))
+    if len(straight):
+        ends = np.stack([xy[u[first[straight]]], xy[v[first[straight]]]], axis=1)
+        out[straight] = shapely.linestrings(ends.reshape(-1, 2),
+                                            indices=np.repeat(np.arange(len(straight)), 2))
+    major = [str(hw[0] if isinstance(hw, list) else hw) in _MAJOR_ROADS
+             for hw in (highway[i] for i in first)]
+    return gpd.GeoDataFrame({"major": np.asarray(major, dtype=bool)}, geometry=out, crs=crs)
 
 
 def _add_roads(m: folium.Map, roads: Any, lang: str) -> None:
@@ -621,15 +682,18 @@ def _add_roads(m: folium.Map, roads: Any, lang: str) -> None:
         return
     parts = []
     for major in (False, True):
-        sel = lines[lines["major"].to_numpy() == major]
+        sel = lines.geometry.to_numpy()[lines["major"].to_numpy() == major]
         if len(sel):
-            merged = shapely.line_merge(shapely.union_all(sel.geometry.to_numpy()))
+            # Streets meet at the graph's nodes: merging them into chains needs no noding
+            # (union_all), which only split lines where they cross without a node.
+            pieces = shapely.get_parts(sel[~shapely.is_empty(sel) & ~pd.isna(sel)])
+            merged = shapely.line_merge(shapely.multilinestrings(pieces))
             parts.append((major, merged))
     one = gpd.GeoDataFrame({"major": [p[0] for p in parts]}, geometry=[p[1] for p in parts],
                            crs=lines.crs)
     if not pyproj.CRS.from_user_input(one.crs).is_projected:
         one = one.to_crs(one.estimate_utm_crs())
-    data = _geojson(one, pd.DataFrame(index=range(len(one))), 15.0)
+    data = _geojson(one, pd.DataFrame(index=range(len(one))), 15.0, preserve_topology=False)
     for f, (major, _g) in zip(data["features"], parts, strict=False):
         f["properties"] = {"major": bool(major)}
     # Two widths: minor streets thin, trunk/primary/secondary/tertiary roads wider.
@@ -657,31 +721,61 @@ def _add_place_names(m: folium.Map, townships: gpd.GeoDataFrame | None,
             LabelLayer(labels, text(key, lang), class_name=cls, min_zoom=zoom).add_to(m)
 
 
-def _facility_rows(row: pd.Series, lang: str, *, closed: bool = False) -> list[tuple[str, str]]:
-    rows = [(text("f_kind", lang), kind_label(str(row.get("kind")), lang))]
-    if not _is_missing(row.get("id")):
-        rows.append((text("f_id", lang), str(row["id"])))
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """Values of a column as Python objects (None for every row when it is absent)."""
+    if name not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    return frame[name].to_numpy(dtype=object)
+
+
+def _facility_formats(lang: str, closed: bool) -> list[tuple[str, Any]]:
     formats = [("capacity", _fmt_int), ("occupancy", _fmt_share), ("nursing_beds", _fmt_int),
                ("built_year", lambda v: f"{float(v):.0f}"), ("fire_safety_ok", _fmt_bool(lang)),
                ("covered_elders_before", _fmt_int)]
     # A closed centre serves nobody after the plan; what it served before is what matters.
     if not closed:
         formats.append(("covered_elders", _fmt_int))
-    planned = not _is_missing(row.get("covered_elders_before"))
-    for col, fmt in formats:
-        v = row.get(col)
-        if not _is_missing(v):
-            key = "f_covered_elders_after" if col == "covered_elders" and planned else f"f_{col}"
-            try:
-                rows.append((text(key, lang), fmt(v)))
-            except (TypeError, ValueError):
-                rows.append((text(key, lang), str(v)))
-    return rows
+    return formats
 
 
-def _name_of(row: pd.Series) -> str:
-    v = row.get("name")
-    return str(row.get("id")) if _is_missing(v) else str(v)
+def _formatted(fmt: Any, value: Any) -> str:
+    try:
+        return fmt(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _facility_fields(frame: pd.DataFrame, lang: str, *,
+                     closed: bool = False) -> list[list[tuple[str, str]]]:
+    """Popup rows (label, value), plain text, of every facility of ``frame``, in its order.
+
+    Built column by column (a province has 9,300 facilities; pandas row access cost 1 s):
+    kind, id, then each attribute present and not missing.
+    """
+    labels: dict[str, str] = {}
+    kinds = [labels.setdefault(str(k), kind_label(str(k), lang)) for k in _column(frame, "kind")]
+    out = [[(text("f_kind", lang), k)] for k in kinds]
+    ids = _column(frame, "id")
+    for rows, v, missing in zip(out, ids, pd.isna(ids), strict=True):
+        if not missing:
+            rows.append((text("f_id", lang), str(v)))
+    planned = ~pd.isna(_column(frame, "covered_elders_before"))
+    for col, fmt in _facility_formats(lang, closed):
+        if col not in frame.columns:
+            continue
+        values = _column(frame, col)
+        label = text(f"f_{col}", lang)
+        after = text("f_covered_elders_after", lang) if col == "covered_elders" else label
+        for i in np.flatnonzero(~pd.isna(values)):
+            out[i].append((after if planned[i] else label, _formatted(fmt, values[i])))
+    return out
+
+
+def _names(frame: pd.DataFrame) -> list[str]:
+    """Each facility's name, or its id when the name is missing."""
+    return [str(i) if missing else str(v) for v, i, missing in
+            zip(_column(frame, "name"), _column(frame, "id"),
+                pd.isna(_column(frame, "name")), strict=True)]
 
 
 def _closed_set(closed_ids: Iterable[Any] | None, merges: pd.DataFrame | None) -> set[str]:
@@ -703,15 +797,13 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, skip: set[str],
     latlon = _latlon(open_)
     kinds = [k for k in FACILITY_KINDS if (open_["kind"] == k).any()]
     kinds += sorted(set(open_["kind"].dropna().astype(str)) - set(FACILITY_KINDS))
+    fields, names = _facility_fields(open_, lang), _names(open_)
+    kind_of = open_["kind"].astype(str).to_numpy()
     legend = []
     for kind in kinds:
-        sel = np.flatnonzero((open_["kind"].astype(str) == kind).to_numpy())
-        pts = []
-        for i in sel:
-            row = open_.iloc[i]
-            name = _name_of(row)
-            # Rows, not HTML: the popup is built (and escaped) in the browser when it opens.
-            pts.append((latlon[i, 0], latlon[i, 1], _facility_rows(row, lang), name))
+        # Rows, not HTML: the popup is built (and escaped) in the browser when it opens.
+        pts = [(latlon[i, 0], latlon[i, 1], fields[i], names[i])
+               for i in np.flatnonzero(kind_of == kind)]
         icon = _marker_html(kind_glyph(kind, lang), KIND_COLOURS.get(kind, "#444444"))
         label = kind_label(kind, lang)
         PointLayer(pts, icon, text("facilities_layer", lang, kind=label)).add_to(m)
@@ -738,7 +830,8 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
         dup = ids[ids.duplicated()].iloc[0]
         raise ValueError(f"facilities: id {dup!r} appears more than once")
     latlon = dict(zip(ids, map(tuple, _latlon(facilities)), strict=True))
-    by_id = {i: facilities.iloc[n] for n, i in enumerate(ids)}
+    pos = {i: n for n, i in enumerate(ids)}
+    name_of = dict(zip(ids, _names(facilities), strict=True))
     merges = merges if merges is not None else pd.DataFrame(columns=["from_id", "to_id"])
     if len(merges) and "to_id" not in merges.columns:
         raise ValueError("merges: missing column 'to_id'")
@@ -755,7 +848,7 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
 
     def name(r: pd.Series, col: str, fid: str) -> str:
         v = r.get(col)
-        return _name_of(by_id[fid]) if _is_missing(v) else str(v)
+        return name_of[fid] if _is_missing(v) else str(v)
 
     receiver_of: dict[str, list[str]] = {}
     lines, received = [], {}
@@ -770,12 +863,11 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
 
     legend = []
     pts = []
-    for fid in sorted(closed):
-        row = by_id[fid]
-        rows = _facility_rows(row, lang, closed=True)
+    closed_ids = sorted(closed)
+    fields = _facility_fields(facilities.iloc[[pos[f] for f in closed_ids]], lang, closed=True)
+    for fid, rows in zip(closed_ids, fields, strict=True):
         rows += [(text("f_to", lang), t) for t in receiver_of.get(fid, [])]
-        nm = _name_of(row)
-        pts.append((*latlon[fid], rows, nm))
+        pts.append((*latlon[fid], rows, name_of[fid]))
     if pts:
         icon = _marker_html("✕", _CLOSED_COLOUR)
         PointLayer(pts, icon, text("closed_layer", lang), class_name="ec-icon ec-closed",
@@ -784,16 +876,15 @@ def _add_siting(m: folium.Map, facilities: gpd.GeoDataFrame, merges: pd.DataFram
                                   cls="ec-closed"))
     if received:
         pts = []
-        for tid in sorted(received):
-            row = by_id[tid]
-            rows = _facility_rows(row, lang)
+        receivers = sorted(received)
+        fields = _facility_fields(facilities.iloc[[pos[t] for t in receivers]], lang)
+        for tid, rows in zip(receivers, fields, strict=True):
             for fname, _r in received[tid]:
                 rows.append((text("f_from", lang), fname))
             last = received[tid][-1][1].get("receiving_occupancy_after")
             if not _is_missing(last):
                 rows.append((text("f_receiving_occupancy_after", lang), _fmt_share(last)))
-            nm = _name_of(row)
-            pts.append((*latlon[tid], rows, nm))
+            pts.append((*latlon[tid], rows, name_of[tid]))
         icon = '<div class="ec-mk"></div>'
         PointLayer(pts, icon, text("receiving_layer", lang), class_name="ec-icon ec-ring",
                    icon_size=34).add_to(m)

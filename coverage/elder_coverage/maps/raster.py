@@ -3,9 +3,11 @@
 A study area has ~10^5 populated cells; as GeoJSON squares they would make a map of hundreds
 of megabytes. Leaflet stretches an image overlay linearly in Web Mercator between its corner
 coordinates, so the image is laid out on a Web Mercator pixel grid: every pixel centre is
-projected back to the cells' metric CRS and takes the value of the cell square it falls in
-(nearest cell centre in the Chebyshev norm, within half a cell: ``cKDTree.query(p=inf)``).
-That keeps the squares in their true place whatever the grid's rotation against Mercator.
+projected back to the cells' metric CRS (exactly every 4th pixel, bilinear in between: within
+3 cm in a province) and takes the value of the cell square it falls in (nearest cell centre in
+the Chebyshev norm, within half a cell: ``cKDTree.query(p=inf)``, or a table lookup when the
+cells lie on a lattice, as the study grids do). That keeps the squares in their true place
+whatever the grid's rotation against Mercator.
 """
 
 from __future__ import annotations
@@ -96,21 +98,109 @@ def cell_raster(
     cols = max(1, math.ceil((mx1 - mx0) / pixel))
     rows = max(1, math.ceil((my1 - my0) / pixel))
     mx1, my0 = mx0 + cols * pixel, my1 - rows * pixel
-    tree = cKDTree(xy)
+    lookup = _LatticeLookup.of(xy, cell_size_m) or _TreeLookup(xy, half)
     xs = mx0 + (np.arange(cols) + 0.5) * pixel
     index = np.full((rows, cols), -1, dtype=np.int64)
     step = max(1, 2_000_000 // cols)  # rows per chunk: bounds peak memory
+    ys = my1 - (np.arange(rows) + 0.5) * pixel
+    back = _PixelProjection(xs, ys, from_merc)
     for r0 in range(0, rows, step):
-        ys = my1 - (np.arange(r0, min(rows, r0 + step)) + 0.5) * pixel
-        gx, gy = np.meshgrid(xs, ys)
-        ux, uy = from_merc.transform(gx.ravel(), gy.ravel())
-        dist, idx = tree.query(np.column_stack([ux, uy]), k=1, p=np.inf,
-                               distance_upper_bound=half)
-        idx[~np.isfinite(dist)] = -1
-        index[r0:r0 + len(ys)] = idx.reshape(len(ys), cols)
+        ux, uy = back.rows(r0, min(rows, r0 + step))
+        index[r0:r0 + len(ux)] = lookup(ux.ravel(), uy.ravel()).reshape(ux.shape)
     west, south = to_geo.transform(mx0, my0)
     east, north = to_geo.transform(mx1, my1)
     return CellRaster(cell_index=index, bounds=[[south, west], [north, east]], pixel_m=pixel)
+
+
+class _PixelProjection:
+    """Pixel centres of a Mercator grid in the cells' CRS: projected exactly at every
+    ``every``-th row and column (and the last), bilinear in between.
+
+    Projecting all of a province's 5.3 M pixel centres took 0.9-1.5 s. The map between the two
+    conformal projections is smooth: over ``every`` = 4 pixels (about 500 m) bilinear
+    interpolation is off by at most 3 cm in the province, which moves only pixels whose
+    centre lies within those cm of a cell's edge.
+    """
+
+    def __init__(self, xs: np.ndarray, ys: np.ndarray, transformer: pyproj.Transformer,
+                 every: int = 4):
+        cj, (seg_j, t) = _knots(len(xs), every)
+        ci, self.ti = _knots(len(ys), every)
+        kx, ky = np.meshgrid(xs[cj], ys[ci])
+        ux, uy = (a.reshape(kx.shape) for a in transformer.transform(kx.ravel(), ky.ravel()))
+        # Interpolated along the knot rows once; rows in between interpolate between those.
+        self.knot_rows = [k[:, seg_j] * (1 - t) + k[:, seg_j + 1] * t for k in (ux, uy)]
+
+    def rows(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of the pixel centres of rows ``r0:r1``, shape (r1 - r0, columns)."""
+        seg, u = self.ti[0][r0:r1], self.ti[1][r0:r1, None]
+        x, y = (k[seg] + (k[seg + 1] - k[seg]) * u for k in self.knot_rows)
+        return x, y
+
+
+def _knots(n: int, every: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Knot positions among ``n`` pixels, and each pixel's (segment, fraction along it)."""
+    knots = np.union1d(np.arange(0, n, every), [n - 1])
+    if len(knots) == 1:
+        knots = np.array([0, 0])
+    pos = np.arange(n)
+    seg = np.clip(np.searchsorted(knots, pos, side="right") - 1, 0, len(knots) - 2)
+    width = np.maximum(knots[seg + 1] - knots[seg], 1)
+    return knots, (seg, (pos - knots[seg]) / width)
+
+
+class _TreeLookup:
+    """Cell whose square holds each point: nearest centre in the Chebyshev norm, within half
+    a cell, or -1 (any layout of cells)."""
+
+    def __init__(self, xy: np.ndarray, half: float):
+        self.tree, self.half = cKDTree(xy), half
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        dist, idx = self.tree.query(np.column_stack([x, y]), k=1, p=np.inf,
+                                    distance_upper_bound=self.half)
+        idx[~np.isfinite(dist)] = -1
+        return idx
+
+
+class _LatticeLookup:
+    """The same answer as :class:`_TreeLookup` for cells on a square lattice of their side,
+    by rounding each point to the lattice and reading a table (a province's 6 M pixels: 0.1 s
+    instead of 1.5 s of tree queries)."""
+
+    #: Largest lattice (rows x columns) indexed by a table; beyond it the tree is used.
+    MAX_NODES = 50_000_000
+
+    def __init__(self, origin: np.ndarray, size: float, table: np.ndarray):
+        self.origin, self.size, self.table = origin, size, table
+
+    @classmethod
+    def of(cls, xy: np.ndarray, size: float) -> _LatticeLookup | None:
+        """The lookup when every centre lies on one lattice of step ``size`` (to 1e-6 of a
+        cell) and no two coincide; else None."""
+        origin = xy.min(axis=0)
+        steps = (xy - origin) / size
+        ij = np.rint(steps).astype(np.int64)
+        if np.abs(steps - ij).max() > 1e-6:
+            return None
+        shape = ij.max(axis=0) + 1
+        if int(shape[0]) * int(shape[1]) > cls.MAX_NODES:
+            return None
+        table = np.full((int(shape[1]), int(shape[0])), -1, dtype=np.int64)
+        table[ij[:, 1], ij[:, 0]] = np.arange(len(xy))
+        if (table >= 0).sum() != len(xy):
+            return None  # two centres at one place: the tree decides between them
+        return cls(origin, size, table)
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # The square of lattice node k spans k +- 1/2 steps: rounding finds it.
+        i = np.rint((y - self.origin[1]) / self.size)
+        j = np.rint((x - self.origin[0]) / self.size)
+        rows, cols = self.table.shape
+        ok = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
+        out = np.full(len(x), -1, dtype=np.int64)
+        out[ok] = self.table[i[ok].astype(np.int64), j[ok].astype(np.int64)]
+        return out
 
 
 def class_breaks(values: np.ndarray, n_classes: int = 6, *, weighted: bool = True) -> list[float]:

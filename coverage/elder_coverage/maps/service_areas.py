@@ -77,8 +77,12 @@ def service_area_polygons(
             basis = "radius_fallback"
             if iso is not None and (iso["kind"] == kind).any():
                 basis = "network"
-        if basis == "network":
-            geom = shapely.union_all(iso.geometry[(iso["kind"] == kind).to_numpy()].to_numpy())
+        if basis == "network" and iso is not None:
+            parts = iso.geometry[(iso["kind"] == kind).to_numpy()].to_numpy()
+            # One polygon per kind (as service_area_isochrones gives) is already dissolved:
+            # a union would only rebuild it (1-2 s for a province).
+            geom = parts[0] if len(parts) == 1 and parts[0].is_valid else \
+                shapely.union_all(parts)
         else:
             geom = shapely.union_all(shapely.buffer(pts.to_numpy(), ks.radius_m, quad_segs=16))
         rows.append({"kind": kind, "basis": basis, "radius_m": ks.radius_m,
