@@ -17,7 +17,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point
 
-from elder_coverage.engine import access_metres_per_minute
+from elder_coverage.costs import access_metres_per_minute
 from elder_coverage.isochrones import (
     MAX_OFFROAD_M,
     _inside_neighbour,
