@@ -15,6 +15,15 @@ from elder_coverage.io.population import _locate
 from elder_coverage.study import _load_sample_files, load_sample
 
 
+@pytest.fixture(autouse=True)
+def _own_signing_key(tmp_path, monkeypatch):
+    # The cache is signed with a key in the user cache folder; the tests keep theirs in their
+    # own folder, so they neither need a writable home nor touch the real key.
+    from elder_coverage.io import load_cache
+
+    monkeypatch.setattr(load_cache, "key_path", lambda: tmp_path / "home" / "load-cache.key")
+
+
 def _same_study(a, b):
     for name in ("counties", "townships", "seats", "villages", "cells", "facilities"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
@@ -153,7 +162,6 @@ def test_cache_file_not_signed_with_the_users_key_is_never_unpickled(tmp_path, s
     from elder_coverage.io import load_cache
 
     monkeypatch.delenv(NO_CACHE_ENV, raising=False)
-    monkeypatch.setattr(load_cache, "key_path", lambda: tmp_path / "home" / "load-cache.key")
     folder = tmp_path / "sample"
     shutil.copytree(sample_path, folder)
     load_sample(folder)
