@@ -436,7 +436,9 @@ class _Trips:
     fac_xy: np.ndarray
     speed: float
     detour: float
-    dist_m: np.ndarray  # straight-line metres from each cell to its nearest facility
+    # Straight-line metres from each cell to its nearest facility; may be inf beyond the
+    # horizon's direct off-road reach (all that offroad() reads, for limits up to it).
+    dist_m: np.ndarray
 
     def offroad(self, limit: float, *, along_edges: float = np.inf
                 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
