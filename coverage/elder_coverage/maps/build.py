@@ -179,6 +179,11 @@ def _check_layer(gdf: Any, name: str, columns: Iterable[str] = (), metric: bool 
         raise ValueError(f"{name}: missing column(s) {missing}")
 
 
+def _lonlat(x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and latitude (EPSG:4326, degrees) of coordinates in ``crs``."""
+    return pyproj.Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+
+
 def _to_lonlat(geoms: np.ndarray, crs: Any, decimals: int = 5) -> np.ndarray:
     """Geometries in EPSG:4326 with coordinates rounded to ``decimals`` (degrees).
 
@@ -186,13 +191,10 @@ def _to_lonlat(geoms: np.ndarray, crs: Any, decimals: int = 5) -> np.ndarray:
     give, number for number). 1e-5 degree is ~1 m: full float precision would triple the size
     of every boundary.
     """
-    to_geo = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    def rounded(c: np.ndarray) -> np.ndarray:
+        return np.round(np.column_stack(_lonlat(c[:, 0], c[:, 1], crs)), decimals)
 
-    def lonlat(c: np.ndarray) -> np.ndarray:
-        x, y = to_geo.transform(c[:, 0], c[:, 1])
-        return np.round(np.column_stack([x, y]), decimals)
-
-    return shapely.transform(geoms, lonlat)
+    return shapely.transform(geoms, rounded)
 
 
 def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, tolerance_m: float, *,
@@ -222,8 +224,7 @@ def _geojson(gdf: gpd.GeoDataFrame, props: pd.DataFrame, tolerance_m: float, *,
 def _latlon(gdf: gpd.GeoDataFrame) -> np.ndarray:
     """(lat, lon) of each point, degrees."""
     pts = gdf.geometry.to_numpy()
-    lon, lat = pyproj.Transformer.from_crs(gdf.crs, 4326, always_xy=True).transform(
-        shapely.get_x(pts), shapely.get_y(pts))
+    lon, lat = _lonlat(shapely.get_x(pts), shapely.get_y(pts), gdf.crs)
     return np.column_stack([lat, lon])
 
 
@@ -236,8 +237,7 @@ def _bounds_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     xy = shapely.get_coordinates(gdf.geometry.to_numpy())
     if not len(xy):
         return (np.nan,) * 4
-    lon, lat = pyproj.Transformer.from_crs(gdf.crs, 4326, always_xy=True).transform(
-        xy[:, 0], xy[:, 1])
+    lon, lat = _lonlat(xy[:, 0], xy[:, 1], gdf.crs)
     return float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat))
 
 
