@@ -122,23 +122,31 @@ def test_road_distance_matches_networkx():
     assert d4[0, 0] == pytest.approx(40.0 + 250.0 + 40.0)
 
 
+def _random_centres_and_cells(rng, n, n_cells, occupancy):
+    """``n`` township centres (100 beds, given occupancy) and ``n_cells`` cells with 1-39
+    elders, uniformly in a 30 km square; returns centre xy, centres, cell xy, elders, cells."""
+    xy = rng.uniform(0, 30_000, (n, 2))
+    centres = gpd.GeoDataFrame({
+        "id": [f"C{i}" for i in range(n)], "name": [f"c{i}" for i in range(n)],
+        "kind": "township_centre", "capacity": 100, "occupancy": occupancy,
+        "built_year": 2000, "fire_safety_ok": True, "status": "open"},
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=32652)
+    cxy = rng.uniform(0, 30_000, (n_cells, 2))
+    w = rng.integers(1, 40, n_cells).astype(float)
+    cells = gpd.GeoDataFrame({"cell_id": np.arange(n_cells), "elders_60": w,
+                              "township_code": "t", "county_code": "c"},
+                             geometry=gpd.points_from_xy(cxy[:, 0], cxy[:, 1]), crs=32652)
+    return xy, centres, cxy, w, cells
+
+
 def test_close_n_picks_the_cheapest_closures_by_enumeration():
     """close=n: the kept set minimises elder-weighted distance to the nearest kept centre."""
     from elder_coverage.close_merge import plan_close_merge
 
-    rng = np.random.default_rng(7)
     n = 6
-    xy = rng.uniform(0, 30_000, (n, 2))
-    centres = gpd.GeoDataFrame({
-        "id": [f"C{i}" for i in range(n)], "name": [f"c{i}" for i in range(n)],
-        "kind": "township_centre", "capacity": 100, "occupancy": 0.2,  # all fail, all spare
-        "built_year": 2000, "fire_safety_ok": True, "status": "open"},
-        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=32652)
-    cxy = rng.uniform(0, 30_000, (60, 2))
-    w = rng.integers(1, 40, 60).astype(float)
-    cells = gpd.GeoDataFrame({"cell_id": np.arange(60), "elders_60": w,
-                              "township_code": "t", "county_code": "c"},
-                             geometry=gpd.points_from_xy(cxy[:, 0], cxy[:, 1]), crs=32652)
+    # All fail (occupancy 0.2), all have spare beds.
+    xy, centres, cxy, w, cells = _random_centres_and_cells(np.random.default_rng(7), n, 60,
+                                                           0.2)
     std = {"township_centre": {"mode": "straight_line", "radius_m": 12_000}}
     plan = plan_close_merge(cells, centres, None, std, close=2)
     d = np.hypot(*(cxy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
@@ -159,20 +167,10 @@ def test_close_failing_keeps_fewest_centres_by_enumeration():
     and the closed centres' residents fit into the spare beds of the centres kept."""
     from elder_coverage.close_merge import plan_close_merge
 
-    rng = np.random.default_rng(11)
     n = 7
-    xy = rng.uniform(0, 30_000, (n, 2))
     occupancy = np.where(np.arange(n) < 2, 0.9, 0.2)  # centres 0, 1 pass, the rest fail
-    centres = gpd.GeoDataFrame({
-        "id": [f"C{i}" for i in range(n)], "name": [f"c{i}" for i in range(n)],
-        "kind": "township_centre", "capacity": 100, "occupancy": occupancy,
-        "built_year": 2000, "fire_safety_ok": True, "status": "open"},
-        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=32652)
-    cxy = rng.uniform(0, 30_000, (80, 2))
-    w = rng.integers(1, 40, 80).astype(float)
-    cells = gpd.GeoDataFrame({"cell_id": np.arange(80), "elders_60": w,
-                              "township_code": "t", "county_code": "c"},
-                             geometry=gpd.points_from_xy(cxy[:, 0], cxy[:, 1]), crs=32652)
+    xy, centres, cxy, w, cells = _random_centres_and_cells(np.random.default_rng(11), n, 80,
+                                                           occupancy)
     std = {"township_centre": {"mode": "straight_line", "radius_m": 8_000}}
     plan = plan_close_merge(cells, centres, None, std, close="failing")
     within = np.hypot(*(cxy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) <= 8_000
